@@ -1,0 +1,27 @@
+//! The sans-IO Raft core: plain data and pure handlers, no threads, clocks,
+//! randomness or I/O. Drivers (the simulator, the stateright model, the
+//! thread runtime) feed it inputs and execute the [`Effect`]s it returns.
+
+pub mod effect;
+mod election;
+pub mod error;
+pub mod log;
+pub mod message;
+pub mod node;
+pub mod progress;
+mod replication;
+mod snapshot;
+pub mod storage;
+pub mod types;
+
+pub use effect::{Effect, Persist};
+pub use error::{Error, NotLeader};
+pub use log::Log;
+pub use message::{
+    AppendEntries, AppendEntriesReply, AppendResult, InstallSnapshot, InstallSnapshotReply,
+    Message, RequestVote, RequestVoteReply,
+};
+pub use node::{Config, Node, Proposed, Role};
+pub use progress::Progress;
+pub use storage::Stored;
+pub use types::{Entry, HardState, LogIndex, NodeId, Snapshot, SnapshotMeta, Term};

@@ -1,0 +1,463 @@
+//! One Raft server as a value: the state of Figure 2 and the entry points a
+//! driver calls. Every entry point is a pure state transition that returns
+//! the [`Effect`]s the driver must carry out, in order.
+//!
+//! The handlers themselves live beside this file, one file per concern:
+//! `election.rs` (§5.2, §5.4.1), `replication.rs` (§5.3, §5.4.2) and
+//! `snapshot.rs` (§7).
+//!
+//! Invariants (checked by [`Node::check_invariants`]):
+//! 1. The log's own invariants hold, and no entry's term exceeds
+//!    `current_term`.
+//! 2. `snapshot_index <= last_applied <= commit_index <= last_index`.
+//! 3. A candidate or leader has voted for itself in `current_term`.
+//! 4. `leader_id == Some(id)` exactly when this server is the leader.
+//! 5. A leader tracks every peer, with `match_index < next_index <=
+//!    last_index + 1`.
+
+use crate::consensus::effect::{Effect, Persist};
+use crate::consensus::error::{Error, NotLeader};
+use crate::consensus::log::Log;
+use crate::consensus::message::Message;
+use crate::consensus::progress::{Progress, quorum};
+use crate::consensus::storage::Stored;
+use crate::consensus::types::{HardState, LogIndex, NodeId, Snapshot, Term};
+use bytes::Bytes;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Static configuration of one server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// This server.
+    pub id: NodeId,
+    /// Every server of the cluster, this one included.
+    pub members: Vec<NodeId>,
+    /// Most entries one AppendEntries carries (at least 1).
+    pub max_entries_per_message: usize,
+}
+
+impl Config {
+    /// A configuration with the default batch size.
+    pub fn new(id: NodeId, members: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            members,
+            max_entries_per_message: 64,
+        }
+    }
+}
+
+/// The role a server plays, with the state only that role has.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Responds to requests from leaders and candidates (§5.1).
+    Follower,
+    /// Seeking election in `current_term` (§5.2).
+    Candidate {
+        /// Servers that granted their vote in this term, this one included.
+        votes_granted: BTreeSet<NodeId>,
+    },
+    /// Handles client requests and replicates the log (§5.3).
+    Leader {
+        /// `next_index` and `match_index` of every other server,
+        /// reinitialized after election (Figure 2).
+        progress: BTreeMap<NodeId, Progress>,
+    },
+}
+
+/// Where a proposal was placed in the leader's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Proposed {
+    /// The index the command will have if it commits.
+    pub index: LogIndex,
+    /// The leader's current term.
+    pub term: Term,
+}
+
+/// One Raft server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    // Configuration.
+    pub(crate) id: NodeId,
+    /// Every other server, in id order.
+    pub(crate) peers: Vec<NodeId>,
+    pub(crate) max_entries_per_message: usize,
+
+    // Persistent state on all servers (Figure 2).
+    pub(crate) current_term: Term,
+    pub(crate) voted_for: Option<NodeId>,
+    pub(crate) log: Log,
+    /// The latest snapshot, kept to send to lagging followers (§7). Its
+    /// position equals `log.snapshot_meta()`.
+    pub(crate) snapshot: Option<Snapshot>,
+
+    // Volatile state on all servers (Figure 2).
+    pub(crate) commit_index: LogIndex,
+    /// Index of the highest entry handed to the state machine in an
+    /// [`Effect::ApplyEntries`] or [`Effect::ApplySnapshot`].
+    pub(crate) last_applied: LogIndex,
+    pub(crate) role: Role,
+    /// The leader of `current_term`, once this server has heard from it.
+    pub(crate) leader_id: Option<NodeId>,
+}
+
+impl Node {
+    /// Starts a server with empty storage.
+    pub fn new(config: Config) -> Result<(Node, Vec<Effect>), Error> {
+        Node::restart(config, &Stored::default())
+    }
+
+    /// Starts a server from what its [`Effect::Persist`] effects stored. It
+    /// comes back as a follower whose state machine restarts from the
+    /// snapshot, so the effects are the snapshot to apply (if any) and the
+    /// election timer to arm.
+    pub fn restart(config: Config, stored: &Stored) -> Result<(Node, Vec<Effect>), Error> {
+        let Config {
+            id,
+            members,
+            max_entries_per_message,
+        } = config;
+        let members_set: BTreeSet<NodeId> = members.iter().copied().collect();
+        if members_set.len() != members.len() || !members_set.contains(&id) {
+            return Err(Error::InvalidConfig(format!(
+                "members {members:?} must be distinct and include {id}"
+            )));
+        }
+        if max_entries_per_message == 0 {
+            return Err(Error::InvalidConfig(
+                "max_entries_per_message must be at least 1".into(),
+            ));
+        }
+        let log = stored.log()?;
+        let HardState {
+            current_term,
+            voted_for,
+        } = stored.hard_state;
+        if log.last_term() > current_term {
+            return Err(Error::CorruptStorage(format!(
+                "last log term {} is ahead of current term {current_term}",
+                log.last_term()
+            )));
+        }
+        if voted_for.is_some_and(|v| !members_set.contains(&v)) {
+            return Err(Error::CorruptStorage(format!(
+                "voted for {voted_for:?}, not a member"
+            )));
+        }
+        let snapshot_index = log.snapshot_index();
+        let node = Node {
+            id,
+            peers: members_set.into_iter().filter(|&m| m != id).collect(),
+            max_entries_per_message,
+            current_term,
+            voted_for,
+            log,
+            snapshot: stored.snapshot.clone(),
+            commit_index: snapshot_index,
+            last_applied: snapshot_index,
+            role: Role::Follower,
+            leader_id: None,
+        };
+        let mut effects = Vec::new();
+        if let Some(snapshot) = &node.snapshot {
+            effects.push(Effect::ApplySnapshot(snapshot.clone()));
+        }
+        effects.push(Effect::ResetElectionTimer);
+        Ok((node, effects))
+    }
+
+    /// Handles a message from server `from`. The term rule of §5.1 is applied
+    /// here, once, for every request and reply; then the message goes to the
+    /// handler of its kind.
+    ///
+    /// A malformed message, or one a correct peer could not send in this
+    /// state, is refused with an error and changes nothing.
+    pub fn step(&mut self, from: NodeId, message: Message) -> Result<Vec<Effect>, Error> {
+        if !self.peers.contains(&from) {
+            return Err(Error::UnknownPeer { from, me: self.id });
+        }
+        message
+            .validate()
+            .map_err(|reason| Error::Malformed { from, reason })?;
+        self.refuse_impossible(from, &message)?;
+
+        let mut out = Vec::new();
+        // §5.1: "If RPC request or response contains term T > currentTerm:
+        // set currentTerm = T, convert to follower."
+        if message.term() > self.current_term {
+            self.become_follower(message.term(), &mut out);
+        }
+        match message {
+            Message::RequestVote(m) => self.handle_request_vote(from, m, &mut out),
+            Message::RequestVoteReply(m) => self.handle_request_vote_reply(from, m, &mut out),
+            Message::AppendEntries(m) => self.handle_append_entries(from, m, &mut out),
+            Message::AppendEntriesReply(m) => self.handle_append_entries_reply(from, m, &mut out),
+            Message::InstallSnapshot(m) => self.handle_install_snapshot(from, m, &mut out),
+            Message::InstallSnapshotReply(m) => {
+                self.handle_install_snapshot_reply(from, m, &mut out)
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses, before anything changes, a well-formed message that no
+    /// correct peer could send to this server in its current state.
+    fn refuse_impossible(&self, from: NodeId, message: &Message) -> Result<(), Error> {
+        let violation = |reason: String| {
+            Err(Error::ProtocolViolation {
+                from,
+                term: self.current_term,
+                reason,
+            })
+        };
+        let same_term = message.term() == self.current_term;
+        match message {
+            // §5.2 Election Safety: at most one leader per term.
+            Message::AppendEntries(_) | Message::InstallSnapshot(_)
+                if same_term && self.is_leader() =>
+            {
+                violation("a second leader in this term".into())
+            }
+            Message::AppendEntries(m) if m.term >= self.current_term => {
+                // §5.4 committed entries are never overwritten.
+                match m.entries.iter().find(|e| {
+                    e.index <= self.commit_index
+                        && self.log.term_at(e.index).is_some_and(|t| t != e.term)
+                }) {
+                    Some(e) => {
+                        violation(format!("entry {} conflicts with a committed one", e.index))
+                    }
+                    None => Ok(()),
+                }
+            }
+            Message::AppendEntriesReply(m) if same_term && self.is_leader() => match m.result {
+                crate::AppendResult::Success { match_index }
+                    if match_index > self.log.last_index() =>
+                {
+                    violation(format!("acknowledges {match_index}, past the leader's log"))
+                }
+                _ => Ok(()),
+            },
+            Message::InstallSnapshotReply(m)
+                if same_term
+                    && self.is_leader()
+                    && m.last_included_index > self.log.last_index() =>
+            {
+                violation(format!(
+                    "acknowledges snapshot through {}, past the leader's log",
+                    m.last_included_index
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Proposes a client command (Figure 2, Leaders: "If command received
+    /// from client: append entry to local log, respond after entry applied to
+    /// state machine"). Only the leader accepts; replication starts at once.
+    pub fn propose(&mut self, command: Bytes) -> Result<(Proposed, Vec<Effect>), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader_hint: self.leader_id,
+            });
+        }
+        let mut out = Vec::new();
+        let index = self.append_as_leader(command, &mut out);
+        let proposed = Proposed {
+            index,
+            term: self.current_term,
+        };
+        Ok((proposed, out))
+    }
+
+    /// The election timer fired (§5.2, Followers and Candidates: "If election
+    /// timeout elapses ...: convert to candidate"). Leaders ignore it.
+    pub fn handle_election_timeout(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if !self.is_leader() {
+            self.start_election(&mut out);
+        }
+        out
+    }
+
+    /// The heartbeat timer fired (§5.2, Leaders: "repeat during idle periods
+    /// to prevent election timeouts"). Others ignore it.
+    pub fn handle_heartbeat_timeout(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if self.is_leader() {
+            self.broadcast_append(&mut out);
+            out.push(Effect::SetHeartbeatTimer);
+        }
+        out
+    }
+
+    // ----- role transitions -----
+
+    /// Moves to a later term as a follower, forgetting the vote and the
+    /// leader of the old term. A former leader re-arms its election timer.
+    pub(crate) fn become_follower(&mut self, term: Term, out: &mut Vec<Effect>) {
+        let was_leader = self.is_leader();
+        if term > self.current_term {
+            self.current_term = term;
+            self.voted_for = None;
+            self.leader_id = None;
+            self.persist_hard_state(out);
+        }
+        self.role = Role::Follower;
+        if was_leader {
+            out.push(Effect::ResetElectionTimer);
+        }
+    }
+
+    // ----- effect helpers -----
+
+    /// Emits `current_term` and `voted_for` for stable storage. Two hard
+    /// state writes in a row collapse into the later one.
+    pub(crate) fn persist_hard_state(&self, out: &mut Vec<Effect>) {
+        let op = Effect::Persist(Persist::HardState(self.hard_state()));
+        match out.last_mut() {
+            Some(last @ Effect::Persist(Persist::HardState(_))) => *last = op,
+            _ => out.push(op),
+        }
+    }
+
+    /// Emits a message to `to`.
+    pub(crate) fn send(&self, to: NodeId, message: Message, out: &mut Vec<Effect>) {
+        out.push(Effect::Send { to, message });
+    }
+
+    /// The number of servers that make a majority of this cluster.
+    pub(crate) fn quorum(&self) -> usize {
+        quorum(self.peers.len() + 1)
+    }
+
+    // ----- queries -----
+
+    /// This server's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The other servers of the cluster.
+    pub fn peers(&self) -> &[NodeId] {
+        &self.peers
+    }
+
+    /// Latest term this server has seen.
+    pub fn current_term(&self) -> Term {
+        self.current_term
+    }
+
+    /// Whom this server voted for in `current_term`.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+
+    /// `current_term` and `voted_for`, as stored.
+    pub fn hard_state(&self) -> HardState {
+        HardState {
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+        }
+    }
+
+    /// The log (with its snapshot offset).
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The latest snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// Index of the highest entry known to be committed.
+    pub fn commit_index(&self) -> LogIndex {
+        self.commit_index
+    }
+
+    /// Index of the highest entry handed to the state machine.
+    pub fn last_applied(&self) -> LogIndex {
+        self.last_applied
+    }
+
+    /// The role and its state.
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// Whether this server is the leader of `current_term`.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader { .. })
+    }
+
+    /// The leader of `current_term`, as far as this server knows.
+    pub fn leader_id(&self) -> Option<NodeId> {
+        self.leader_id
+    }
+
+    /// A leader's view of `peer`; `None` on other roles.
+    pub fn progress(&self, peer: NodeId) -> Option<Progress> {
+        match &self.role {
+            Role::Leader { progress } => progress.get(&peer).copied(),
+            _ => None,
+        }
+    }
+
+    /// Checks the invariants listed in the module documentation.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let fail = |what: String| Err(format!("{}: {what}", self.id));
+        if let Err(e) = self.log.check_invariants() {
+            return fail(e);
+        }
+        if self.log.last_term() > self.current_term {
+            return fail(format!(
+                "log term {} is ahead of current term {}",
+                self.log.last_term(),
+                self.current_term
+            ));
+        }
+        let snapshot_meta = self.snapshot.as_ref().map(|s| s.meta).unwrap_or_default();
+        if snapshot_meta != self.log.snapshot_meta() {
+            return fail("snapshot and log offset disagree".into());
+        }
+        let chain = [
+            self.log.snapshot_index(),
+            self.last_applied,
+            self.commit_index,
+            self.log.last_index(),
+        ];
+        if chain.windows(2).any(|w| w[0] > w[1]) {
+            return fail(format!(
+                "snapshot_index <= last_applied <= commit_index <= last_index broken: {chain:?}"
+            ));
+        }
+        let voted_self = self.voted_for == Some(self.id);
+        match &self.role {
+            Role::Follower => {}
+            Role::Candidate { votes_granted } => {
+                if !voted_self || !votes_granted.contains(&self.id) {
+                    return fail("candidate has not voted for itself".into());
+                }
+            }
+            Role::Leader { progress } => {
+                if !voted_self {
+                    return fail("leader has not voted for itself".into());
+                }
+                if !progress.keys().eq(self.peers.iter()) {
+                    return fail("leader does not track every peer".into());
+                }
+                for (peer, p) in progress {
+                    if p.match_index >= p.next_index || p.next_index > self.log.last_index().next()
+                    {
+                        return fail(format!("progress of {peer} out of range: {p:?}"));
+                    }
+                }
+            }
+        }
+        if (self.leader_id == Some(self.id)) != self.is_leader() {
+            return fail("leader_id names this server exactly when it leads".into());
+        }
+        Ok(())
+    }
+}

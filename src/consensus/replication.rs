@@ -1,0 +1,287 @@
+//! Log replication: §5.3, with the commitment rule of §5.4.2.
+
+use crate::consensus::effect::{Effect, Persist};
+use crate::consensus::message::{
+    AppendEntries, AppendEntriesReply, AppendResult, InstallSnapshot, Message,
+};
+use crate::consensus::node::{Node, Role};
+use crate::consensus::progress::majority_index;
+use crate::consensus::types::{Entry, LogIndex, NodeId};
+use bytes::Bytes;
+
+impl Node {
+    /// Appends a new entry of the current term to the leader's log, persists
+    /// it, and starts replicating it at once. Returns its index.
+    pub(crate) fn append_as_leader(&mut self, command: Bytes, out: &mut Vec<Effect>) -> LogIndex {
+        let entry = Entry {
+            index: self.log.last_index().next(),
+            term: self.current_term,
+            command,
+        };
+        let index = entry.index;
+        // The index is last + 1 and the term is current: push cannot refuse.
+        let pushed = self.log.push(entry.clone());
+        debug_assert!(pushed, "a leader's append follows its last entry");
+        out.push(Effect::Persist(Persist::Append(vec![entry])));
+        self.broadcast_append(out);
+        // A single-server cluster commits on its own.
+        self.maybe_advance_commit(out);
+        index
+    }
+
+    /// Sends every follower what it lacks (Figure 2, Leaders: "If last log
+    /// index >= nextIndex for a follower: send AppendEntries RPC with log
+    /// entries starting at nextIndex"); an empty one is a heartbeat.
+    pub(crate) fn broadcast_append(&self, out: &mut Vec<Effect>) {
+        for &peer in &self.peers {
+            self.send_append(peer, out);
+        }
+    }
+
+    /// Sends `peer` the entries from its `next_index`, or the snapshot when
+    /// those entries were compacted away (§7: "the leader must occasionally
+    /// send snapshots to followers that lag behind").
+    pub(crate) fn send_append(&self, peer: NodeId, out: &mut Vec<Effect>) {
+        let Some(progress) = self.progress(peer) else {
+            return;
+        };
+        let prev_log_index = progress.next_index.prev();
+        let message = match self.log.term_at(prev_log_index) {
+            Some(prev_log_term) => Message::AppendEntries(AppendEntries {
+                term: self.current_term,
+                prev_log_index,
+                prev_log_term,
+                entries: self
+                    .log
+                    .slice(
+                        progress.next_index,
+                        self.log.last_index(),
+                        self.max_entries_per_message,
+                    )
+                    .to_vec(),
+                leader_commit: self.commit_index,
+            }),
+            None => match &self.snapshot {
+                Some(snapshot) => Message::InstallSnapshot(InstallSnapshot {
+                    term: self.current_term,
+                    snapshot: snapshot.clone(),
+                }),
+                // Unreachable while the invariants hold: an index below the
+                // log's offset means a snapshot exists.
+                None => return,
+            },
+        };
+        self.send(peer, message, out);
+    }
+
+    /// AppendEntries receiver (Figure 2):
+    /// 1. Reply false if term < currentTerm (§5.1).
+    /// 2. Reply false if log doesn't contain an entry at prevLogIndex whose
+    ///    term matches prevLogTerm (§5.3).
+    /// 3. If an existing entry conflicts with a new one (same index but
+    ///    different terms), delete the existing entry and all that follow it.
+    /// 4. Append any new entries not already in the log.
+    /// 5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit,
+    ///    index of last new entry).
+    pub(crate) fn handle_append_entries(
+        &mut self,
+        leader: NodeId,
+        request: AppendEntries,
+        out: &mut Vec<Effect>,
+    ) {
+        // Rule 1.
+        if request.term < self.current_term {
+            self.reply_append(leader, request.prev_log_index, AppendResult::StaleTerm, out);
+            return;
+        }
+        self.recognize_leader(leader, out);
+
+        // §7: entries covered by this server's snapshot are committed, so
+        // they match the leader's; check consistency from the snapshot on.
+        let snapshot = self.log.snapshot_meta();
+        let (prev_log_index, prev_log_term, entries) =
+            if request.prev_log_index < snapshot.last_included_index {
+                let skip = (snapshot.last_included_index.0 - request.prev_log_index.0) as usize;
+                let rest = request.entries.get(skip..).unwrap_or_default().to_vec();
+                (
+                    snapshot.last_included_index,
+                    snapshot.last_included_term,
+                    rest,
+                )
+            } else {
+                (
+                    request.prev_log_index,
+                    request.prev_log_term,
+                    request.entries.clone(),
+                )
+            };
+
+        // Rule 2, with the conflict hints of §5.3.
+        let result = match self.log.term_at(prev_log_index) {
+            None => AppendResult::Conflict {
+                conflict_term: None,
+                conflict_index: self.log.last_index().next(),
+            },
+            Some(term) if term != prev_log_term => AppendResult::Conflict {
+                conflict_term: Some(term),
+                conflict_index: self.log.first_index_of_term_ending_at(prev_log_index),
+            },
+            Some(_) => {
+                let last_new_index = prev_log_index.plus(entries.len());
+                self.append_new_entries(entries, out); // rules 3 and 4
+                // Rule 5: never past what is known to match the leader.
+                let known_commit = request.leader_commit.min(last_new_index);
+                if known_commit > self.commit_index {
+                    self.commit_index = known_commit;
+                    self.apply_committed(out);
+                }
+                AppendResult::Success {
+                    match_index: last_new_index,
+                }
+            }
+        };
+        self.reply_append(leader, request.prev_log_index, result, out);
+    }
+
+    /// Answers the AppendEntries whose `prev_log_index` is given.
+    fn reply_append(
+        &self,
+        leader: NodeId,
+        prev_log_index: LogIndex,
+        result: AppendResult,
+        out: &mut Vec<Effect>,
+    ) {
+        let reply = AppendEntriesReply {
+            term: self.current_term,
+            prev_log_index,
+            result,
+        };
+        self.send(leader, Message::AppendEntriesReply(reply), out);
+    }
+
+    /// Rules 3 and 4: skips entries already present, deletes the log from the
+    /// first conflicting entry on, and appends the rest. A stale or
+    /// duplicated request whose entries are all present changes nothing: the
+    /// log is never truncated unless an entry actually conflicts (§5.3).
+    fn append_new_entries(&mut self, entries: Vec<Entry>, out: &mut Vec<Effect>) {
+        let first_new = entries
+            .iter()
+            .position(|e| self.log.term_at(e.index) != Some(e.term));
+        let Some(first_new) = first_new else {
+            return;
+        };
+        let new = entries[first_new..].to_vec();
+        let start = new[0].index;
+        if start <= self.log.last_index() {
+            let after = start.prev();
+            self.log.truncate_after(after);
+            out.push(Effect::Persist(Persist::TruncateAfter { after }));
+        }
+        for entry in &new {
+            let pushed = self.log.push(entry.clone());
+            debug_assert!(
+                pushed,
+                "validated entries are contiguous and follow the log"
+            );
+        }
+        out.push(Effect::Persist(Persist::Append(new)));
+    }
+
+    /// The leader learns what a follower stored. On success it advances the
+    /// follower's progress and the commit index; on a conflict it moves
+    /// `next_index` back by a whole term using the hints (§5.3) and retries
+    /// at once. Replies of an older term, or answering a request sent before
+    /// the last change of `next_index`, are ignored.
+    pub(crate) fn handle_append_entries_reply(
+        &mut self,
+        follower: NodeId,
+        reply: AppendEntriesReply,
+        out: &mut Vec<Effect>,
+    ) {
+        if reply.term < self.current_term {
+            return;
+        }
+        let Role::Leader { progress } = &mut self.role else {
+            return;
+        };
+        let Some(p) = progress.get_mut(&follower) else {
+            return;
+        };
+        match reply.result {
+            AppendResult::Success { match_index } => {
+                if !p.maybe_update(match_index) {
+                    return; // duplicated or reordered: nothing new
+                }
+                self.maybe_advance_commit(out);
+                if self.needs_entries(follower) {
+                    self.send_append(follower, out);
+                }
+            }
+            AppendResult::Conflict {
+                conflict_term,
+                conflict_index,
+            } => {
+                let answers_latest = reply.prev_log_index.next() == p.next_index
+                    && reply.prev_log_index > p.match_index;
+                if !answers_latest {
+                    return;
+                }
+                let to = conflict_term
+                    .and_then(|t| self.log.last_index_of_term(t))
+                    .map_or(conflict_index, LogIndex::next);
+                if p.back_off(to) {
+                    self.send_append(follower, out);
+                }
+            }
+            // The follower's term was newer; the term rule already handled it.
+            AppendResult::StaleTerm => {}
+        }
+    }
+
+    /// Whether `peer`'s log lacks entries the leader has.
+    pub(crate) fn needs_entries(&self, peer: NodeId) -> bool {
+        self.progress(peer)
+            .is_some_and(|p| p.next_index <= self.log.last_index())
+    }
+
+    /// Figure 2, Leaders: "If there exists an N such that N > commitIndex, a
+    /// majority of matchIndex[i] >= N, and log[N].term == currentTerm: set
+    /// commitIndex = N". §5.4.2: entries of earlier terms are never
+    /// committed by counting replicas, only along with a current-term entry.
+    pub(crate) fn maybe_advance_commit(&mut self, out: &mut Vec<Effect>) {
+        let Role::Leader { progress } = &self.role else {
+            return;
+        };
+        let mut match_indices: Vec<LogIndex> = progress.values().map(|p| p.match_index).collect();
+        match_indices.push(self.log.last_index());
+        let n = majority_index(match_indices);
+        if n > self.commit_index && self.log.term_at(n) == Some(self.current_term) {
+            self.commit_index = n;
+            self.apply_committed(out);
+        }
+    }
+
+    /// Figure 2, All Servers: "If commitIndex > lastApplied: increment
+    /// lastApplied, apply log[lastApplied] to state machine."
+    pub(crate) fn apply_committed(&mut self, out: &mut Vec<Effect>) {
+        if self.commit_index <= self.last_applied {
+            return;
+        }
+        let entries = self
+            .log
+            .slice(self.last_applied.next(), self.commit_index, usize::MAX)
+            .to_vec();
+        self.last_applied = self.commit_index;
+        out.push(Effect::ApplyEntries(entries));
+    }
+
+    /// A request of the current term comes from its one leader (§5.2): a
+    /// candidate steps down, and the election timer restarts.
+    pub(crate) fn recognize_leader(&mut self, leader: NodeId, out: &mut Vec<Effect>) {
+        if matches!(self.role, Role::Candidate { .. }) {
+            self.become_follower(self.current_term, out);
+        }
+        self.leader_id = Some(leader);
+        out.push(Effect::ResetElectionTimer);
+    }
+}

@@ -1,0 +1,425 @@
+//! The safety properties of Raft (Figure 3 of the paper), written once.
+//!
+//! Unit tests, the simulator ([`crate::sim`]) and the model checker all judge
+//! clusters with these functions. Some properties speak of the whole history
+//! ("at most one leader can be elected in a given term" holds even after that
+//! leader stepped down), so they are checked against a [`History`] that the
+//! driver feeds with every state it sees; the others are checked over the
+//! current states of the live servers.
+//!
+//! - Election Safety: at most one leader can be elected in a given term.
+//! - Leader Append-Only: a leader never overwrites or deletes entries in its
+//!   log; it only appends new entries.
+//! - Log Matching: if two logs contain an entry with the same index and term,
+//!   then the logs are identical in all entries up through the given index.
+//! - Leader Completeness: if a log entry is committed in a given term, then
+//!   that entry will be present in the logs of the leaders for all
+//!   higher-numbered terms.
+//! - State Machine Safety: if a server has applied a log entry at a given
+//!   index to its state machine, no other server will ever apply a different
+//!   log entry for the same index.
+
+use crate::consensus::{Entry, Log, LogIndex, Node, NodeId, Term};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A property of Figure 3, or a server's own invariants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Property {
+    /// At most one leader per term, over the whole history.
+    ElectionSafety,
+    /// A leader only appends to its log.
+    LeaderAppendOnly,
+    /// Same index and term implies the same prefix.
+    LogMatching,
+    /// Committed entries are in every later leader's log.
+    LeaderCompleteness,
+    /// No two servers apply different entries at one index.
+    StateMachineSafety,
+    /// A server's own invariants ([`Node::check_invariants`]).
+    NodeInvariants,
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Property::ElectionSafety => "Election Safety",
+            Property::LeaderAppendOnly => "Leader Append-Only",
+            Property::LogMatching => "Log Matching",
+            Property::LeaderCompleteness => "Leader Completeness",
+            Property::StateMachineSafety => "State Machine Safety",
+            Property::NodeInvariants => "Node invariants",
+        };
+        f.write_str(name)
+    }
+}
+
+/// A broken property and what broke it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    /// Which property.
+    pub property: Property,
+    /// The servers, indices and terms involved.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} violated: {}", self.property, self.detail)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+fn violation<T>(property: Property, detail: String) -> Result<T, Violation> {
+    Err(Violation { property, detail })
+}
+
+/// A committed entry and the term in which it was first seen committed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Committed {
+    entry_term: Term,
+    command: bytes::Bytes,
+    /// `current_term` of the first server seen holding it as committed: no
+    /// earlier than the term in which it was committed.
+    seen_in_term: Term,
+}
+
+/// What the history of a run has shown so far: the ghost state behind the
+/// properties that speak of the past. Plain data, so a model checker can
+/// keep it inside its states.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct History {
+    /// The leader of each term in which one was seen.
+    leaders: BTreeMap<Term, NodeId>,
+    /// Each term's leader's log (entries after its snapshot) when last seen.
+    leader_logs: BTreeMap<Term, Vec<Entry>>,
+    /// Every entry seen committed, by index.
+    committed: BTreeMap<LogIndex, Committed>,
+    /// Every entry seen applied, by index.
+    applied: BTreeMap<LogIndex, Entry>,
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> History {
+        History::default()
+    }
+
+    /// The leader seen for each term.
+    pub fn leaders(&self) -> &BTreeMap<Term, NodeId> {
+        &self.leaders
+    }
+
+    /// The highest index seen committed anywhere.
+    pub fn max_committed(&self) -> LogIndex {
+        self.committed
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Records `node`'s current state and checks the properties that
+    /// compare it with the past: Election Safety, Leader Append-Only, and
+    /// that an entry once committed never changes.
+    pub fn observe(&mut self, node: &Node) -> Result<(), Violation> {
+        if let Err(detail) = node.check_invariants() {
+            return violation(Property::NodeInvariants, detail);
+        }
+        if node.is_leader() {
+            self.observe_leader(node)?;
+        }
+        self.observe_committed(node)
+    }
+
+    fn observe_leader(&mut self, node: &Node) -> Result<(), Violation> {
+        let term = node.current_term();
+        let leader = *self.leaders.entry(term).or_insert(node.id());
+        if leader != node.id() {
+            return violation(
+                Property::ElectionSafety,
+                format!("{leader} and {} both led {term}", node.id()),
+            );
+        }
+        let log = node.log();
+        if let Some(before) = self.leader_logs.get(&term) {
+            for old in before.iter().filter(|e| e.index > log.snapshot_index()) {
+                if log.entry(old.index) != Some(old) {
+                    return violation(
+                        Property::LeaderAppendOnly,
+                        format!(
+                            "leader {} of {term} had {old:?} and now has {:?}",
+                            node.id(),
+                            log.entry(old.index)
+                        ),
+                    );
+                }
+            }
+        }
+        self.leader_logs.insert(term, log.entries().to_vec());
+        Ok(())
+    }
+
+    fn observe_committed(&mut self, node: &Node) -> Result<(), Violation> {
+        let log = node.log();
+        let first = log.snapshot_index().next();
+        let mut index = first;
+        while index <= node.commit_index() {
+            let Some(entry) = log.entry(index) else { break };
+            match self.committed.get(&index) {
+                Some(seen) if seen.entry_term != entry.term || seen.command != entry.command => {
+                    return violation(
+                        Property::StateMachineSafety,
+                        format!(
+                            "{} holds {entry:?} as committed, but {} at {} was committed before",
+                            node.id(),
+                            seen.entry_term,
+                            index
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    self.committed.insert(
+                        index,
+                        Committed {
+                            entry_term: entry.term,
+                            command: entry.command.clone(),
+                            seen_in_term: node.current_term(),
+                        },
+                    );
+                }
+            }
+            index = index.next();
+        }
+        Ok(())
+    }
+
+    /// Records that server `node` handed `entry` to its state machine, and
+    /// checks State Machine Safety.
+    pub fn observe_applied(&mut self, node: NodeId, entry: &Entry) -> Result<(), Violation> {
+        match self.applied.get(&entry.index) {
+            Some(seen) if seen != entry => violation(
+                Property::StateMachineSafety,
+                format!("{node} applied {entry:?} where {seen:?} was applied before"),
+            ),
+            Some(_) => Ok(()),
+            None => {
+                self.applied.insert(entry.index, entry.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Log Matching between two logs: where both hold an entry of the same
+/// index and term, they agree on every entry before it that both still hold.
+pub fn log_matching(a: &Log, b: &Log) -> Result<(), String> {
+    let low = a.snapshot_index().max(b.snapshot_index());
+    let high = a.last_index().min(b.last_index());
+    // The highest index at which both logs know the same term.
+    let mut index = high;
+    while index > low && a.term_at(index) != b.term_at(index) {
+        index = index.prev();
+    }
+    // Entries up to `low` are compacted in at least one of the logs.
+    let mut j = low.next();
+    while j <= index {
+        if a.entry(j) != b.entry(j) {
+            return Err(format!(
+                "both hold term {:?} at {index} but differ at {j}: {:?} vs {:?}",
+                a.term_at(index),
+                a.entry(j),
+                b.entry(j)
+            ));
+        }
+        j = j.next();
+    }
+    Ok(())
+}
+
+/// Log Matching over every pair of live servers.
+pub fn check_log_matching(nodes: &[&Node]) -> Result<(), Violation> {
+    for (k, a) in nodes.iter().enumerate() {
+        for b in &nodes[k + 1..] {
+            if let Err(detail) = log_matching(a.log(), b.log()) {
+                return violation(
+                    Property::LogMatching,
+                    format!("{} and {}: {detail}", a.id(), b.id()),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Leader Completeness: every current leader holds every entry the history
+/// saw committed in an earlier term (compacted entries count as held when
+/// the snapshot's end agrees).
+pub fn check_leader_completeness(nodes: &[&Node], history: &History) -> Result<(), Violation> {
+    for leader in nodes.iter().filter(|n| n.is_leader()) {
+        let log = leader.log();
+        let term = leader.current_term();
+        for (&index, seen) in &history.committed {
+            if seen.seen_in_term >= term || index < log.snapshot_index() {
+                continue;
+            }
+            let holds = if index == log.snapshot_index() {
+                log.term_at(index) == Some(seen.entry_term)
+            } else {
+                log.entry(index)
+                    .is_some_and(|e| e.term == seen.entry_term && e.command == seen.command)
+            };
+            if !holds {
+                return violation(
+                    Property::LeaderCompleteness,
+                    format!(
+                        "leader {} of {term} lacks the entry of {} at {index} committed by {}",
+                        leader.id(),
+                        seen.entry_term,
+                        seen.seen_in_term
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every property over the live servers, after recording them in the
+/// history. Call it after every step of a run.
+pub fn check_invariants(nodes: &[&Node], history: &mut History) -> Result<(), Violation> {
+    for node in nodes {
+        history.observe(node)?;
+    }
+    check_log_matching(nodes)?;
+    check_leader_completeness(nodes, history)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each check must catch the violation it names: these tests build
+    //! broken states directly (reaching into the crate-private fields) and
+    //! expect the matching [`Property`].
+    use super::*;
+    use crate::consensus::{Config, Role};
+    use bytes::Bytes;
+
+    /// A single-server cluster `id` that leads term 1 with `commands` committed.
+    fn solo_leader(id: u64, commands: &[&str]) -> Node {
+        let (mut node, _) =
+            Node::new(Config::new(NodeId(id), vec![NodeId(id)])).expect("valid config");
+        node.handle_election_timeout();
+        for c in commands {
+            node.propose(Bytes::from(c.to_string()))
+                .expect("leader accepts");
+        }
+        node
+    }
+
+    fn entry(index: u64, term: u64, command: &str) -> Entry {
+        Entry {
+            index: LogIndex(index),
+            term: Term(term),
+            command: Bytes::from(command.to_string()),
+        }
+    }
+
+    #[test]
+    fn election_safety_remembers_leaders_that_stepped_down() {
+        let mut history = History::new();
+        let a = solo_leader(1, &[]);
+        history.observe(&a).expect("first leader of t1");
+        // `a` steps down (it is no longer observed as leader), then `b`
+        // leads the same term: still a violation.
+        let b = solo_leader(2, &[]);
+        let err = history.observe(&b).expect_err("two leaders in t1");
+        assert_eq!(err.property, Property::ElectionSafety);
+    }
+
+    #[test]
+    fn leader_append_only_catches_an_overwrite() {
+        let mut history = History::new();
+        let mut leader = solo_leader(1, &["x", "y"]);
+        history.observe(&leader).expect("valid");
+        leader.log.truncate_after(LogIndex(1));
+        assert!(leader.log.push(entry(2, 1, "z")));
+        let err = history.observe(&leader).expect_err("entry 2 overwritten");
+        assert_eq!(err.property, Property::LeaderAppendOnly);
+    }
+
+    #[test]
+    fn log_matching_catches_a_divergent_prefix() {
+        let a = Log::from_parts(Default::default(), vec![entry(1, 1, "x"), entry(2, 2, "y")])
+            .expect("valid");
+        let b = Log::from_parts(Default::default(), vec![entry(1, 1, "z"), entry(2, 2, "y")])
+            .expect("valid");
+        assert!(log_matching(&a, &b).is_err());
+        let c = Log::from_parts(Default::default(), vec![entry(1, 1, "x"), entry(2, 3, "w")])
+            .expect("valid");
+        assert!(
+            log_matching(&a, &c).is_ok(),
+            "diverging after a match is allowed"
+        );
+    }
+
+    #[test]
+    fn leader_completeness_catches_a_leader_missing_a_committed_entry() {
+        let mut history = History::new();
+        let old = solo_leader(1, &["x"]);
+        history.observe(&old).expect("x committed in t1");
+        // A leader of term 2 whose log lacks x.
+        let mut new = solo_leader(2, &[]);
+        new.current_term = Term(2);
+        new.voted_for = Some(NodeId(2));
+        let err = check_leader_completeness(&[&new], &history).expect_err("x missing");
+        assert_eq!(err.property, Property::LeaderCompleteness);
+    }
+
+    #[test]
+    fn state_machine_safety_catches_different_entries_at_one_index() {
+        let mut history = History::new();
+        history
+            .observe_applied(NodeId(1), &entry(1, 1, "x"))
+            .expect("first apply");
+        history
+            .observe_applied(NodeId(2), &entry(1, 1, "x"))
+            .expect("same entry");
+        let err = history
+            .observe_applied(NodeId(3), &entry(1, 2, "y"))
+            .expect_err("different entry at 1");
+        assert_eq!(err.property, Property::StateMachineSafety);
+    }
+
+    #[test]
+    fn committed_entries_never_change() {
+        let mut history = History::new();
+        history
+            .observe(&solo_leader(1, &["x"]))
+            .expect("x committed");
+        let mut other = solo_leader(1, &["y"]);
+        other.id = NodeId(2);
+        other.role = Role::Follower;
+        other.leader_id = None;
+        let err = history.observe(&other).expect_err("y committed at 1 too");
+        assert_eq!(err.property, Property::StateMachineSafety);
+    }
+
+    #[test]
+    fn node_invariants_are_checked_on_observation() {
+        let mut node = solo_leader(1, &["x"]);
+        node.commit_index = LogIndex(5);
+        let err = History::new().observe(&node).expect_err("commit past log");
+        assert_eq!(err.property, Property::NodeInvariants);
+    }
+
+    #[test]
+    fn a_healthy_solo_cluster_passes_every_check() {
+        let mut history = History::new();
+        let node = solo_leader(1, &["x", "y"]);
+        assert!(matches!(node.role(), Role::Leader { .. }));
+        check_invariants(&[&node], &mut history).expect("healthy");
+        assert_eq!(history.max_committed(), LogIndex(2));
+    }
+}

@@ -1,0 +1,20 @@
+//! Raft, as in the extended Raft paper (Ongaro and Ousterhout), written once
+//! as a sans-IO core and driven by interchangeable drivers.
+//!
+//! - [`consensus`]: the protocol. A [`Node`] holds Figure 2's state; its
+//!   handlers ([`Node::step`], [`Node::handle_election_timeout`],
+//!   [`Node::handle_heartbeat_timeout`], [`Node::propose`],
+//!   [`Node::compact`], [`Node::restart`]) return an ordered list of
+//!   [`Effect`]s: persist, send, arm a timer, apply.
+//! - [`invariants`]: the safety properties of Figure 3, written once and
+//!   checked by unit tests, the simulator and the model checker.
+//! - [`sim`]: a seeded, deterministic whole-cluster simulator with a faulty
+//!   network, crashes and snapshots.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod consensus;
+pub mod invariants;
+pub mod sim;
+
+pub use consensus::*;

@@ -1,0 +1,19 @@
+//! A seeded, deterministic simulator of a whole cluster of cores.
+//!
+//! Virtual time, a priority queue of events (message deliveries, timers,
+//! client proposals, nemesis actions) and one random generator seeded from
+//! [`SimConfig::seed`]: the same config replays the same run, event for
+//! event. The network loses, duplicates and delays (hence reorders)
+//! messages and is partitioned at random; servers crash, sometimes between
+//! two effects of one handler, and restart from exactly what their
+//! [`crate::Effect::Persist`] effects stored; applications snapshot. After
+//! every event every property of [`crate::invariants`] is checked. Once the
+//! chaos phase ends the network heals, and a run passes only if a leader is
+//! elected and a fresh proposal is applied on every server.
+
+pub mod app;
+mod cluster;
+pub mod network;
+
+pub use cluster::{Failure, FailureReason, Report, SimConfig, Simulation, Stats, describe};
+pub use network::{Delays, Faults};
