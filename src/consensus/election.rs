@@ -19,7 +19,7 @@ impl Node {
             votes_granted: BTreeSet::from([self.id]),
         };
         self.persist_hard_state(out);
-        out.push(Effect::ResetElectionTimer);
+        self.reset_election_timer(out);
         let request = RequestVote {
             term: self.current_term,
             last_log_index: self.log.last_index(),
@@ -52,7 +52,7 @@ impl Node {
                 self.persist_hard_state(out);
             }
             // Figure 2: granting a vote restarts the election timeout.
-            out.push(Effect::ResetElectionTimer);
+            self.reset_election_timer(out);
         }
         let reply = RequestVoteReply {
             term: self.current_term,

@@ -305,19 +305,31 @@ impl Node {
         }
         self.role = Role::Follower;
         if was_leader {
-            out.push(Effect::ResetElectionTimer);
+            self.reset_election_timer(out);
         }
     }
 
     // ----- effect helpers -----
 
-    /// Emits `current_term` and `voted_for` for stable storage. Two hard
-    /// state writes in a row collapse into the later one.
+    /// Emits `current_term` and `voted_for` for stable storage. A step
+    /// writes the hard state at most once: a later change updates the
+    /// earlier write in place, which only makes the new value durable
+    /// sooner, still before any message that depends on it.
     pub(crate) fn persist_hard_state(&self, out: &mut Vec<Effect>) {
         let op = Effect::Persist(Persist::HardState(self.hard_state()));
-        match out.last_mut() {
-            Some(last @ Effect::Persist(Persist::HardState(_))) => *last = op,
-            _ => out.push(op),
+        match out
+            .iter_mut()
+            .find(|e| matches!(e, Effect::Persist(Persist::HardState(_))))
+        {
+            Some(earlier) => *earlier = op,
+            None => out.push(op),
+        }
+    }
+
+    /// Emits a reset of the election timer, once per step.
+    pub(crate) fn reset_election_timer(&self, out: &mut Vec<Effect>) {
+        if !out.contains(&Effect::ResetElectionTimer) {
+            out.push(Effect::ResetElectionTimer);
         }
     }
 

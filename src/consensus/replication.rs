@@ -282,6 +282,6 @@ impl Node {
             self.become_follower(self.current_term, out);
         }
         self.leader_id = Some(leader);
-        out.push(Effect::ResetElectionTimer);
+        self.reset_election_timer(out);
     }
 }
