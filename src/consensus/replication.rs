@@ -23,7 +23,13 @@ impl Node {
         let pushed = self.log.push(entry.clone());
         debug_assert!(pushed, "a leader's append follows its last entry");
         out.push(Effect::Persist(Persist::Append(vec![entry])));
-        self.broadcast_append(out);
+        // Followers that need the snapshot get it (again) at the next
+        // heartbeat or answer, not once per proposal.
+        for &peer in &self.peers {
+            if !self.needs_snapshot(peer) {
+                self.send_append(peer, out);
+            }
+        }
         // A single-server cluster commits on its own.
         self.maybe_advance_commit(out);
         index
@@ -201,41 +207,58 @@ impl Node {
         if reply.term < self.current_term {
             return;
         }
-        let Role::Leader { progress } = &mut self.role else {
-            return;
-        };
-        let Some(p) = progress.get_mut(&follower) else {
-            return;
-        };
         match reply.result {
-            AppendResult::Success { match_index } => {
-                if !p.maybe_update(match_index) {
-                    return; // duplicated or reordered: nothing new
-                }
-                self.maybe_advance_commit(out);
-                if self.needs_entries(follower) {
-                    self.send_append(follower, out);
-                }
-            }
+            AppendResult::Success { match_index } => self.acknowledge(follower, match_index, out),
             AppendResult::Conflict {
                 conflict_term,
                 conflict_index,
             } => {
-                let answers_latest = reply.prev_log_index.next() == p.next_index
-                    && reply.prev_log_index > p.match_index;
-                if !answers_latest {
-                    return;
-                }
                 let to = conflict_term
                     .and_then(|t| self.log.last_index_of_term(t))
                     .map_or(conflict_index, LogIndex::next);
-                if p.back_off(to) {
+                let Some(p) = self.leader_progress_mut(follower) else {
+                    return;
+                };
+                let answers_latest = reply.prev_log_index.next() == p.next_index
+                    && reply.prev_log_index > p.match_index;
+                if answers_latest && p.back_off(to) {
                     self.send_append(follower, out);
                 }
             }
             // The follower's term was newer; the term rule already handled it.
             AppendResult::StaleTerm => {}
         }
+    }
+
+    /// A follower's log matches the leader's through `index`: advance its
+    /// progress and the commit index, and send what it still lacks. A
+    /// duplicated or reordered acknowledgement changes nothing.
+    pub(crate) fn acknowledge(&mut self, follower: NodeId, index: LogIndex, out: &mut Vec<Effect>) {
+        let Some(p) = self.leader_progress_mut(follower) else {
+            return;
+        };
+        if !p.maybe_update(index) {
+            return;
+        }
+        self.maybe_advance_commit(out);
+        if self.needs_entries(follower) {
+            self.send_append(follower, out);
+        }
+    }
+
+    /// A leader's progress record of `peer`; `None` on other roles.
+    fn leader_progress_mut(&mut self, peer: NodeId) -> Option<&mut crate::consensus::Progress> {
+        match &mut self.role {
+            Role::Leader { progress } => progress.get_mut(&peer),
+            _ => None,
+        }
+    }
+
+    /// Whether the entries `peer` needs next were compacted away, so only
+    /// the snapshot can bring it up to date (§7).
+    pub(crate) fn needs_snapshot(&self, peer: NodeId) -> bool {
+        self.progress(peer)
+            .is_some_and(|p| p.next_index <= self.log.snapshot_index())
     }
 
     /// Whether `peer`'s log lacks entries the leader has.

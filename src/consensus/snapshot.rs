@@ -3,7 +3,7 @@
 use crate::consensus::effect::{Effect, Persist};
 use crate::consensus::error::Error;
 use crate::consensus::message::{InstallSnapshot, InstallSnapshotReply, Message};
-use crate::consensus::node::{Node, Role};
+use crate::consensus::node::Node;
 use crate::consensus::types::{LogIndex, NodeId, Snapshot, SnapshotMeta};
 use bytes::Bytes;
 
@@ -104,21 +104,8 @@ impl Node {
         reply: InstallSnapshotReply,
         out: &mut Vec<Effect>,
     ) {
-        if reply.term < self.current_term {
-            return;
-        }
-        let Role::Leader { progress } = &mut self.role else {
-            return;
-        };
-        let Some(p) = progress.get_mut(&follower) else {
-            return;
-        };
-        if !p.maybe_update(reply.last_included_index) {
-            return;
-        }
-        self.maybe_advance_commit(out);
-        if self.needs_entries(follower) {
-            self.send_append(follower, out);
+        if reply.term >= self.current_term {
+            self.acknowledge(follower, reply.last_included_index, out);
         }
     }
 }
