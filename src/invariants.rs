@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// A property of Figure 3, or a server's own invariants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Property {
     /// At most one leader per term, over the whole history.
     ElectionSafety,
@@ -55,7 +55,7 @@ impl fmt::Display for Property {
 }
 
 /// A broken property and what broke it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Violation {
     /// Which property.
     pub property: Property,
@@ -76,7 +76,7 @@ fn violation<T>(property: Property, detail: String) -> Result<T, Violation> {
 }
 
 /// A committed entry and the term in which it was first seen committed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Committed {
     entry_term: Term,
     command: bytes::Bytes,
@@ -88,16 +88,26 @@ struct Committed {
 /// What the history of a run has shown so far: the ghost state behind the
 /// properties that speak of the past. Plain data, so a model checker can
 /// keep it inside its states.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+///
+/// A driver may keep one history for the whole cluster (the simulator), or
+/// one per server that survives the server's crashes (the model checker
+/// keeps it beside the server's storage); [`check_property`] then judges
+/// the servers' histories together.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct History {
     /// The leader of each term in which one was seen.
     leaders: BTreeMap<Term, NodeId>,
-    /// Each term's leader's log (entries after its snapshot) when last seen.
-    leader_logs: BTreeMap<Term, Vec<Entry>>,
+    /// Each current leader's term and log (entries after its snapshot) when
+    /// last seen. A server that stepped down can never lead that term again,
+    /// so its record is dropped (keeping it would only split equal states).
+    leader_logs: BTreeMap<NodeId, (Term, Vec<Entry>)>,
     /// Every entry seen committed, by index.
     committed: BTreeMap<LogIndex, Committed>,
     /// Every entry seen applied, by index.
     applied: BTreeMap<LogIndex, Entry>,
+    /// The first violation recorded by a driver that cannot stop where it
+    /// finds one (see [`History::record`]).
+    violation: Option<Violation>,
 }
 
 impl History {
@@ -109,6 +119,90 @@ impl History {
     /// The leader seen for each term.
     pub fn leaders(&self) -> &BTreeMap<Term, NodeId> {
         &self.leaders
+    }
+
+    /// Keeps the first violation among `result`s, for drivers that must
+    /// finish a step before a property is evaluated (a model checker's
+    /// actor); [`check_property`] reports it.
+    pub fn record(&mut self, result: Result<(), Violation>) {
+        if let Err(violation) = result {
+            self.violation.get_or_insert(violation);
+        }
+    }
+
+    /// The first violation recorded, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+
+    /// Checks that this history and `other` agree: one leader per term, one
+    /// entry per committed index, one entry per applied index.
+    pub fn agrees_with(&self, other: &History) -> Result<(), Violation> {
+        for (term, leader) in &self.leaders {
+            if let Some(theirs) = other.leaders.get(term).filter(|t| *t != leader) {
+                return violation(
+                    Property::ElectionSafety,
+                    format!("{leader} and {theirs} both led {term}"),
+                );
+            }
+        }
+        for (index, ours) in &self.committed {
+            if let Some(theirs) = other
+                .committed
+                .get(index)
+                .filter(|t| t.entry_term != ours.entry_term || t.command != ours.command)
+            {
+                return violation(
+                    Property::StateMachineSafety,
+                    format!("different entries committed at {index}: {ours:?} and {theirs:?}"),
+                );
+            }
+        }
+        for (index, ours) in &self.applied {
+            if let Some(theirs) = other.applied.get(index).filter(|t| *t != ours) {
+                return violation(
+                    Property::StateMachineSafety,
+                    format!("{ours:?} and {theirs:?} both applied at {index}"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds what `other` has seen to this history, after checking that the
+    /// two agree ([`History::agrees_with`]).
+    pub fn merge(&mut self, other: &History) -> Result<(), Violation> {
+        self.agrees_with(other)?;
+        for (&term, &leader) in &other.leaders {
+            self.leaders.insert(term, leader);
+        }
+        for (&index, theirs) in &other.committed {
+            let ours = self
+                .committed
+                .entry(index)
+                .or_insert_with(|| theirs.clone());
+            ours.seen_in_term = ours.seen_in_term.min(theirs.seen_in_term);
+        }
+        for (&index, theirs) in &other.applied {
+            self.applied.entry(index).or_insert_with(|| theirs.clone());
+        }
+        if self.violation.is_none() {
+            self.violation.clone_from(&other.violation);
+        }
+        Ok(())
+    }
+
+    /// This history with every server id passed through `rename`.
+    pub fn rename_nodes(&self, rename: &impl Fn(NodeId) -> NodeId) -> History {
+        History {
+            leaders: self.leaders.iter().map(|(&t, &n)| (t, rename(n))).collect(),
+            leader_logs: self
+                .leader_logs
+                .iter()
+                .map(|(&n, log)| (rename(n), log.clone()))
+                .collect(),
+            ..self.clone()
+        }
     }
 
     /// The highest index seen committed anywhere.
@@ -129,6 +223,8 @@ impl History {
         }
         if node.is_leader() {
             self.observe_leader(node)?;
+        } else {
+            self.leader_logs.remove(&node.id());
         }
         self.observe_committed(node)
     }
@@ -143,7 +239,7 @@ impl History {
             );
         }
         let log = node.log();
-        if let Some(before) = self.leader_logs.get(&term) {
+        if let Some((_, before)) = self.leader_logs.get(&node.id()).filter(|(t, _)| *t == term) {
             for old in before.iter().filter(|e| e.index > log.snapshot_index()) {
                 if log.entry(old.index) != Some(old) {
                     return violation(
@@ -157,7 +253,14 @@ impl History {
                 }
             }
         }
-        self.leader_logs.insert(term, log.entries().to_vec());
+        let unchanged = self
+            .leader_logs
+            .get(&node.id())
+            .is_some_and(|(t, before)| *t == term && before.as_slice() == log.entries());
+        if !unchanged {
+            self.leader_logs
+                .insert(node.id(), (term, log.entries().to_vec()));
+        }
         Ok(())
     }
 
@@ -285,6 +388,39 @@ pub fn check_leader_completeness(nodes: &[&Node], history: &History) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Checks one property over the servers' own histories (one each, kept
+/// across their crashes) and the live servers' current states.
+pub fn check_property(
+    property: Property,
+    histories: &[&History],
+    nodes: &[&Node],
+) -> Result<(), Violation> {
+    for recorded in histories.iter().filter_map(|h| h.violation()) {
+        if recorded.property == property {
+            return Err(recorded.clone());
+        }
+    }
+    match property {
+        Property::ElectionSafety | Property::StateMachineSafety => {
+            for (k, a) in histories.iter().enumerate() {
+                for b in &histories[k + 1..] {
+                    match a.agrees_with(b) {
+                        Err(v) if v.property == property => return Err(v),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(())
+        }
+        Property::LogMatching => check_log_matching(nodes),
+        Property::LeaderCompleteness => histories
+            .iter()
+            .try_for_each(|h| check_leader_completeness(nodes, h)),
+        // Checked as each server's history observes it: recorded above.
+        Property::LeaderAppendOnly | Property::NodeInvariants => Ok(()),
+    }
 }
 
 /// Checks every property over the live servers, after recording them in the

@@ -10,9 +10,12 @@
 //!   checked by unit tests, the simulator and the model checker.
 //! - [`sim`]: a seeded, deterministic whole-cluster simulator with a faulty
 //!   network, crashes and snapshots.
+//! - [`bugs`]: the bug catalogue, classic Raft bugs that the checkers must
+//!   catch; the switches exist only under the `bug-catalogue` feature.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bugs;
 pub mod consensus;
 pub mod invariants;
 pub mod sim;

@@ -18,7 +18,9 @@ impl Node {
         self.role = Role::Candidate {
             votes_granted: BTreeSet::from([self.id]),
         };
-        self.persist_hard_state(out);
+        if !bug!(self, TermNotPersisted) {
+            self.persist_hard_state(out);
+        }
         self.reset_election_timer(out);
         let request = RequestVote {
             term: self.current_term,
@@ -43,13 +45,15 @@ impl Node {
         out: &mut Vec<Effect>,
     ) {
         let vote_granted = request.term == self.current_term
-            && self.voted_for.is_none_or(|v| v == candidate)
-            && self.candidate_log_is_up_to_date(&request);
+            && (self.voted_for.is_none_or(|v| v == candidate) || bug!(self, TwoVotesPerTerm))
+            && (self.candidate_log_is_up_to_date(&request) || bug!(self, NoElectionRestriction));
         if vote_granted {
-            if self.voted_for.is_none() {
+            if self.voted_for != Some(candidate) {
                 // §5.2 one vote per term, durable before the reply promises it.
                 self.voted_for = Some(candidate);
-                self.persist_hard_state(out);
+                if !bug!(self, VoteNotPersisted) {
+                    self.persist_hard_state(out);
+                }
             }
             // Figure 2: granting a vote restarts the election timeout.
             self.reset_election_timer(out);

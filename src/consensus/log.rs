@@ -9,7 +9,7 @@
 use crate::consensus::types::{Entry, LogIndex, SnapshotMeta, Term};
 
 /// The log of one server: a snapshot prefix plus the entries after it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Log {
     /// Where the compacted prefix ends (index 0, term 0 before any snapshot).
     snapshot: SnapshotMeta,

@@ -9,7 +9,7 @@ use crate::consensus::types::{Entry, LogIndex, Snapshot, Term};
 use serde::{Deserialize, Serialize};
 
 /// Any message one server sends another.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Message {
     /// Invoked by candidates to gather votes (§5.2).
     RequestVote(RequestVote),
@@ -48,7 +48,7 @@ impl Message {
 }
 
 /// RequestVote RPC arguments (Figure 2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestVote {
     /// Candidate's term.
     pub term: Term,
@@ -59,7 +59,7 @@ pub struct RequestVote {
 }
 
 /// RequestVote RPC results (Figure 2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestVoteReply {
     /// The voter's `current_term`, for the candidate to update itself.
     pub term: Term,
@@ -68,7 +68,7 @@ pub struct RequestVoteReply {
 }
 
 /// AppendEntries RPC arguments (Figure 2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AppendEntries {
     /// Leader's term.
     pub term: Term,
@@ -86,7 +86,7 @@ pub struct AppendEntries {
 /// AppendEntries RPC results (Figure 2), with the request it answers and the
 /// accelerated log backtracking hints of §5.3 ("the follower can include the
 /// term of the conflicting entry and the first index it stores for that term").
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AppendEntriesReply {
     /// The follower's `current_term`, for the leader to update itself.
     pub term: Term,
@@ -98,7 +98,7 @@ pub struct AppendEntriesReply {
 }
 
 /// Outcome of an AppendEntries request at the follower.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AppendResult {
     /// `success = true`: the follower's log now matches the leader's through
     /// `match_index` (`prev_log_index` plus the entries sent).
@@ -123,7 +123,7 @@ pub enum AppendResult {
 
 /// InstallSnapshot RPC arguments (Figure 13). The snapshot travels whole, in
 /// one message (no `offset`/`done` chunking), as in etcd-io/raft.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct InstallSnapshot {
     /// Leader's term.
     pub term: Term,
@@ -132,7 +132,7 @@ pub struct InstallSnapshot {
 }
 
 /// InstallSnapshot RPC results (Figure 13), with the snapshot it answers.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct InstallSnapshotReply {
     /// The follower's `current_term`, for the leader to update itself.
     pub term: Term,

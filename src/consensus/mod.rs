@@ -2,6 +2,22 @@
 //! randomness or I/O. Drivers (the simulator, the stateright model, the
 //! thread runtime) feed it inputs and execute the [`Effect`]s it returns.
 
+/// `bug!(node, Name)`: whether `node` was configured to reintroduce the
+/// catalogue bug [`crate::bugs::Bug`]`::Name`. Without the `bug-catalogue`
+/// feature it is the literal `false`, so no switch survives a normal build.
+#[cfg(feature = "bug-catalogue")]
+macro_rules! bug {
+    ($node:expr, $name:ident) => {
+        $node.bug == Some(crate::bugs::Bug::$name)
+    };
+}
+#[cfg(not(feature = "bug-catalogue"))]
+macro_rules! bug {
+    ($node:expr, $name:ident) => {
+        false
+    };
+}
+
 pub mod effect;
 mod election;
 pub mod error;
@@ -9,6 +25,7 @@ pub mod log;
 pub mod message;
 pub mod node;
 pub mod progress;
+mod rename;
 mod replication;
 mod snapshot;
 pub mod storage;

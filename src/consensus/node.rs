@@ -26,7 +26,7 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Static configuration of one server.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Config {
     /// This server.
     pub id: NodeId,
@@ -34,6 +34,10 @@ pub struct Config {
     pub members: Vec<NodeId>,
     /// Most entries one AppendEntries carries (at least 1).
     pub max_entries_per_message: usize,
+    /// The catalogue bug this server reintroduces, for mutation testing
+    /// (exists only with the `bug-catalogue` feature).
+    #[cfg(feature = "bug-catalogue")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 impl Config {
@@ -43,12 +47,14 @@ impl Config {
             id,
             members,
             max_entries_per_message: 64,
+            #[cfg(feature = "bug-catalogue")]
+            bug: None,
         }
     }
 }
 
 /// The role a server plays, with the state only that role has.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// Responds to requests from leaders and candidates (§5.1).
     Follower,
@@ -66,7 +72,7 @@ pub enum Role {
 }
 
 /// Where a proposal was placed in the leader's log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Proposed {
     /// The index the command will have if it commits.
     pub index: LogIndex,
@@ -75,7 +81,7 @@ pub struct Proposed {
 }
 
 /// One Raft server.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Node {
     // Configuration.
     pub(crate) id: NodeId,
@@ -99,6 +105,10 @@ pub struct Node {
     pub(crate) role: Role,
     /// The leader of `current_term`, once this server has heard from it.
     pub(crate) leader_id: Option<NodeId>,
+
+    /// The catalogue bug this server reintroduces (see `bug!`).
+    #[cfg(feature = "bug-catalogue")]
+    pub(crate) bug: Option<crate::bugs::Bug>,
 }
 
 impl Node {
@@ -112,10 +122,13 @@ impl Node {
     /// snapshot, so the effects are the snapshot to apply (if any) and the
     /// election timer to arm.
     pub fn restart(config: Config, stored: &Stored) -> Result<(Node, Vec<Effect>), Error> {
+        #[cfg(feature = "bug-catalogue")]
+        let bug = config.bug;
         let Config {
             id,
             members,
             max_entries_per_message,
+            ..
         } = config;
         let members_set: BTreeSet<NodeId> = members.iter().copied().collect();
         if members_set.len() != members.len() || !members_set.contains(&id) {
@@ -157,6 +170,8 @@ impl Node {
             last_applied: snapshot_index,
             role: Role::Follower,
             leader_id: None,
+            #[cfg(feature = "bug-catalogue")]
+            bug,
         };
         let mut effects = Vec::new();
         if let Some(snapshot) = &node.snapshot {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Invariant: `match_index < next_index`, and `next_index <= last_index + 1`
 /// of the leader's log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Progress {
     /// Index of the next log entry to send to that server (initialized to
     /// leader last log index + 1).

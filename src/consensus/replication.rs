@@ -13,6 +13,14 @@ impl Node {
     /// Appends a new entry of the current term to the leader's log, persists
     /// it, and starts replicating it at once. Returns its index.
     pub(crate) fn append_as_leader(&mut self, command: Bytes, out: &mut Vec<Effect>) -> LogIndex {
+        if bug!(self, LeaderOverwritesOwnEntries)
+            && self.log.last_index() > self.commit_index
+            && self.log.last_term() == self.current_term
+        {
+            let after = self.log.last_index().prev();
+            self.log.truncate_after(after);
+            out.push(Effect::Persist(Persist::TruncateAfter { after }));
+        }
         let entry = Entry {
             index: self.log.last_index().next(),
             term: self.current_term,
@@ -134,9 +142,21 @@ impl Node {
             },
             Some(_) => {
                 let last_new_index = prev_log_index.plus(entries.len());
+                if bug!(self, TruncateOnStaleAppend) {
+                    let after = prev_log_index.max(self.commit_index);
+                    if self.log.last_index() > after {
+                        self.log.truncate_after(after);
+                        out.push(Effect::Persist(Persist::TruncateAfter { after }));
+                    }
+                }
                 self.append_new_entries(entries, out); // rules 3 and 4
                 // Rule 5: never past what is known to match the leader.
-                let known_commit = request.leader_commit.min(last_new_index);
+                let verified = if bug!(self, CommitPastSentEntries) {
+                    request.leader_commit
+                } else {
+                    last_new_index
+                };
+                let known_commit = request.leader_commit.min(verified);
                 if known_commit > self.commit_index {
                     self.commit_index = known_commit;
                     self.apply_committed(out);
@@ -278,7 +298,9 @@ impl Node {
         let mut match_indices: Vec<LogIndex> = progress.values().map(|p| p.match_index).collect();
         match_indices.push(self.log.last_index());
         let n = majority_index(match_indices);
-        if n > self.commit_index && self.log.term_at(n) == Some(self.current_term) {
+        let current_term_entry = self.log.term_at(n) == Some(self.current_term);
+        if n > self.commit_index && (current_term_entry || bug!(self, CommitPreviousTermByCounting))
+        {
             self.commit_index = n;
             self.apply_committed(out);
         }

@@ -65,7 +65,9 @@ impl Node {
         let meta = request.snapshot.meta;
         if request.term >= self.current_term {
             self.recognize_leader(leader, out);
-            if meta.last_included_index > self.commit_index {
+            let moves_back = bug!(self, SnapshotMovesStateMachineBack)
+                && meta.last_included_index > self.log.snapshot_index();
+            if meta.last_included_index > self.commit_index || moves_back {
                 self.install_snapshot(request.snapshot, out);
             }
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// Everything Raft keeps on stable storage (Figure 2's persistent state plus
 /// the latest snapshot of §7).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Stored {
     /// `current_term` and `voted_for`.
     pub hard_state: HardState,

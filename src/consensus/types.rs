@@ -69,7 +69,7 @@ impl fmt::Display for LogIndex {
 /// Commands are opaque bytes to Raft; `Bytes` makes a clone a reference-count
 /// increment, so an entry can sit in the log, in a message and in an effect
 /// without copying its payload.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Entry {
     /// Position of the entry in the log.
     pub index: LogIndex,
@@ -81,7 +81,9 @@ pub struct Entry {
 
 /// The persistent state that is not the log (Figure 2, "Persistent state on
 /// all servers"): updated on stable storage before responding to RPCs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct HardState {
     /// Latest term this server has seen.
     pub current_term: Term,
@@ -90,7 +92,9 @@ pub struct HardState {
 }
 
 /// Which prefix of the log a snapshot replaces (Figure 13).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct SnapshotMeta {
     /// The snapshot replaces all entries up through and including this index.
     pub last_included_index: LogIndex,
@@ -99,7 +103,7 @@ pub struct SnapshotMeta {
 }
 
 /// A snapshot of the application's state machine (§7) and where it ends.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Position of the last entry the snapshot covers.
     pub meta: SnapshotMeta,

@@ -8,7 +8,7 @@ use crate::consensus::{Entry, LogIndex, Snapshot};
 use bytes::Bytes;
 
 /// The volatile state machine of one simulated server.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct App {
     /// Index of the last entry applied (or restored from a snapshot).
     pub applied_index: LogIndex,

@@ -39,6 +39,9 @@ pub struct SimConfig {
     pub snapshot_every: Option<u64>,
     /// Most entries per AppendEntries.
     pub max_entries_per_message: usize,
+    /// The catalogue bug every server reintroduces (mutation testing).
+    #[cfg(feature = "bug-catalogue")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 impl SimConfig {
@@ -60,6 +63,8 @@ impl SimConfig {
             nemesis_every_ms: 200,
             snapshot_every: Some(8),
             max_entries_per_message: 8,
+            #[cfg(feature = "bug-catalogue")]
+            bug: None,
         }
     }
 }
@@ -567,6 +572,8 @@ impl Simulation {
     fn start(&mut self, server: usize) -> Step {
         let config = Config {
             max_entries_per_message: self.config.max_entries_per_message,
+            #[cfg(feature = "bug-catalogue")]
+            bug: self.config.bug,
             ..Config::new(id(server), (0..self.servers.len()).map(id).collect())
         };
         let (node, effects) =

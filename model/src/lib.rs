@@ -1,0 +1,834 @@
+//! # The Raft core as a stateright model
+//!
+//! Each server is a stateright [`Actor`] whose callbacks do nothing but call
+//! the handlers of [`checked_raft::Node`], the very code a production driver
+//! runs, and translate the [`Effect`]s it returns into stateright commands:
+//!
+//! | effect | stateright |
+//! | --- | --- |
+//! | `Persist(op)` | executed on the server's [`Stored`], then `Out::save` |
+//! | `Send { to, message }` | `Out::send` |
+//! | `ResetElectionTimer` | `Out::set_timer(Timer::Election)` |
+//! | `SetHeartbeatTimer` | `Out::set_timer(Timer::Heartbeat)` |
+//! | `ApplyEntries`, `ApplySnapshot` | the state machine ([`App`]) applies them |
+//!
+//! Every decision lives in the core. Timers fire in any order at any time,
+//! the network loses, duplicates and reorders as configured, and servers
+//! crash and come back through `Recover`, which restarts the core from
+//! exactly what its persist effects saved: a server that forgot to persist a
+//! vote forgets it here too (stateright's own Raft example persists nothing
+//! and so loses Election Safety after a crash).
+//!
+//! Clients are modelled by a `Propose(v)` timer per value: when it fires on
+//! the leader, the leader proposes `v`. With snapshots on, a `Snapshot`
+//! timer lets the application snapshot its applied prefix at any moment.
+//!
+//! ## Properties
+//!
+//! The properties are those of Figure 3, evaluated on every reachable state
+//! by the functions of [`checked_raft::invariants`] shared with the unit
+//! tests and the simulator. The ones that speak of the past (Election
+//! Safety counts a leader that has since stepped down; State Machine Safety
+//! counts entries applied before a crash) read a [`History`] that each
+//! server keeps beside its storage, where crashes cannot erase it. The core
+//! never reads it. `Sometimes` properties show the model is not vacuous.
+//!
+//! ## Bounds
+//!
+//! The search is exhaustive within [`Bounds`]: states past the bounds are not
+//! explored. Symmetry reduction identifies states that differ only by a
+//! permutation of server ids.
+
+pub mod run;
+
+use checked_raft::invariants::{History, Property as Invariant, Violation, check_property};
+use checked_raft::sim::app::App;
+use checked_raft::{Config, Effect, Entry, LogIndex, Message, Node, NodeId, Role, Stored, Term};
+use stateright::actor::{
+    Actor, ActorModel, ActorModelState, Envelope, Id, LossyNetwork, Network, Out, model_timeout,
+};
+use stateright::{Expectation, Rewrite, RewritePlan};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+/// The network semantics to explore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkKind {
+    /// FIFO channels between each pair of servers.
+    Ordered,
+    /// Any in-flight message may be delivered next; each is delivered once.
+    Unordered,
+    /// Any message ever sent may be delivered again, any number of times.
+    Duplicating,
+}
+
+impl NetworkKind {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkKind::Ordered => "ordered",
+            NetworkKind::Unordered => "unordered",
+            NetworkKind::Duplicating => "duplicating",
+        }
+    }
+}
+
+/// The bounds of an exhaustive search.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Bounds {
+    /// Servers in the cluster.
+    pub servers: usize,
+    /// No server's term exceeds this.
+    pub max_term: u64,
+    /// Distinct client values that may be proposed.
+    pub values: u8,
+    /// No server's log grows past this index.
+    pub max_log: u64,
+    /// At most this many servers are down at once (each may crash and
+    /// recover any number of times).
+    pub crashes: usize,
+    /// Network semantics.
+    pub network: NetworkKind,
+    /// Whether the network may also drop any message.
+    pub lossy: bool,
+    /// Whether applications snapshot (and leaders send InstallSnapshot).
+    pub snapshots: bool,
+    /// Most entries one AppendEntries carries (raft.tla sends one).
+    pub max_entries: usize,
+    /// Whether leaders' heartbeat timers fire. Off restricts the
+    /// environment (as if heartbeats were infinitely slow): it can hide
+    /// behaviour, so proofs keep it on; bug hunts whose counterexample needs
+    /// no heartbeat turn it off to search faster.
+    pub heartbeats: bool,
+    /// At most this many copies of one message in flight, in the ordered and
+    /// unordered networks (heartbeats would otherwise grow the network
+    /// without end).
+    pub max_copies: usize,
+    /// The catalogue bug every server reintroduces.
+    #[cfg(feature = "bug-catalogue")]
+    pub bug: Option<checked_raft::bugs::Bug>,
+}
+
+impl Default for Bounds {
+    /// The bounds `check` explores by default: exhaustive in well under a
+    /// minute on two cores (README lists larger runs).
+    fn default() -> Bounds {
+        Bounds {
+            servers: 3,
+            max_term: 1,
+            values: 1,
+            max_log: 1,
+            crashes: 0,
+            network: NetworkKind::Unordered,
+            lossy: false,
+            snapshots: false,
+            max_entries: 1,
+            heartbeats: true,
+            max_copies: 1,
+            #[cfg(feature = "bug-catalogue")]
+            bug: None,
+        }
+    }
+}
+
+impl fmt::Display for Bounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} servers, term <= {}, {} value(s), log <= {}, {} crash(es), {} network{}, \
+             <= {} entr(y/ies) per message, <= {} cop(y/ies) of a message in flight, \
+             snapshots {}{}",
+            self.servers,
+            self.max_term,
+            self.values,
+            self.max_log,
+            self.crashes,
+            self.network.name(),
+            if self.lossy { " (lossy)" } else { "" },
+            self.max_entries,
+            self.max_copies,
+            if self.snapshots { "on" } else { "off" },
+            if self.heartbeats {
+                ""
+            } else {
+                ", heartbeats never fire"
+            },
+        )
+    }
+}
+
+/// A message on the model's network: the core's [`Message`]. (A local type,
+/// so that stateright's traits can be implemented for it.)
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Msg(pub Message);
+
+/// The timers of one server.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// The core's election timer ([`Effect::ResetElectionTimer`]).
+    Election,
+    /// The core's heartbeat timer ([`Effect::SetHeartbeatTimer`]).
+    Heartbeat,
+    /// A client proposing value `v` to this server.
+    Propose(u8),
+    /// The application snapshotting what it has applied.
+    Snapshot,
+}
+
+/// What a server keeps across crashes: what the core's persist effects
+/// stored, and the server's history (ghost state, never read by the core).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Disk {
+    /// Stable storage, as the core's [`Effect::Persist`] effects left it.
+    pub stored: Stored,
+    /// What this server has shown so far, for the properties.
+    pub history: History,
+}
+
+/// One server's state in the model. The core and the disk sit behind `Arc`s:
+/// the checker clones and permutes states far more often than a step
+/// changes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Server {
+    /// The core.
+    pub node: Arc<Node>,
+    /// The state machine (volatile: restarts from the snapshot).
+    pub app: App,
+    /// A copy of what is on disk (what `Out::save` last saved).
+    pub disk: Arc<Disk>,
+    /// This server has restarted from its storage at least once.
+    pub restarted: bool,
+    /// It applied something after restarting (the "rejoins" example).
+    pub applied_after_restart: bool,
+    /// It installed a snapshot sent by a leader.
+    pub installed_snapshot: bool,
+}
+
+/// A server: the actor whose callbacks call the core.
+#[derive(Clone, Debug)]
+pub struct RaftActor {
+    bounds: Bounds,
+}
+
+impl RaftActor {
+    fn config(&self, id: Id) -> Config {
+        let members = (0..self.bounds.servers).map(node_id).collect();
+        let mut config = Config::new(node_id(usize::from(id)), members);
+        config.max_entries_per_message = self.bounds.max_entries.max(1);
+        #[cfg(feature = "bug-catalogue")]
+        {
+            config.bug = self.bounds.bug;
+        }
+        config
+    }
+
+    /// Carries out the core's effects in order, then records what the
+    /// server now shows in its history and saves the disk if it changed.
+    fn execute(&self, id: Id, server: &mut Server, effects: Vec<Effect>, o: &mut Out<Self>) {
+        let mut disk = Disk::clone(&server.disk);
+        let mut persisted = false;
+        for effect in effects {
+            match effect {
+                Effect::Persist(op) => {
+                    persisted = true;
+                    let result = disk.stored.apply(&op).map_err(|e| Violation {
+                        property: Invariant::NodeInvariants,
+                        detail: format!("storage refused {op:?}: {e}"),
+                    });
+                    disk.history.record(result);
+                }
+                Effect::Send { to, message } => o.send(actor_id(to), Msg(message)),
+                Effect::ResetElectionTimer => o.set_timer(Timer::Election, model_timeout()),
+                Effect::SetHeartbeatTimer => o.set_timer(Timer::Heartbeat, model_timeout()),
+                Effect::ApplyEntries(entries) => {
+                    for entry in &entries {
+                        self.apply(id, server, &mut disk.history, entry);
+                    }
+                }
+                Effect::ApplySnapshot(snapshot) => {
+                    let result = server.app.restore(&snapshot).map_err(|detail| Violation {
+                        property: Invariant::StateMachineSafety,
+                        detail: format!("{}: {detail}", node_id(id.into())),
+                    });
+                    disk.history.record(result);
+                    server.installed_snapshot = true;
+                    server.applied_after_restart |= server.restarted;
+                }
+            }
+        }
+        let observed = disk.history.observe(&server.node);
+        disk.history.record(observed);
+        if persisted || disk.history != server.disk.history {
+            server.disk = Arc::new(disk);
+            o.save(Arc::clone(&server.disk));
+        }
+    }
+
+    fn apply(&self, id: Id, server: &mut Server, history: &mut History, entry: &Entry) {
+        let me = node_id(id.into());
+        let applied = history.observe_applied(me, entry);
+        history.record(applied);
+        let result = server.app.apply(entry).map_err(|detail| Violation {
+            property: Invariant::StateMachineSafety,
+            detail: format!("{me}: {detail}"),
+        });
+        history.record(result);
+        server.applied_after_restart |= server.restarted;
+    }
+
+    /// The client timers stay armed; they only do something on a leader.
+    fn arm_client_timers(&self, o: &mut Out<Self>) {
+        for v in 0..self.bounds.values {
+            o.set_timer(Timer::Propose(v), model_timeout());
+        }
+        if self.bounds.snapshots {
+            o.set_timer(Timer::Snapshot, model_timeout());
+        }
+    }
+}
+
+impl Actor for RaftActor {
+    type Msg = Msg;
+    type Timer = Timer;
+    type State = Server;
+    type Storage = Arc<Disk>;
+    type Random = ();
+
+    fn on_start(&self, id: Id, storage: &Option<Arc<Disk>>, o: &mut Out<Self>) -> Server {
+        let mut disk = storage.as_deref().cloned().unwrap_or_default();
+        let config = self.config(id);
+        let (node, effects, refused) = match Node::restart(config.clone(), &disk.stored) {
+            Ok((node, effects)) => (node, effects, None),
+            Err(e) => {
+                let (node, effects) = Node::new(config).expect("the model's config is valid");
+                (node, effects, Some(e))
+            }
+        };
+        if let Some(e) = refused {
+            disk.history.record(Err(Violation {
+                property: Invariant::NodeInvariants,
+                detail: format!("restart refused its own storage: {e}"),
+            }));
+        }
+        let mut server = Server {
+            node: Arc::new(node),
+            app: App::new(),
+            disk: Arc::new(disk),
+            restarted: storage.is_some(),
+            applied_after_restart: false,
+            installed_snapshot: false,
+        };
+        self.arm_client_timers(o);
+        // The restart's own ApplySnapshot restores the state machine; it is
+        // not an installation from a leader.
+        let installed = server.installed_snapshot;
+        self.execute(id, &mut server, effects, o);
+        server.installed_snapshot = installed;
+        server.applied_after_restart = false;
+        server
+    }
+
+    fn on_msg(&self, id: Id, state: &mut Cow<Server>, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let mut server = state.as_ref().clone();
+        match Arc::make_mut(&mut server.node).step(node_id(src.into()), msg.0) {
+            Ok(effects) => self.execute(id, &mut server, effects, o),
+            Err(e) => {
+                // A correct peer never sends what the core must refuse.
+                Arc::make_mut(&mut server.disk)
+                    .history
+                    .record(Err(Violation {
+                        property: Invariant::NodeInvariants,
+                        detail: format!("core refused a message: {e}"),
+                    }));
+                o.save(Arc::clone(&server.disk));
+            }
+        }
+        // Always a new state, even when the core ignored the message (a
+        // stale reply): stateright then consumes the message, as a server
+        // does. A delivery that stateright saw as a no-op would leave the
+        // message in flight forever.
+        *state = Cow::Owned(server);
+    }
+
+    fn on_timeout(&self, id: Id, state: &mut Cow<Server>, timer: &Timer, o: &mut Out<Self>) {
+        let mut server = state.as_ref().clone();
+        let node = Arc::make_mut(&mut server.node);
+        let effects = match timer {
+            Timer::Election | Timer::Heartbeat => {
+                let effects = match timer {
+                    Timer::Election => node.handle_election_timeout(),
+                    _ if !self.bounds.heartbeats => Vec::new(),
+                    _ => node.handle_heartbeat_timeout(),
+                };
+                if effects.is_empty() && server == **state {
+                    // The core ignored it (a leader's election timer, a
+                    // former leader's heartbeat): firing changed nothing, so
+                    // it is no step at all.
+                    o.set_timer(timer.clone(), model_timeout());
+                    return;
+                }
+                effects
+            }
+            Timer::Propose(v) => {
+                o.set_timer(timer.clone(), model_timeout());
+                let room = node.log().last_index() < LogIndex(self.bounds.max_log);
+                match node.propose(value(*v)) {
+                    Ok((_, effects)) if room => effects,
+                    _ => return,
+                }
+            }
+            Timer::Snapshot => {
+                o.set_timer(timer.clone(), model_timeout());
+                let applied = node.last_applied();
+                if applied <= node.log().snapshot_index() {
+                    return;
+                }
+                match node.compact(applied, server.app.snapshot_data()) {
+                    Ok(effects) => effects,
+                    Err(_) => return,
+                }
+            }
+        };
+        self.execute(id, &mut server, effects, o);
+        if server != **state {
+            *state = Cow::Owned(server);
+        }
+    }
+
+    fn name(&self) -> String {
+        "raft".into()
+    }
+}
+
+/// Configuration the properties and boundary read.
+#[derive(Clone, Debug)]
+pub struct ModelCfg {
+    /// The bounds of the search.
+    pub bounds: Bounds,
+}
+
+/// The model: stateright's actor model of `bounds.servers` servers.
+pub type RaftModel = ActorModel<RaftActor, ModelCfg, ()>;
+/// A state of [`RaftModel`].
+pub type RaftState = ActorModelState<RaftActor, ()>;
+
+/// The properties, named as in the paper, with what each expects.
+pub const PROPERTIES: [(Expectation, &str); 11] = [
+    (Expectation::Always, ELECTION_SAFETY),
+    (Expectation::Always, LEADER_APPEND_ONLY),
+    (Expectation::Always, LOG_MATCHING),
+    (Expectation::Always, LEADER_COMPLETENESS),
+    (Expectation::Always, STATE_MACHINE_SAFETY),
+    (Expectation::Always, NODE_INVARIANTS),
+    (Expectation::Sometimes, "a leader is elected"),
+    (Expectation::Sometimes, "an entry commits"),
+    (Expectation::Sometimes, "a leader is elected in term >= 2"),
+    (
+        Expectation::Sometimes,
+        "a restarted server rejoins and applies",
+    ),
+    (
+        Expectation::Sometimes,
+        "a snapshot is installed by InstallSnapshot",
+    ),
+];
+
+/// Name of the Election Safety property.
+pub const ELECTION_SAFETY: &str = "Election Safety";
+/// Name of the Leader Append-Only property.
+pub const LEADER_APPEND_ONLY: &str = "Leader Append-Only";
+/// Name of the Log Matching property.
+pub const LOG_MATCHING: &str = "Log Matching";
+/// Name of the Leader Completeness property.
+pub const LEADER_COMPLETENESS: &str = "Leader Completeness";
+/// Name of the State Machine Safety property.
+pub const STATE_MACHINE_SAFETY: &str = "State Machine Safety";
+/// Name of the property that each server's own invariants hold.
+pub const NODE_INVARIANTS: &str = "Server invariants";
+
+/// The property name the model uses for an invariant of the core crate.
+pub fn property_name(invariant: Invariant) -> &'static str {
+    match invariant {
+        Invariant::ElectionSafety => ELECTION_SAFETY,
+        Invariant::LeaderAppendOnly => LEADER_APPEND_ONLY,
+        Invariant::LogMatching => LOG_MATCHING,
+        Invariant::LeaderCompleteness => LEADER_COMPLETENESS,
+        Invariant::StateMachineSafety => STATE_MACHINE_SAFETY,
+        Invariant::NodeInvariants => NODE_INVARIANTS,
+    }
+}
+
+/// Whether `invariant` holds in `state`: over every server's history
+/// (crashed ones included) and the live servers' cores.
+pub fn holds(state: &RaftState, invariant: Invariant) -> bool {
+    let histories: Vec<&History> = state.actor_states.iter().map(|s| &s.disk.history).collect();
+    check_property(invariant, &histories, &live_nodes(state)).is_ok()
+}
+
+/// The cores of the servers that are up.
+pub fn live_nodes(state: &RaftState) -> Vec<&Node> {
+    state
+        .actor_states
+        .iter()
+        .zip(&state.crashed)
+        .filter(|(_, crashed)| !**crashed)
+        .map(|(s, _)| s.node.as_ref())
+        .collect()
+}
+
+/// Builds the model for `bounds`.
+pub fn model(bounds: Bounds) -> RaftModel {
+    let network = match bounds.network {
+        NetworkKind::Ordered => Network::new_ordered([]),
+        NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
+        NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
+    };
+    let lossy = if bounds.lossy {
+        LossyNetwork::Yes
+    } else {
+        LossyNetwork::No
+    };
+    let actors = (0..bounds.servers).map(|_| RaftActor {
+        bounds: bounds.clone(),
+    });
+    ActorModel::new(
+        ModelCfg {
+            bounds: bounds.clone(),
+        },
+        (),
+    )
+    .actors(actors)
+    .init_network(network)
+    .lossy_network(lossy)
+    .max_crashes(bounds.crashes)
+    .property(Expectation::Always, ELECTION_SAFETY, |_, s| {
+        holds(s, Invariant::ElectionSafety)
+    })
+    .property(Expectation::Always, LEADER_APPEND_ONLY, |_, s| {
+        holds(s, Invariant::LeaderAppendOnly)
+    })
+    .property(Expectation::Always, LOG_MATCHING, |_, s| {
+        holds(s, Invariant::LogMatching)
+    })
+    .property(Expectation::Always, LEADER_COMPLETENESS, |_, s| {
+        holds(s, Invariant::LeaderCompleteness)
+    })
+    .property(Expectation::Always, STATE_MACHINE_SAFETY, |_, s| {
+        holds(s, Invariant::StateMachineSafety)
+    })
+    .property(Expectation::Always, NODE_INVARIANTS, |_, s| {
+        holds(s, Invariant::NodeInvariants)
+    })
+    .property(Expectation::Sometimes, "a leader is elected", |_, s| {
+        live_nodes(s).iter().any(|n| n.is_leader())
+    })
+    .property(Expectation::Sometimes, "an entry commits", |_, s| {
+        live_nodes(s)
+            .iter()
+            .any(|n| n.commit_index() >= LogIndex(1))
+    })
+    .property(
+        Expectation::Sometimes,
+        "a leader is elected in term >= 2",
+        |_, s| {
+            live_nodes(s)
+                .iter()
+                .any(|n| n.is_leader() && n.current_term() >= Term(2))
+        },
+    )
+    .property(
+        Expectation::Sometimes,
+        "a restarted server rejoins and applies",
+        |_, s| {
+            s.actor_states
+                .iter()
+                .zip(&s.crashed)
+                .any(|(server, crashed)| !crashed && server.applied_after_restart)
+        },
+    )
+    .property(
+        Expectation::Sometimes,
+        "a snapshot is installed by InstallSnapshot",
+        |_, s| {
+            s.actor_states
+                .iter()
+                .any(|server| server.installed_snapshot)
+        },
+    )
+    .within_boundary(within_boundary)
+}
+
+/// States past the bounds are not explored.
+fn within_boundary(cfg: &ModelCfg, state: &RaftState) -> bool {
+    let bounds = &cfg.bounds;
+    let servers_within = state.actor_states.iter().all(|s| {
+        s.node.current_term() <= Term(bounds.max_term)
+            && s.node.log().last_index() <= LogIndex(bounds.max_log)
+    });
+    servers_within && network_within(&state.network, bounds.max_copies)
+}
+
+/// At most `max` copies of any one message in flight (the constraint TLC
+/// models of raft.tla use). Without it, heartbeats would grow the ordered and
+/// unordered networks without end; the duplicating network is a set.
+fn network_within(network: &Network<Msg>, max: usize) -> bool {
+    match network {
+        Network::UnorderedDuplicating(..) => true,
+        Network::UnorderedNonDuplicating(counts) => counts.values().all(|&n| n <= max),
+        Network::Ordered(channels) => channels.values().all(|queue| {
+            queue
+                .iter()
+                .all(|m| queue.iter().filter(|other| *other == m).count() <= max)
+        }),
+    }
+}
+
+/// Bounds within which the model checker finds `bug`, each in seconds: the
+/// smallest cluster, terms, values and log that the bug's counterexample
+/// needs, with crashes or snapshots where the bug is about them.
+#[cfg(feature = "bug-catalogue")]
+pub fn bug_bounds(bug: checked_raft::bugs::Bug) -> Bounds {
+    use checked_raft::bugs::Bug;
+    let base = Bounds {
+        bug: Some(bug),
+        ..Bounds::default()
+    };
+    match bug {
+        // Two elections in one term: no log needed.
+        Bug::VoteNotPersisted | Bug::TermNotPersisted => Bounds {
+            max_term: 1,
+            values: 0,
+            max_log: 0,
+            crashes: 1,
+            ..base
+        },
+        Bug::TwoVotesPerTerm => Bounds {
+            max_term: 1,
+            values: 0,
+            max_log: 0,
+            ..base
+        },
+        // The overwrite keeps the log at one entry, but a client proposes
+        // only while the log has room for one more.
+        Bug::LeaderOverwritesOwnEntries => Bounds {
+            max_term: 1,
+            values: 2,
+            max_log: 2,
+            ..base
+        },
+        Bug::NoElectionRestriction => Bounds {
+            max_term: 2,
+            max_log: 1,
+            ..base
+        },
+        Bug::TruncateOnStaleAppend => Bounds {
+            max_term: 2,
+            max_log: 2,
+            max_entries: 2,
+            ..base
+        },
+        // Figure 8 needs four terms with three servers; its leaders retry
+        // at once after a conflict, so heartbeats only slow the hunt.
+        Bug::CommitPreviousTermByCounting => Bounds {
+            max_term: 4,
+            max_log: 1,
+            heartbeats: false,
+            ..base
+        },
+        Bug::SnapshotMovesStateMachineBack => Bounds {
+            max_term: 1,
+            max_log: 1,
+            snapshots: true,
+            ..base
+        },
+        Bug::CommitPastSentEntries => Bounds {
+            max_term: 1,
+            max_log: 2,
+            ..base
+        },
+    }
+}
+
+/// The bytes of client value `v`: static, so that cloning an entry costs no
+/// allocation or atomic reference count in the checker's hot path.
+pub fn value(v: u8) -> bytes::Bytes {
+    static VALUES: [u8; 256] = {
+        let mut values = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            values[i] = i as u8;
+            i += 1;
+        }
+        values
+    };
+    let v = usize::from(v);
+    bytes::Bytes::from_static(&VALUES[v..=v])
+}
+
+/// The core's id of the server at actor index `index`.
+pub fn node_id(index: usize) -> NodeId {
+    NodeId(index as u64)
+}
+
+fn actor_id(node: NodeId) -> Id {
+    Id::from(node.0 as usize)
+}
+
+// ----- symmetry reduction -----
+
+fn rename_with<S>(plan: &RewritePlan<Id, S>) -> impl Fn(NodeId) -> NodeId + '_ {
+    move |n| node_id(plan.rewrite(&actor_id(n)).into())
+}
+
+impl Rewrite<Id> for Msg {
+    /// Messages carry no server ids (the sender travels in the envelope).
+    fn rewrite<S>(&self, _: &RewritePlan<Id, S>) -> Self {
+        self.clone()
+    }
+}
+
+impl Rewrite<Id> for Disk {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        let rename = rename_with(plan);
+        Disk {
+            stored: self.stored.rename_nodes(&rename),
+            history: self.history.rename_nodes(&rename),
+        }
+    }
+}
+
+impl Rewrite<Id> for Server {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        let ids = std::iter::once(self.node.id()).chain(self.node.peers().iter().copied());
+        let rename = rename_with(plan);
+        if ids.into_iter().all(|n| rename(n) == n) {
+            // The permutation fixes every server: share, do not copy.
+            return self.clone();
+        }
+        Server {
+            node: Arc::new(self.node.rename_nodes(&rename)),
+            disk: self.disk.rewrite(plan),
+            ..self.clone()
+        }
+    }
+}
+
+impl Server {
+    /// What the server's state says without naming any server: servers are
+    /// sorted by this first, so that states equal up to a permutation of ids
+    /// sort alike and share a representative.
+    fn symmetric_key(&self) -> impl Ord + '_ {
+        let role = match self.node.role() {
+            Role::Follower => (0, Vec::new()),
+            Role::Candidate { votes_granted } => (1, vec![(votes_granted.len(), LogIndex(0))]),
+            Role::Leader { progress } => {
+                let mut p: Vec<_> = progress
+                    .values()
+                    .map(|p| (p.next_index.0 as usize, p.match_index))
+                    .collect();
+                p.sort_unstable();
+                (2, p)
+            }
+        };
+        (
+            self.node.current_term(),
+            self.node.voted_for().is_some(),
+            role,
+            self.node.log(),
+            self.node.commit_index(),
+            self.node.last_applied(),
+            &self.app,
+            (
+                self.restarted,
+                self.applied_after_restart,
+                self.installed_snapshot,
+            ),
+        )
+    }
+}
+
+impl PartialOrd for Server {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Server {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.symmetric_key()
+            .cmp(&other.symmetric_key())
+            .then_with(|| self.node.cmp(&other.node))
+            .then_with(|| self.disk.cmp(&other.disk))
+    }
+}
+
+/// One line per server: role, term, vote, log (as terms), commit index.
+pub fn describe_servers(state: &RaftState) -> Vec<String> {
+    state
+        .actor_states
+        .iter()
+        .zip(&state.crashed)
+        .map(|(server, &crashed)| {
+            let node = &server.node;
+            let role = match node.role() {
+                Role::Follower => "follower",
+                Role::Candidate { .. } => "candidate",
+                Role::Leader { .. } => "LEADER",
+            };
+            let log: Vec<String> = node
+                .log()
+                .entries()
+                .iter()
+                .map(|e| e.term.0.to_string())
+                .collect();
+            let snapshot = node.log().snapshot_index();
+            format!(
+                "{}: {:<9} term {} voted_for {:<4} log [{}{}] commit {}{}",
+                node.id(),
+                if crashed { "CRASHED" } else { role },
+                node.current_term().0,
+                node.voted_for().map_or("-".to_string(), |v| v.to_string()),
+                if snapshot > LogIndex(0) {
+                    format!("snap@{} ", snapshot.0)
+                } else {
+                    String::new()
+                },
+                log.join(" "),
+                node.commit_index().0,
+                server
+                    .disk
+                    .history
+                    .violation()
+                    .map_or(String::new(), |v| format!("  ({v})")),
+            )
+        })
+        .collect()
+}
+
+/// One line for an action of the model.
+pub fn describe_action(action: &stateright::actor::ActorModelAction<Msg, Timer, ()>) -> String {
+    use stateright::actor::ActorModelAction as A;
+    let name = |id: &Id| node_id(usize::from(*id)).to_string();
+    match action {
+        A::Deliver { src, dst, msg } => format!(
+            "deliver {} -> {}: {}",
+            name(src),
+            name(dst),
+            checked_raft::sim::describe(&msg.0)
+        ),
+        A::Drop(Envelope { src, dst, msg }) => format!(
+            "drop {} -> {}: {}",
+            name(src),
+            name(dst),
+            checked_raft::sim::describe(&msg.0)
+        ),
+        A::Timeout(id, Timer::Propose(v)) => format!("{} client proposes value {v}", name(id)),
+        A::Timeout(id, Timer::Snapshot) => format!("{} application snapshots", name(id)),
+        A::Timeout(id, timer) => format!("{} {timer:?} timeout", name(id)),
+        A::Crash(id) => format!("{} crashes", name(id)),
+        A::Recover(id) => format!("{} restarts from storage", name(id)),
+        A::SelectRandom { actor, .. } => format!("{} random choice", name(actor)),
+    }
+}

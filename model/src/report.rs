@@ -1,0 +1,367 @@
+//! What `check` prints: progress on stderr while the search runs, then the
+//! text report or the JSON object on stdout, and the exit status.
+
+use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, Setup};
+use checked_raft::bugs::Bug;
+use raft_model::run::{Action, Outcome, Progress, PropertyOutcome, Verdict};
+use raft_model::{Bounds, RaftState, describe_action, describe_servers, property_name};
+use serde_json::{Value, json};
+use stateright::{Expectation, Path};
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Whether a progress line is showing on the terminal (to be cleared).
+static LINE_SHOWN: AtomicBool = AtomicBool::new(false);
+/// When the last plain progress line was printed, in milliseconds since the
+/// search started.
+static LAST_PLAIN_MS: AtomicU64 = AtomicU64::new(0);
+/// Plain progress lines (stderr not a terminal) come at most this often.
+const PLAIN_EVERY_MS: u64 = 5_000;
+
+/// The progress callback for this stderr: one line rewritten in place on a
+/// terminal, plain lines at most every five seconds otherwise (CI logs).
+pub fn progress_reporter() -> fn(&Progress) {
+    if std::io::stderr().is_terminal() {
+        progress_on_terminal
+    } else {
+        progress_plain
+    }
+}
+
+/// One progress line: counts, rate, depth and time so far.
+fn progress_line(p: &Progress) -> String {
+    let seconds = p.elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        (p.states as f64 / seconds) as u64
+    } else {
+        0
+    };
+    format!(
+        "  states {}  unique {}  {} states/s  depth {}  {}s",
+        p.states,
+        p.unique,
+        rate,
+        p.depth,
+        p.elapsed.as_secs()
+    )
+}
+
+/// Rewrites the progress line in place.
+fn progress_on_terminal(p: &Progress) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "\r{}\x1b[K", progress_line(p));
+    let _ = stderr.flush();
+    LINE_SHOWN.store(true, Ordering::Relaxed);
+}
+
+/// Prints a progress line if the last one is five seconds old.
+fn progress_plain(p: &Progress) {
+    let now = u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX);
+    let last = LAST_PLAIN_MS.load(Ordering::Relaxed);
+    if now < last.saturating_add(PLAIN_EVERY_MS) {
+        return;
+    }
+    LAST_PLAIN_MS.store(now, Ordering::Relaxed);
+    eprintln!("{}", progress_line(p));
+}
+
+/// Clears the terminal's progress line, if one is showing.
+pub fn end_progress() {
+    if LINE_SHOWN.swap(false, Ordering::Relaxed) {
+        eprint!("\r\x1b[K");
+    }
+}
+
+/// `--list-bugs`: one bug a line, its name first, then the property it
+/// breaks and what it does.
+pub fn bug_list() -> String {
+    let name_width = Bug::ALL.iter().map(|b| b.name().len()).max().unwrap_or(0);
+    let property_width = Bug::ALL
+        .iter()
+        .map(|b| property_name(b.breaks()).len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for bug in Bug::ALL {
+        let _ = writeln!(
+            out,
+            "{:<name_width$}  {:<property_width$}  {}",
+            bug.name(),
+            property_name(bug.breaks()),
+            bug.description()
+        );
+    }
+    out
+}
+
+/// The bounds and search settings on one line.
+pub fn header(setup: &Setup) -> String {
+    let options = &setup.options;
+    let mut line = format!(
+        "{}; symmetry {}; {} thread(s)",
+        setup.bounds,
+        if options.symmetry { "on" } else { "off" },
+        options.threads
+    );
+    if let Some(depth) = options.max_depth {
+        let _ = write!(line, "; depth <= {depth}");
+    }
+    if let Some(timeout) = options.timeout {
+        let _ = write!(line, "; timeout {}s", timeout.as_secs());
+    }
+    if let Some(bug) = setup.bug {
+        let _ = write!(line, "; bug {}", bug.name());
+    }
+    line
+}
+
+/// Why a `Sometimes` property cannot be reached within `bounds` whatever the
+/// core does, if it cannot: such a property is reported but does not fail
+/// the check (default bounds have no crashes and no snapshots, for
+/// instance).
+pub fn out_of_reach(bounds: &Bounds, name: &str) -> Option<&'static str> {
+    let elects = bounds.max_term >= 1;
+    let commits = elects && bounds.values >= 1 && bounds.max_log >= 1;
+    match name {
+        "a leader is elected" if !elects => Some("needs --max-term >= 1"),
+        "an entry commits" if !commits => {
+            Some("needs --max-term >= 1, --values >= 1 and --max-log >= 1")
+        }
+        "a leader is elected in term >= 2" if bounds.max_term < 2 => Some("needs --max-term >= 2"),
+        "a restarted server rejoins and applies" if bounds.crashes == 0 || !commits => {
+            Some("needs --crashes >= 1 and entries to commit")
+        }
+        "a snapshot is installed by InstallSnapshot"
+            if !bounds.snapshots || bounds.servers < 2 || !commits =>
+        {
+            Some("needs --snapshots, 2 servers or more and entries to commit")
+        }
+        _ => None,
+    }
+}
+
+/// Whether this property's verdict fails the check.
+fn fails(bounds: &Bounds, property: &PropertyOutcome) -> bool {
+    match property.verdict {
+        Verdict::Violated => true,
+        Verdict::NotFound => out_of_reach(bounds, property.name).is_none(),
+        Verdict::Holds | Verdict::Found | Verdict::Unknown => false,
+    }
+}
+
+/// The exit status: see the crate documentation.
+pub fn exit_status(setup: &Setup, outcome: &Outcome) -> u8 {
+    if let Some(bug) = setup.bug {
+        return if expected_violation_found(bug, outcome) {
+            EXIT_VIOLATION
+        } else {
+            EXIT_INCOMPLETE
+        };
+    }
+    if outcome.properties.iter().any(|p| fails(&setup.bounds, p)) {
+        EXIT_VIOLATION
+    } else if !outcome.complete {
+        EXIT_INCOMPLETE
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Whether the search found the violation that `bug` causes.
+fn expected_violation_found(bug: Bug, outcome: &Outcome) -> bool {
+    outcome
+        .property(property_name(bug.breaks()))
+        .is_some_and(|p| p.verdict == Verdict::Violated)
+}
+
+/// `always` or `sometimes`.
+fn expectation_name(expectation: &Expectation) -> &'static str {
+    match expectation {
+        Expectation::Always => "always",
+        Expectation::Sometimes => "sometimes",
+        Expectation::Eventually => "eventually",
+    }
+}
+
+/// The text report: header, counts, the table of verdicts, then a
+/// counterexample for every violated property.
+pub fn human(setup: &Setup, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", header(setup));
+    let _ = writeln!(
+        out,
+        "states {}, unique {}, max depth {}, {:.1} s, {}",
+        outcome.states,
+        outcome.unique,
+        outcome.max_depth,
+        outcome.elapsed.as_secs_f64(),
+        if outcome.complete {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        }
+    );
+    let width = outcome
+        .properties
+        .iter()
+        .map(|p| p.name.len())
+        .chain(["property".len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  {:<width$}  {:<9}  verdict", "property", "expects");
+    for property in &outcome.properties {
+        let verdict = match property.verdict {
+            Verdict::Violated => "VIOLATED".to_string(),
+            Verdict::NotFound => match out_of_reach(&setup.bounds, property.name) {
+                Some(why) => format!("not found (out of reach: {why})"),
+                None => "NOT FOUND".to_string(),
+            },
+            ref other => other.name().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<9}  {verdict}",
+            property.name,
+            expectation_name(&property.expectation)
+        );
+    }
+    let out_of_reach_count = outcome
+        .properties
+        .iter()
+        .filter(|p| p.verdict == Verdict::NotFound)
+        .filter(|p| out_of_reach(&setup.bounds, p.name).is_some())
+        .count();
+    if out_of_reach_count > 0 {
+        let _ = writeln!(
+            out,
+            "  (a Sometimes property out of reach of these bounds is not a failure)"
+        );
+    }
+    for property in &outcome.properties {
+        if let (Verdict::Violated, Some(path)) = (&property.verdict, &property.path) {
+            let _ = writeln!(out);
+            out.push_str(&counterexample(property.name, path, property.shortest));
+        }
+    }
+    if let Some(bug) = setup.bug {
+        let expected = property_name(bug.breaks());
+        let _ = writeln!(out);
+        let _ = if expected_violation_found(bug, outcome) {
+            writeln!(
+                out,
+                "bug {}: {expected} violated, as expected: the checker catches it",
+                bug.name()
+            )
+        } else {
+            writeln!(
+                out,
+                "bug {}: NO {expected} violation found within these bounds{}",
+                bug.name(),
+                if outcome.complete {
+                    ""
+                } else {
+                    " (search incomplete)"
+                }
+            )
+        };
+    }
+    out
+}
+
+/// A counterexample: the initial servers, then each action and the servers
+/// after it. `shortest` says whether it is a shortest one (breadth-first).
+fn counterexample(name: &str, path: &Path<RaftState, Action>, shortest: bool) -> String {
+    let steps = path.clone().into_vec();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Counterexample for {name} ({} steps):",
+        steps.len().saturating_sub(1)
+    );
+    if !shortest {
+        let _ = writeln!(out, "  (found depth-first: not necessarily the shortest)");
+    }
+    if let Some((initial, _)) = steps.first() {
+        let _ = writeln!(out, "  initial state");
+        for line in describe_servers(initial) {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    for (i, pair) in steps.windows(2).enumerate() {
+        let [(_, action), (after, _)] = pair else {
+            continue;
+        };
+        if let Some(action) = action {
+            let _ = writeln!(out, "  {}. {}", i + 1, describe_action(action));
+        }
+        for line in describe_servers(after) {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    out
+}
+
+/// The bounds as a JSON object, every field named as in [`Bounds`] (the
+/// pattern names every field, so that a new bound fails to compile here
+/// until it is reported). `bug` is null without the `bug-catalogue` feature.
+fn bounds_json(setup: &Setup) -> Value {
+    let Bounds {
+        servers,
+        max_term,
+        values,
+        max_log,
+        crashes,
+        network,
+        lossy,
+        snapshots,
+        max_entries,
+        heartbeats,
+        max_copies,
+        #[cfg(feature = "bug-catalogue")]
+            bug: _,
+    } = &setup.bounds;
+    json!({
+        "servers": servers,
+        "max_term": max_term,
+        "values": values,
+        "max_log": max_log,
+        "crashes": crashes,
+        "network": network.name(),
+        "lossy": lossy,
+        "snapshots": snapshots,
+        "max_entries": max_entries,
+        "heartbeats": heartbeats,
+        "max_copies": max_copies,
+        "bug": setup.bug.map(Bug::name),
+    })
+}
+
+/// `--json`: the one object printed on stdout.
+pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
+    let properties: Vec<Value> = outcome
+        .properties
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "expectation": expectation_name(&p.expectation),
+                "result": p.verdict.name(),
+                "counterexample_length": p.path.as_ref().map(|path| path.clone().into_actions().len()),
+                "out_of_reach": out_of_reach(&setup.bounds, p.name),
+            })
+        })
+        .collect();
+    json!({
+        "bounds": bounds_json(setup),
+        "symmetry": outcome.symmetry,
+        "states": outcome.states,
+        "unique_states": outcome.unique,
+        "max_depth": outcome.max_depth,
+        "seconds": outcome.elapsed.as_secs_f64(),
+        "complete": outcome.complete,
+        "properties": properties,
+        "exit_status": exit_status(setup, outcome),
+    })
+}

@@ -1,0 +1,315 @@
+//! Running an exhaustive check of the model and collecting its verdicts.
+
+use crate::{Bounds, Msg, PROPERTIES, RaftState, Timer, model};
+use stateright::actor::ActorModelAction;
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
+use std::time::{Duration, Instant};
+
+/// How to search.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Identify states equal up to a permutation of server ids.
+    pub symmetry: bool,
+    /// Checker threads.
+    pub threads: usize,
+    /// Stop exploring past this depth (the search is then incomplete).
+    pub max_depth: Option<usize>,
+    /// Stop after this long (the search is then incomplete).
+    pub timeout: Option<Duration>,
+    /// Stop after generating about this many states (the search is then
+    /// incomplete).
+    pub max_states: Option<usize>,
+    /// Stop as soon as one of these properties has a discovery; by default
+    /// at the first counterexample.
+    pub stop_at: Option<&'static str>,
+    /// Called about once a second while the search runs.
+    pub progress: Option<fn(&Progress)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            symmetry: true,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_depth: None,
+            timeout: None,
+            max_states: None,
+            stop_at: None,
+            progress: None,
+        }
+    }
+}
+
+/// Counts while the search runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// States generated.
+    pub states: usize,
+    /// Distinct states.
+    pub unique: usize,
+    /// Deepest state reached.
+    pub depth: usize,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+/// A step of the model.
+pub type Action = ActorModelAction<Msg, Timer, ()>;
+
+/// What the search concluded about one property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// An `Always` property with no counterexample in a complete search.
+    Holds,
+    /// An `Always` property with a counterexample.
+    Violated,
+    /// A `Sometimes` property with an example.
+    Found,
+    /// A `Sometimes` property with no example in a complete search.
+    NotFound,
+    /// No discovery, but the search was incomplete.
+    Unknown,
+}
+
+impl Verdict {
+    /// The verdict as printed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Violated => "violated",
+            Verdict::Found => "found",
+            Verdict::NotFound => "not found",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// One property's outcome.
+#[derive(Clone, Debug)]
+pub struct PropertyOutcome {
+    /// The property's name.
+    pub name: &'static str,
+    /// What it expects.
+    pub expectation: Expectation,
+    /// What the search concluded.
+    pub verdict: Verdict,
+    /// The counterexample or example found, if any.
+    pub path: Option<Path<RaftState, Action>>,
+    /// Whether `path` is a shortest one (found breadth-first).
+    pub shortest: bool,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The bounds searched.
+    pub bounds: Bounds,
+    /// Whether symmetry reduction was on.
+    pub symmetry: bool,
+    /// States generated.
+    pub states: usize,
+    /// Distinct states (up to symmetry when it is on).
+    pub unique: usize,
+    /// Deepest state reached.
+    pub max_depth: usize,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+    /// Whether every reachable state within the bounds was explored.
+    pub complete: bool,
+    /// One outcome per property, in [`PROPERTIES`] order.
+    pub properties: Vec<PropertyOutcome>,
+}
+
+impl Outcome {
+    /// Whether an `Always` property is violated or a `Sometimes` one was
+    /// never found in a complete search.
+    pub fn failed(&self) -> bool {
+        self.properties
+            .iter()
+            .any(|p| matches!(p.verdict, Verdict::Violated | Verdict::NotFound))
+    }
+
+    /// The outcome of the property named `name`.
+    pub fn property(&self, name: &str) -> Option<&PropertyOutcome> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+/// Explores every state within `bounds` (depth-first, which keeps only
+/// fingerprints and the current path in memory). If an `Always` property is
+/// violated (the `stop_at` one, when given), searches again breadth-first
+/// for that property alone, no deeper than the counterexample found, so
+/// that the one reported is a shortest one. That second search keeps its
+/// frontier in memory, so it gives up past [`SHORTEST_SEARCH_STATES`]
+/// states or a minute; the depth-first counterexample is then kept, marked
+/// as not necessarily the shortest.
+pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
+    let mut outcome = match options.stop_at {
+        None => search(bounds, options, Strategy::DepthFirst),
+        Some(_) => hunt(bounds, options),
+    };
+    let violated = options
+        .stop_at
+        .into_iter()
+        .chain(outcome.properties.iter().map(|p| p.name))
+        .find(|name| {
+            outcome
+                .property(name)
+                .is_some_and(|p| p.verdict == Verdict::Violated)
+        });
+    let Some(name) = violated else {
+        return outcome;
+    };
+    if outcome.property(name).is_some_and(|p| p.shortest) {
+        return outcome;
+    }
+    let found_at = outcome
+        .property(name)
+        .and_then(|p| p.path.as_ref())
+        .map_or(usize::MAX, |path| path.clone().into_actions().len());
+    let shortest = search(
+        bounds,
+        &Options {
+            stop_at: Some(name),
+            progress: None,
+            max_depth: Some(found_at.saturating_add(1)),
+            max_states: Some(SHORTEST_SEARCH_STATES),
+            timeout: Some(Duration::from_secs(60)),
+            ..options.clone()
+        },
+        Strategy::BreadthFirst,
+    );
+    if let (Some(ours), Some(theirs)) = (
+        outcome.properties.iter_mut().find(|p| p.name == name),
+        shortest.property(name).and_then(|p| p.path.clone()),
+    ) {
+        ours.path = Some(theirs);
+        ours.shortest = true;
+    }
+    outcome
+}
+
+/// Looks for a violation of the one property `name` (a catalogue bug)
+/// breadth-first, which finds shallow counterexamples soonest and shortest,
+/// up to [`SHORTEST_SEARCH_STATES`] states (its frontier lives in memory).
+fn hunt(bounds: &Bounds, options: &Options) -> Outcome {
+    search(
+        bounds,
+        &Options {
+            max_states: Some(SHORTEST_SEARCH_STATES),
+            ..options.clone()
+        },
+        Strategy::BreadthFirst,
+    )
+}
+
+/// How many states the breadth-first search for a shortest counterexample
+/// may generate before it gives up (its frontier lives in memory).
+pub const SHORTEST_SEARCH_STATES: usize = 4_000_000;
+
+/// The order in which states are explored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Little memory; counterexamples are not the shortest.
+    DepthFirst,
+    /// Shortest counterexamples; keeps the whole frontier in memory.
+    BreadthFirst,
+}
+
+/// One search of the model, without the second, shortest-path search.
+pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome {
+    let started = Instant::now();
+    let mut builder = model(bounds.clone())
+        .checker()
+        .threads(options.threads.max(1))
+        .finish_when(match options.stop_at {
+            Some(name) => HasDiscoveries::AnyOf([name].into_iter().collect()),
+            None => HasDiscoveries::AnyFailures,
+        });
+    if options.symmetry {
+        builder = builder.symmetry();
+    }
+    if let Some(depth) = options.max_depth {
+        builder = builder.target_max_depth(depth);
+    }
+    if let Some(timeout) = options.timeout {
+        builder = builder.timeout(timeout);
+    }
+    if let Some(states) = options.max_states {
+        builder = builder.target_state_count(states);
+    }
+    match strategy {
+        Strategy::DepthFirst => collect(builder.spawn_dfs(), bounds, options, started, false),
+        Strategy::BreadthFirst => collect(builder.spawn_bfs(), bounds, options, started, true),
+    }
+}
+
+fn collect(
+    checker: impl Checker<crate::RaftModel>,
+    bounds: &Bounds,
+    options: &Options,
+    started: Instant,
+    strategy_is_breadth_first: bool,
+) -> Outcome {
+    let mut reported = Instant::now();
+    while !checker.is_done() {
+        if let Some(report) = options
+            .progress
+            .filter(|_| reported.elapsed() >= Duration::from_secs(1))
+        {
+            reported = Instant::now();
+            report(&Progress {
+                states: checker.state_count(),
+                unique: checker.unique_state_count(),
+                depth: checker.max_depth(),
+                elapsed: started.elapsed(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let checker = checker.join();
+    let elapsed = started.elapsed();
+    let mut discoveries = checker.discoveries();
+    let depth_cut = options.max_depth.is_some_and(|d| checker.max_depth() >= d);
+    let timed_out = options.timeout.is_some_and(|t| elapsed >= t)
+        || options
+            .max_states
+            .is_some_and(|n| checker.state_count() >= n);
+    let stopped_early = match options.stop_at {
+        Some(name) => discoveries.contains_key(name),
+        None => PROPERTIES
+            .iter()
+            .any(|(e, n)| *e == Expectation::Always && discoveries.contains_key(n)),
+    };
+    let complete = !depth_cut && !timed_out && !stopped_early;
+    let properties = PROPERTIES
+        .iter()
+        .map(|(expectation, name)| {
+            let path = discoveries.remove(name);
+            let verdict = match (expectation, path.is_some(), complete) {
+                (Expectation::Sometimes, true, _) => Verdict::Found,
+                (_, true, _) => Verdict::Violated,
+                (_, false, false) => Verdict::Unknown,
+                (Expectation::Sometimes, false, true) => Verdict::NotFound,
+                (_, false, true) => Verdict::Holds,
+            };
+            PropertyOutcome {
+                name,
+                expectation: expectation.clone(),
+                verdict,
+                path,
+                shortest: strategy_is_breadth_first,
+            }
+        })
+        .collect();
+    Outcome {
+        bounds: bounds.clone(),
+        symmetry: options.symmetry,
+        states: checker.state_count(),
+        unique: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        complete,
+        properties,
+    }
+}

@@ -1,0 +1,159 @@
+//! The model's own tests, on bounds small enough for every `cargo test`:
+//! the safety properties hold exhaustively, symmetry reduction gives the
+//! verdicts of a full search with fewer states, every network kind is
+//! explored, and every `Sometimes` property is reachable (the model is not
+//! vacuous). Larger bounds are measured with `check` (README).
+
+use raft_model::run::{Options, Outcome, Strategy, Verdict, check, search};
+use raft_model::{Bounds, NetworkKind, PROPERTIES};
+use stateright::Expectation;
+
+fn verdicts(outcome: &Outcome) -> Vec<(&'static str, Verdict)> {
+    outcome
+        .properties
+        .iter()
+        .map(|p| (p.name, p.verdict.clone()))
+        .collect()
+}
+
+fn explore(bounds: &Bounds, symmetry: bool) -> Outcome {
+    let options = Options {
+        symmetry,
+        ..Options::default()
+    };
+    let outcome = search(bounds, &options, Strategy::DepthFirst);
+    assert!(outcome.complete, "{bounds}: search incomplete");
+    outcome
+}
+
+fn assert_safe(outcome: &Outcome) {
+    for (expectation, name) in PROPERTIES {
+        if expectation == Expectation::Always {
+            assert_eq!(
+                outcome.property(name).map(|p| &p.verdict),
+                Some(&Verdict::Holds),
+                "{}: {name}",
+                outcome.bounds
+            );
+        }
+    }
+}
+
+/// One election and one entry, three servers, FIFO channels.
+fn one_entry_ordered() -> Bounds {
+    Bounds {
+        max_term: 1,
+        max_log: 1,
+        network: NetworkKind::Ordered,
+        ..Bounds::default()
+    }
+}
+
+/// Elections only, three servers.
+fn elections() -> Bounds {
+    Bounds {
+        max_term: 1,
+        values: 0,
+        max_log: 0,
+        ..Bounds::default()
+    }
+}
+
+#[test]
+fn every_safety_property_holds_exhaustively_within_small_bounds() {
+    let two_servers_crashing = Bounds {
+        servers: 2,
+        max_term: 2,
+        max_log: 1,
+        crashes: 1,
+        ..Bounds::default()
+    };
+    for bounds in [one_entry_ordered(), elections(), two_servers_crashing] {
+        let outcome = explore(&bounds, true);
+        assert_safe(&outcome);
+        assert!(
+            outcome.unique > 100,
+            "{bounds}: only {} states",
+            outcome.unique
+        );
+    }
+}
+
+#[test]
+fn symmetry_reduction_gives_the_verdicts_of_a_full_search() {
+    for bounds in [elections(), one_entry_ordered()] {
+        let full = explore(&bounds, false);
+        let reduced = explore(&bounds, true);
+        assert_eq!(verdicts(&full), verdicts(&reduced), "{bounds}");
+        assert!(
+            reduced.unique * 2 < full.unique,
+            "{bounds}: symmetry should cut the 3-server space (3! orders), got {} vs {}",
+            reduced.unique,
+            full.unique
+        );
+    }
+}
+
+#[test]
+fn every_network_kind_and_lossiness_is_explored_safely() {
+    for network in [
+        NetworkKind::Ordered,
+        NetworkKind::Unordered,
+        NetworkKind::Duplicating,
+    ] {
+        for lossy in [false, true] {
+            let bounds = Bounds {
+                servers: 2,
+                max_term: 1,
+                max_log: 1,
+                network,
+                lossy,
+                ..Bounds::default()
+            };
+            assert_safe(&explore(&bounds, true));
+        }
+    }
+}
+
+#[test]
+fn the_model_is_not_vacuous() {
+    // Each example is searched for on its own (the search stops at the
+    // first one found), with the ingredients it needs.
+    let cases = [
+        ("a leader is elected", elections()),
+        ("an entry commits", one_entry_ordered()),
+        (
+            "a leader is elected in term >= 2",
+            Bounds {
+                max_term: 2,
+                ..elections()
+            },
+        ),
+        (
+            "a restarted server rejoins and applies",
+            Bounds {
+                crashes: 1,
+                ..one_entry_ordered()
+            },
+        ),
+        (
+            "a snapshot is installed by InstallSnapshot",
+            Bounds {
+                snapshots: true,
+                ..one_entry_ordered()
+            },
+        ),
+    ];
+    for (name, bounds) in cases {
+        let options = Options {
+            stop_at: Some(name),
+            ..Options::default()
+        };
+        let outcome = check(&bounds, &options);
+        assert_eq!(
+            outcome.property(name).map(|p| &p.verdict),
+            Some(&Verdict::Found),
+            "{bounds}: {name}"
+        );
+    }
+}

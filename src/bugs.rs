@@ -1,0 +1,129 @@
+//! The bug catalogue: classic Raft bugs the core can reintroduce, to prove
+//! that the model checker and the simulator catch them.
+//!
+//! This list (names, what each bug does, the property it breaks) is plain
+//! data and always available. The switches that reintroduce a bug exist only
+//! when the crate is built with the non-default `bug-catalogue` feature,
+//! which adds [`crate::Config`]`::bug`; a normal build has no switch at all.
+
+use crate::invariants::Property;
+
+/// A classic Raft bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bug {
+    /// A voter replies to RequestVote without persisting its vote (§5.2,
+    /// Figure 2 "updated on stable storage before responding").
+    VoteNotPersisted,
+    /// A candidate does not persist its new term (or its vote for itself)
+    /// before asking for votes.
+    TermNotPersisted,
+    /// Votes are granted whatever the candidate's log (no §5.4.1 election
+    /// restriction).
+    NoElectionRestriction,
+    /// A leader commits an entry of an earlier term by counting replicas
+    /// (Figure 8, against §5.4.2).
+    CommitPreviousTermByCounting,
+    /// A follower truncates its log after `prev_log_index` on every
+    /// AppendEntries, even a stale one whose entries it already holds (§5.3).
+    TruncateOnStaleAppend,
+    /// A server grants a vote to every up-to-date candidate of its term, even
+    /// after voting for another (§5.2 one vote per term).
+    TwoVotesPerTerm,
+    /// A leader replaces its own uncommitted last entry with a new proposal
+    /// instead of appending (Leader Append-Only, §5.3).
+    LeaderOverwritesOwnEntries,
+    /// A follower installs a snapshot that covers less than it has already
+    /// committed, moving its state machine backwards (§7).
+    SnapshotMovesStateMachineBack,
+    /// A follower sets `commit_index` to `leader_commit`, past the entries the
+    /// leader sent (Figure 2, AppendEntries rule 5 takes the minimum with the
+    /// index of the last new entry).
+    CommitPastSentEntries,
+}
+
+impl Bug {
+    /// Every bug in the catalogue.
+    pub const ALL: [Bug; 9] = [
+        Bug::VoteNotPersisted,
+        Bug::TermNotPersisted,
+        Bug::NoElectionRestriction,
+        Bug::CommitPreviousTermByCounting,
+        Bug::TruncateOnStaleAppend,
+        Bug::TwoVotesPerTerm,
+        Bug::LeaderOverwritesOwnEntries,
+        Bug::SnapshotMovesStateMachineBack,
+        Bug::CommitPastSentEntries,
+    ];
+
+    /// The bug's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::VoteNotPersisted => "vote-not-persisted",
+            Bug::TermNotPersisted => "term-not-persisted",
+            Bug::NoElectionRestriction => "no-election-restriction",
+            Bug::CommitPreviousTermByCounting => "commit-previous-term",
+            Bug::TruncateOnStaleAppend => "truncate-on-stale-append",
+            Bug::TwoVotesPerTerm => "two-votes-per-term",
+            Bug::LeaderOverwritesOwnEntries => "leader-overwrites-entries",
+            Bug::SnapshotMovesStateMachineBack => "snapshot-moves-back",
+            Bug::CommitPastSentEntries => "commit-past-sent-entries",
+        }
+    }
+
+    /// The bug named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The property a checker reports when it finds this bug.
+    pub fn breaks(self) -> Property {
+        match self {
+            Bug::VoteNotPersisted | Bug::TermNotPersisted | Bug::TwoVotesPerTerm => {
+                Property::ElectionSafety
+            }
+            Bug::NoElectionRestriction
+            | Bug::CommitPreviousTermByCounting
+            | Bug::TruncateOnStaleAppend => Property::LeaderCompleteness,
+            Bug::LeaderOverwritesOwnEntries => Property::LeaderAppendOnly,
+            Bug::SnapshotMovesStateMachineBack => Property::StateMachineSafety,
+            // The follower believes in entries it does not hold.
+            Bug::CommitPastSentEntries => Property::NodeInvariants,
+        }
+    }
+
+    /// One line on what the bug does.
+    pub fn description(self) -> &'static str {
+        match self {
+            Bug::VoteNotPersisted => "a voter replies before persisting its vote",
+            Bug::TermNotPersisted => "a candidate asks for votes before persisting its new term",
+            Bug::NoElectionRestriction => {
+                "votes are granted whatever the candidate's log (no 5.4.1)"
+            }
+            Bug::CommitPreviousTermByCounting => {
+                "a leader commits an earlier term's entry by counting replicas (Figure 8)"
+            }
+            Bug::TruncateOnStaleAppend => "a follower truncates its log on a stale AppendEntries",
+            Bug::TwoVotesPerTerm => "a server votes for two candidates in one term",
+            Bug::LeaderOverwritesOwnEntries => "a leader overwrites its own uncommitted entry",
+            Bug::SnapshotMovesStateMachineBack => {
+                "a follower installs a snapshot older than its commit index"
+            }
+            Bug::CommitPastSentEntries => {
+                "a follower takes leader_commit as its commit index, past the entries it was sent"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for bug in Bug::ALL {
+            assert_eq!(Bug::from_name(bug.name()), Some(bug));
+        }
+        assert_eq!(Bug::from_name("no-such-bug"), None);
+    }
+}
