@@ -92,7 +92,7 @@ struct Committed {
 /// A driver may keep one history for the whole cluster (the simulator), or
 /// one per server that survives the server's crashes (the model checker
 /// keeps it beside the server's storage); [`check_property`] then judges
-/// the servers' histories together.
+/// the servers' histories together, pairwise ([`History::agrees_with`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct History {
     /// The leader of each term in which one was seen.
@@ -165,29 +165,6 @@ impl History {
                     format!("{ours:?} and {theirs:?} both applied at {index}"),
                 );
             }
-        }
-        Ok(())
-    }
-
-    /// Adds what `other` has seen to this history, after checking that the
-    /// two agree ([`History::agrees_with`]).
-    pub fn merge(&mut self, other: &History) -> Result<(), Violation> {
-        self.agrees_with(other)?;
-        for (&term, &leader) in &other.leaders {
-            self.leaders.insert(term, leader);
-        }
-        for (&index, theirs) in &other.committed {
-            let ours = self
-                .committed
-                .entry(index)
-                .or_insert_with(|| theirs.clone());
-            ours.seen_in_term = ours.seen_in_term.min(theirs.seen_in_term);
-        }
-        for (&index, theirs) in &other.applied {
-            self.applied.entry(index).or_insert_with(|| theirs.clone());
-        }
-        if self.violation.is_none() {
-            self.violation.clone_from(&other.violation);
         }
         Ok(())
     }

@@ -37,14 +37,6 @@ impl Message {
             Message::InstallSnapshotReply(m) => m.term,
         }
     }
-
-    /// Whether this message is a request (as opposed to a reply).
-    pub fn is_request(&self) -> bool {
-        matches!(
-            self,
-            Message::RequestVote(_) | Message::AppendEntries(_) | Message::InstallSnapshot(_)
-        )
-    }
 }
 
 /// RequestVote RPC arguments (Figure 2).
