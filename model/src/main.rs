@@ -131,6 +131,10 @@ struct ModelArgs {
     /// server ids are then explored separately).
     #[arg(long, global = true)]
     no_symmetry: bool,
+    /// Keep stale messages in flight instead of discarding them (the
+    /// reduction loses no behaviour; this shows it, at a cost in states).
+    #[arg(long, global = true)]
+    keep_stale: bool,
     /// Checker threads.
     #[arg(long, global = true, value_name = "K", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
@@ -275,6 +279,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
     let defaults = Options::default();
     let options = Options {
         symmetry: !args.no_symmetry,
+        discard_stale: !args.keep_stale,
         threads: args.threads.unwrap_or(defaults.threads),
         max_depth: cli.max_depth,
         timeout: cli.timeout.map(Duration::from_secs),
@@ -307,10 +312,11 @@ fn explore(setup: Setup, addr: SocketAddr) -> Result<(), clap::Error> {
     })?);
     eprintln!("Explorer for {}", setup.bounds);
     eprintln!("serving on http://{addr}/ (Ctrl-C to stop)");
-    raft_model::model(setup.bounds)
-        .checker()
-        .threads(setup.options.threads)
-        .serve(addr);
+    let mut model = raft_model::model(setup.bounds);
+    if !setup.options.discard_stale {
+        model = model.keeping_stale();
+    }
+    model.checker().threads(setup.options.threads).serve(addr);
     Ok(())
 }
 

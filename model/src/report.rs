@@ -99,9 +99,14 @@ pub fn bug_list() -> String {
 pub fn header(setup: &Setup) -> String {
     let options = &setup.options;
     let mut line = format!(
-        "{}; symmetry {}; {} thread(s)",
+        "{}; symmetry {}; stale messages {}; {} thread(s)",
         setup.bounds,
         if options.symmetry { "on" } else { "off" },
+        if options.discard_stale {
+            "discarded"
+        } else {
+            "kept"
+        },
         options.threads
     );
     if let Some(depth) = options.max_depth {
@@ -356,6 +361,7 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
     json!({
         "bounds": bounds_json(setup),
         "symmetry": outcome.symmetry,
+        "discard_stale": outcome.discard_stale,
         "states": outcome.states,
         "unique_states": outcome.unique,
         "max_depth": outcome.max_depth,

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 pub struct Options {
     /// Identify states equal up to a permutation of server ids.
     pub symmetry: bool,
+    /// Take messages the core calls stale off the network after every step
+    /// ([`crate::RaftModel`] explains why this loses no behaviour).
+    pub discard_stale: bool,
     /// Checker threads.
     pub threads: usize,
     /// Stop exploring past this depth (the search is then incomplete).
@@ -30,6 +33,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             symmetry: true,
+            discard_stale: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_depth: None,
             timeout: None,
@@ -106,6 +110,8 @@ pub struct Outcome {
     pub bounds: Bounds,
     /// Whether symmetry reduction was on.
     pub symmetry: bool,
+    /// Whether stale messages were discarded.
+    pub discard_stale: bool,
     /// States generated.
     pub states: usize,
     /// Distinct states (up to symmetry when it is on).
@@ -219,13 +225,18 @@ pub enum Strategy {
 /// One search of the model, without the second, shortest-path search.
 pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome {
     let started = Instant::now();
-    let mut builder = model(bounds.clone())
-        .checker()
-        .threads(options.threads.max(1))
-        .finish_when(match options.stop_at {
-            Some(name) => HasDiscoveries::AnyOf([name].into_iter().collect()),
-            None => HasDiscoveries::AnyFailures,
-        });
+    let mut model = model(bounds.clone());
+    if !options.discard_stale {
+        model = model.keeping_stale();
+    }
+    let mut builder =
+        model
+            .checker()
+            .threads(options.threads.max(1))
+            .finish_when(match options.stop_at {
+                Some(name) => HasDiscoveries::AnyOf([name].into_iter().collect()),
+                None => HasDiscoveries::AnyFailures,
+            });
     if options.symmetry {
         builder = builder.symmetry();
     }
@@ -305,6 +316,7 @@ fn collect(
     Outcome {
         bounds: bounds.clone(),
         symmetry: options.symmetry,
+        discard_stale: options.discard_stale,
         states: checker.state_count(),
         unique: checker.unique_state_count(),
         max_depth: checker.max_depth(),

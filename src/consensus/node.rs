@@ -18,7 +18,7 @@
 use crate::consensus::effect::{Effect, Persist};
 use crate::consensus::error::{Error, NotLeader};
 use crate::consensus::log::Log;
-use crate::consensus::message::Message;
+use crate::consensus::message::{AppendResult, Message};
 use crate::consensus::progress::{Progress, quorum};
 use crate::consensus::storage::Stored;
 use crate::consensus::types::{HardState, LogIndex, NodeId, Snapshot, Term};
@@ -428,6 +428,56 @@ impl Node {
         match &self.role {
             Role::Leader { progress } => progress.get(&peer).copied(),
             _ => None,
+        }
+    }
+
+    /// Whether `message` from `from` is stale here: delivering it, now or at
+    /// any later time, changes nothing and sends nothing. Drivers may
+    /// discard such messages; the model checker does, so that states that
+    /// differ only in dead messages are one state.
+    ///
+    /// Only replies are ever stale (a request from an old term still earns
+    /// an answer that carries the newer term, §5.1). Each case rests on
+    /// something that never goes back: `current_term` (persisted before it
+    /// is acted on), a server being a candidate or leader at most once per
+    /// term (§5.2), and a leader's `match_index` for a follower, which only
+    /// grows while it leads.
+    /// - A reply from an earlier term: the request it answers is void, and
+    ///   responses with a term below the server's own are ignored.
+    /// - A refused vote, or a vote to a server that is no longer a
+    ///   candidate of its term, or one it already counted.
+    /// - A replication reply in the current term to a server that is not its
+    ///   leader (it restarted and can never lead this term again), or one
+    ///   that the leader's `match_index` for `from` has already passed.
+    pub fn is_stale(&self, from: NodeId, message: &Message) -> bool {
+        if message.term() != self.current_term {
+            return match message {
+                Message::RequestVote(_)
+                | Message::AppendEntries(_)
+                | Message::InstallSnapshot(_) => false,
+                _ => message.term() < self.current_term,
+            };
+        }
+        let matched = self.progress(from).map(|p| p.match_index);
+        match message {
+            Message::RequestVote(_) | Message::AppendEntries(_) | Message::InstallSnapshot(_) => {
+                false
+            }
+            Message::RequestVoteReply(m) => match &self.role {
+                Role::Candidate { votes_granted } => {
+                    !m.vote_granted || votes_granted.contains(&from)
+                }
+                _ => true,
+            },
+            Message::AppendEntriesReply(m) => match (matched, &m.result) {
+                (None, _) => true,
+                (Some(matched), AppendResult::Success { match_index }) => *match_index <= matched,
+                (Some(matched), AppendResult::Conflict { .. }) => m.prev_log_index <= matched,
+                (Some(_), AppendResult::StaleTerm) => true,
+            },
+            Message::InstallSnapshotReply(m) => {
+                matched.is_none_or(|matched| m.last_included_index <= matched)
+            }
         }
     }
 

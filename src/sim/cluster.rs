@@ -150,6 +150,9 @@ pub enum FailureReason {
     Apply(String),
     /// No leader, or no fresh commit on every server, in time after healing.
     Liveness(String),
+    /// A message the core called stale ([`Node::is_stale`]) did something
+    /// when delivered.
+    StaleNotInert(String),
 }
 
 impl fmt::Display for Failure {
@@ -159,6 +162,7 @@ impl fmt::Display for Failure {
             FailureReason::Refused(e) => format!("core refused: {e}"),
             FailureReason::Apply(s) => format!("apply: {s}"),
             FailureReason::Liveness(s) => format!("liveness: {s}"),
+            FailureReason::StaleNotInert(s) => format!("stale message not inert: {s}"),
         };
         writeln!(
             f,
@@ -493,9 +497,24 @@ impl Simulation {
             describe(&message)
         ));
         let node = self.servers[to].node.as_mut().expect("checked live above");
+        // Every delivery of a message the core calls stale checks the claim
+        // the model checker's reduction rests on: it changes nothing.
+        let stale = node
+            .is_stale(id(from), &message)
+            .then(|| (node.clone(), message.clone()));
         let effects = node
             .step(id(from), message)
             .map_err(FailureReason::Refused)?;
+        if let Some((before, message)) = stale
+            && (!effects.is_empty() || *node != before)
+        {
+            return Err(FailureReason::StaleNotInert(format!(
+                "{} -> {}: {} gave {effects:?}",
+                id(from),
+                id(to),
+                describe(&message)
+            )));
+        }
         self.execute(to, effects)
     }
 
