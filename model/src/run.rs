@@ -195,18 +195,40 @@ pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
     outcome
 }
 
-/// Looks for a violation of the one property `name` (a catalogue bug)
-/// breadth-first, which finds shallow counterexamples soonest and shortest,
-/// up to [`SHORTEST_SEARCH_STATES`] states (its frontier lives in memory).
+/// Looks for a violation of the one property `name` (a catalogue bug):
+/// breadth-first first, which finds shallow counterexamples soonest and
+/// shortest, up to [`SHORTEST_SEARCH_STATES`] states (its frontier lives in
+/// memory); then, if that found nothing, depth-first for the rest of the
+/// time, which reaches deep counterexamples (Figure 8's four elections)
+/// that the breadth-first frontier cannot hold.
 fn hunt(bounds: &Bounds, options: &Options) -> Outcome {
-    search(
+    let started = Instant::now();
+    let breadth_first = search(
         bounds,
         &Options {
             max_states: Some(SHORTEST_SEARCH_STATES),
             ..options.clone()
         },
         Strategy::BreadthFirst,
-    )
+    );
+    let name = options.stop_at.unwrap_or_default();
+    let found = breadth_first
+        .property(name)
+        .is_some_and(|p| p.verdict == Verdict::Violated);
+    let remaining = options.timeout.map(|t| t.saturating_sub(started.elapsed()));
+    if found || breadth_first.complete || remaining.is_some_and(|r| r.is_zero()) {
+        return breadth_first;
+    }
+    let mut depth_first = search(
+        bounds,
+        &Options {
+            timeout: remaining,
+            ..options.clone()
+        },
+        Strategy::DepthFirst,
+    );
+    depth_first.elapsed = started.elapsed();
+    depth_first
 }
 
 /// How many states the breadth-first search for a shortest counterexample

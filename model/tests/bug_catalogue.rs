@@ -11,24 +11,29 @@ use raft_model::{bug_bounds, property_name};
 use std::time::Duration;
 
 /// Bugs whose shortest counterexample is deeper than the checker reaches in
-/// a minute on two cores: Figure 8 needs four elections with three servers.
-/// The simulator finds it (`tests/bug_catalogue_sim.rs` in the core crate).
+/// a minute on two cores: Figure 8 needs four elections with three servers,
+/// past what the breadth-first frontier holds; the depth-first part of the
+/// hunt finds it in about three minutes.
 const BEYOND_A_MINUTE: [Bug; 1] = [Bug::CommitPreviousTermByCounting];
 
+/// One test, so that no other search competes for the two cores while a
+/// bug's minute runs.
 #[test]
 fn the_model_checker_finds_every_bug_of_the_catalogue() {
     let mut missed = Vec::new();
-    for bug in Bug::ALL
-        .into_iter()
-        .filter(|b| !BEYOND_A_MINUTE.contains(b))
-    {
+    for bug in Bug::ALL {
+        let budget = if BEYOND_A_MINUTE.contains(&bug) {
+            Duration::from_secs(600)
+        } else {
+            Duration::from_secs(60)
+        };
         let expected = property_name(bug.breaks());
         let bounds = bug_bounds(bug);
         let outcome = check(
             &bounds,
             &Options {
                 stop_at: Some(expected),
-                timeout: Some(Duration::from_secs(60)),
+                timeout: Some(budget),
                 ..Options::default()
             },
         );
