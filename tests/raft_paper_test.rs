@@ -1468,7 +1468,7 @@ fn s5_3_propose_on_leader_persists_then_replicates_to_every_peer() {
         Observed {
             current_term: Term(2),
             voted_for: Some(N1),
-            role: leader_role(&[(N2, progress(2, 0)), (N3, progress(2, 0))]),
+            role: leader_role(&[(N2, sent_progress(2, 0, 2)), (N3, sent_progress(2, 0, 2))]),
             leader_id: Some(N1),
             commit_index: LogIndex(0),
             last_applied: LogIndex(0),
@@ -1521,10 +1521,11 @@ fn s5_3_propose_on_non_leader_returns_not_leader_with_known_leader() {
 
 /// Figure 2, Leaders: "If successful: update nextIndex and matchIndex for
 /// follower", commit what a majority stores (§5.3), and send the follower
-/// what it still lacks.
+/// what it still lacks and was not sent yet (one entry a message here, so
+/// entry 2 waited for entry 1's acknowledgement).
 #[test]
 fn s5_3_leader_on_success_advances_progress_commits_and_sends_what_follows() {
-    let mut node = leader(&stored(1, None, &[]));
+    let mut node = leader_sending_one_entry_at_a_time(&stored(1, None, &[]));
     node.propose(command(1, 2))
         .expect("leader accepts proposals");
     node.propose(command(2, 2))
@@ -1556,7 +1557,7 @@ fn s5_3_leader_on_success_advances_progress_commits_and_sends_what_follows() {
         Observed {
             current_term: Term(2),
             voted_for: Some(N1),
-            role: leader_role(&[(N2, progress(2, 1)), (N3, progress(1, 0))]),
+            role: leader_role(&[(N2, sent_progress(2, 1, 2)), (N3, sent_progress(1, 0, 1))]),
             leader_id: Some(N1),
             commit_index: LogIndex(1),
             last_applied: LogIndex(1),
@@ -1630,7 +1631,10 @@ fn s5_3_leader_uses_conflict_hints_to_skip_a_term_and_retries_at_once() {
             Observed {
                 current_term: Term(5),
                 voted_for: Some(N1),
-                role: leader_role(&[(N2, progress(row.next_index, 0)), (N3, progress(6, 0))]),
+                role: leader_role(&[
+                    (N2, sent_progress(row.next_index, 0, 5)),
+                    (N3, progress(6, 0))
+                ]),
                 leader_id: Some(N1),
                 commit_index: LogIndex(0),
                 last_applied: LogIndex(0),
@@ -1763,7 +1767,7 @@ fn s5_3_leader_ignores_conflict_reply_to_an_older_request() {
             .expect("well-formed reply");
         assert_eq!(
             node.progress(N2),
-            Some(progress(4, 0)),
+            Some(sent_progress(4, 0, 5)),
             "{}: setup",
             row.case
         );
@@ -1797,9 +1801,10 @@ fn s5_3_leader_ignores_duplicated_or_reordered_success_reply() {
         },
     ];
     for row in rows {
-        // Leader of term 2 with log [2, 2, 2]; server 2 has acknowledged
-        // entries 1 and 2 and was just sent entry 3.
-        let mut node = leader(&stored(1, None, &[]));
+        // Leader of term 2 with log [2, 2, 2], sending one entry a
+        // message; server 2 has acknowledged entries 1 and 2 and was just
+        // sent entry 3.
+        let mut node = leader_sending_one_entry_at_a_time(&stored(1, None, &[]));
         for index in 1..=3 {
             node.propose(command(index, 2))
                 .expect("leader accepts proposals");
@@ -1833,7 +1838,7 @@ fn s5_3_leader_ignores_duplicated_or_reordered_success_reply() {
         assert_eq!(node, before, "{}: state unchanged", row.case);
         assert_eq!(
             node.progress(N2),
-            Some(progress(3, 2)),
+            Some(sent_progress(3, 2, 3)),
             "{}: progress",
             row.case
         );
@@ -1860,7 +1865,7 @@ fn s5_3_leader_commits_current_term_entry_once_on_a_majority() {
         Observed {
             current_term: Term(2),
             voted_for: Some(N1),
-            role: leader_role(&[(N2, progress(1, 0)), (N3, progress(2, 1))]),
+            role: leader_role(&[(N2, sent_progress(1, 0, 1)), (N3, progress(2, 1))]),
             leader_id: Some(N1),
             commit_index: LogIndex(1),
             last_applied: LogIndex(1),
@@ -1946,7 +1951,7 @@ fn s5_4_2_leader_commits_previous_term_entry_with_a_current_term_entry() {
         Observed {
             current_term: Term(4),
             voted_for: Some(N1),
-            role: leader_role(&[(N2, progress(4, 3)), (N3, progress(3, 0))]),
+            role: leader_role(&[(N2, progress(4, 3)), (N3, sent_progress(3, 0, 3))]),
             leader_id: Some(N1),
             commit_index: LogIndex(3),
             last_applied: LogIndex(3),
@@ -2166,7 +2171,7 @@ fn s7_leader_sends_install_snapshot_when_next_index_is_behind_its_snapshot() {
         ]
     );
     assert_eq!(node, before, "sending changes no state");
-    assert_eq!(node.progress(N3), Some(progress(4, 0)));
+    assert_eq!(node.progress(N3), Some(sent_progress(4, 0, 4)));
     assert_eq!(node.log(), &log_after(&snapshot(4, 2), &[]));
 }
 
@@ -2184,7 +2189,7 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
         .expect("entry 4 is applied");
     assert_eq!(
         node.progress(N3),
-        Some(progress(4, 0)),
+        Some(sent_progress(4, 0, 4)),
         "setup: n3 needs the snapshot"
     );
 
@@ -2213,7 +2218,7 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
             ),
         ]
     );
-    assert_eq!(node.progress(N3), Some(progress(4, 0)));
+    assert_eq!(node.progress(N3), Some(sent_progress(4, 0, 4)));
     assert_eq!(node.log(), &log_after(&snapshot(4, 2), &[2]));
 }
 
@@ -2272,7 +2277,7 @@ fn s7_leader_on_install_snapshot_reply_advances_progress_and_sends_what_follows(
         Observed {
             current_term: Term(2),
             voted_for: Some(N1),
-            role: leader_role(&[(N2, progress(5, 4)), (N3, progress(5, 4))]),
+            role: leader_role(&[(N2, sent_progress(5, 4, 5)), (N3, sent_progress(5, 4, 5))]),
             leader_id: Some(N1),
             commit_index: LogIndex(4),
             last_applied: LogIndex(4),

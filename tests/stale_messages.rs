@@ -31,7 +31,7 @@ fn leader_of_term_2() -> Node {
     }
     node.step(N2, append_reply(2, 0, success(2)))
         .expect("well-formed reply");
-    assert_eq!(node.progress(N2), Some(progress(3, 2)), "setup");
+    assert_eq!(node.progress(N2), Some(sent_progress(3, 2, 3)), "setup");
     node
 }
 

@@ -13,7 +13,7 @@
 //! 3. A candidate or leader has voted for itself in `current_term`.
 //! 4. `leader_id == Some(id)` exactly when this server is the leader.
 //! 5. A leader tracks every peer, with `match_index < next_index <=
-//!    last_index + 1`.
+//!    sent_up_to + 1 <= last_index + 1`.
 
 use crate::consensus::effect::{Effect, Persist};
 use crate::consensus::error::{Error, NotLeader};
@@ -525,7 +525,9 @@ impl Node {
                     return fail("leader does not track every peer".into());
                 }
                 for (peer, p) in progress {
-                    if p.match_index >= p.next_index || p.next_index > self.log.last_index().next()
+                    if p.match_index >= p.next_index
+                        || p.next_index > p.sent_up_to.next()
+                        || p.sent_up_to > self.log.last_index()
                     {
                         return fail(format!("progress of {peer} out of range: {p:?}"));
                     }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// A leader's view of one follower (Figure 2, "Volatile state on leaders").
 ///
-/// Invariant: `match_index < next_index`, and `next_index <= last_index + 1`
-/// of the leader's log.
+/// Invariant: `match_index < next_index <= sent_up_to + 1`, and
+/// `sent_up_to <= last_index` of the leader's log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Progress {
     /// Index of the next log entry to send to that server (initialized to
@@ -15,6 +15,12 @@ pub struct Progress {
     /// Index of highest log entry known to be replicated on that server
     /// (initialized to 0, increases monotonically).
     pub match_index: LogIndex,
+    /// The last index sent to that server since `next_index` last moved
+    /// back (not in Figure 2: flow control). An acknowledgement triggers a
+    /// new AppendEntries only for entries past it, so that a burst of
+    /// proposals, each already sent at once, is not sent again as each is
+    /// acknowledged; a lost message is resent by the next heartbeat.
+    pub sent_up_to: LogIndex,
 }
 
 impl Progress {
@@ -23,6 +29,7 @@ impl Progress {
         Progress {
             next_index: leader_last_index.next(),
             match_index: LogIndex(0),
+            sent_up_to: leader_last_index,
         }
     }
 
@@ -35,19 +42,29 @@ impl Progress {
         }
         self.match_index = index;
         self.next_index = self.next_index.max(index.next());
+        self.sent_up_to = self.sent_up_to.max(index);
         true
     }
 
     /// Moves `next_index` back to `to` after a rejection, never below
     /// `match_index + 1` and always at least one step back, so that every
-    /// fresh rejection makes progress. Returns whether it moved.
+    /// fresh rejection makes progress. Returns whether it moved; if it did,
+    /// nothing past the new `next_index` counts as sent.
     pub fn back_off(&mut self, to: LogIndex) -> bool {
         let floor = self.match_index.next();
         let ceiling = self.next_index.prev().max(floor);
         let to = to.clamp(floor, ceiling);
         let moved = to != self.next_index;
         self.next_index = to;
+        if moved {
+            self.sent_up_to = to.prev();
+        }
         moved
+    }
+
+    /// Records that entries through `index` were sent.
+    pub fn sent(&mut self, index: LogIndex) {
+        self.sent_up_to = self.sent_up_to.max(index);
     }
 }
 

@@ -33,7 +33,8 @@ impl Node {
         out.push(Effect::Persist(Persist::Append(vec![entry])));
         // Followers that need the snapshot get it (again) at the next
         // heartbeat or answer, not once per proposal.
-        for &peer in &self.peers {
+        for i in 0..self.peers.len() {
+            let peer = self.peers[i];
             if !self.needs_snapshot(peer) {
                 self.send_append(peer, out);
             }
@@ -46,8 +47,9 @@ impl Node {
     /// Sends every follower what it lacks (Figure 2, Leaders: "If last log
     /// index >= nextIndex for a follower: send AppendEntries RPC with log
     /// entries starting at nextIndex"); an empty one is a heartbeat.
-    pub(crate) fn broadcast_append(&self, out: &mut Vec<Effect>) {
-        for &peer in &self.peers {
+    pub(crate) fn broadcast_append(&mut self, out: &mut Vec<Effect>) {
+        for i in 0..self.peers.len() {
+            let peer = self.peers[i];
             self.send_append(peer, out);
         }
     }
@@ -55,7 +57,7 @@ impl Node {
     /// Sends `peer` the entries from its `next_index`, or the snapshot when
     /// those entries were compacted away (§7: "the leader must occasionally
     /// send snapshots to followers that lag behind").
-    pub(crate) fn send_append(&self, peer: NodeId, out: &mut Vec<Effect>) {
+    pub(crate) fn send_append(&mut self, peer: NodeId, out: &mut Vec<Effect>) {
         let Some(progress) = self.progress(peer) else {
             return;
         };
@@ -85,6 +87,9 @@ impl Node {
                 None => return,
             },
         };
+        if let (Message::AppendEntries(m), Some(p)) = (&message, self.leader_progress_mut(peer)) {
+            p.sent(m.prev_log_index.plus(m.entries.len()));
+        }
         self.send(peer, message, out);
     }
 
@@ -261,7 +266,7 @@ impl Node {
             return;
         }
         self.maybe_advance_commit(out);
-        if self.needs_entries(follower) {
+        if self.has_unsent_entries(follower) {
             self.send_append(follower, out);
         }
     }
@@ -281,10 +286,14 @@ impl Node {
             .is_some_and(|p| p.next_index <= self.log.snapshot_index())
     }
 
-    /// Whether `peer`'s log lacks entries the leader has.
-    pub(crate) fn needs_entries(&self, peer: NodeId) -> bool {
+    /// Whether the leader has entries it has not sent `peer` since its
+    /// `next_index` last moved back (entries sent but unacknowledged are
+    /// not sent again on every acknowledgement; see [`Progress::sent_up_to`]).
+    ///
+    /// [`Progress::sent_up_to`]: crate::consensus::Progress::sent_up_to
+    pub(crate) fn has_unsent_entries(&self, peer: NodeId) -> bool {
         self.progress(peer)
-            .is_some_and(|p| p.next_index <= self.log.last_index())
+            .is_some_and(|p| p.sent_up_to < self.log.last_index())
     }
 
     /// Figure 2, Leaders: "If there exists an N such that N > commitIndex, a

@@ -177,6 +177,23 @@ pub fn candidate_role(voters: &[NodeId]) -> Role {
     }
 }
 
+/// Like [`leader`], but sending at most one entry per AppendEntries, so
+/// that entries proposed while an earlier one is unacknowledged stay
+/// unsent until it is acknowledged.
+pub fn leader_sending_one_entry_at_a_time(stored: &Stored) -> Node {
+    let config = Config {
+        max_entries_per_message: 1,
+        ..config_of(N1)
+    };
+    let (mut node, _) = Node::restart(config, stored).expect("test storage is consistent");
+    node.handle_election_timeout();
+    let term = node.current_term().0;
+    node.step(N2, vote_reply(term, true))
+        .expect("a vote of the candidate's term is well formed");
+    assert!(node.is_leader(), "setup: two votes of three elect");
+    node
+}
+
 /// A leader's role with this view of its followers.
 pub fn leader_role(progress: &[(NodeId, Progress)]) -> Role {
     Role::Leader {
@@ -184,11 +201,18 @@ pub fn leader_role(progress: &[(NodeId, Progress)]) -> Role {
     }
 }
 
-/// A follower's progress: `next_index` and `match_index`.
+/// A follower's progress: `next_index` and `match_index`, with nothing
+/// sent past `next_index` (as right after an election or a back-off).
 pub fn progress(next_index: u64, match_index: u64) -> Progress {
+    sent_progress(next_index, match_index, next_index - 1)
+}
+
+/// A follower's progress with entries through `sent_up_to` sent.
+pub fn sent_progress(next_index: u64, match_index: u64, sent_up_to: u64) -> Progress {
     Progress {
         next_index: LogIndex(next_index),
         match_index: LogIndex(match_index),
+        sent_up_to: LogIndex(sent_up_to),
     }
 }
 
