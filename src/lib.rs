@@ -18,6 +18,8 @@
 pub mod bugs;
 pub mod consensus;
 pub mod invariants;
+pub mod network;
+pub mod runtime;
 pub mod sim;
 
 pub use consensus::*;

@@ -1,0 +1,87 @@
+//! The runtime's settings and the messages it hands the application.
+
+use crate::consensus::{LogIndex, NodeId, Term};
+use bytes::Bytes;
+use std::ops::Range;
+use std::time::Duration;
+
+/// Timing and batching of one peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// Each election timeout is drawn uniformly from this range (§5.2:
+    /// "randomized election timeouts"). It must be several heartbeat
+    /// intervals long, so that a live leader is not deposed.
+    pub election_timeout: Range<Duration>,
+    /// How often a leader sends heartbeats when idle (the 6.824 lab allows
+    /// at most ten a second).
+    pub heartbeat_interval: Duration,
+    /// Most entries one AppendEntries carries.
+    pub max_entries_per_message: usize,
+    /// Seed of the election-timeout randomness; `None` draws one from the
+    /// operating system, so that peers do not time out in lockstep.
+    pub seed: Option<u64>,
+}
+
+impl Default for RaftConfig {
+    /// Heartbeats every 100 ms (ten a second, the lab's limit) and election
+    /// timeouts of 300-600 ms: a follower misses three heartbeats before it
+    /// stands, and a split vote is settled within a few timeouts.
+    fn default() -> RaftConfig {
+        RaftConfig {
+            election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
+            heartbeat_interval: Duration::from_millis(100),
+            max_entries_per_message: 256,
+            seed: None,
+        }
+    }
+}
+
+/// What a peer hands its application, in log order, on the channel returned
+/// by [`crate::runtime::Raft::new`] (the lab's `ApplyMsg`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyMsg {
+    /// A committed command: apply it to the state machine.
+    Command {
+        /// Its position in the log.
+        index: LogIndex,
+        /// The term in which a leader received it.
+        term: Term,
+        /// The command as passed to [`crate::runtime::Raft::start`].
+        command: Bytes,
+    },
+    /// Replace the state machine's state with this snapshot: one installed
+    /// by InstallSnapshot (§7), or the stored one when a peer restarts.
+    Snapshot {
+        /// The last index the snapshot covers.
+        index: LogIndex,
+        /// The term of that index.
+        term: Term,
+        /// The application's state as it passed it to
+        /// [`crate::runtime::Raft::snapshot`].
+        data: Bytes,
+    },
+}
+
+impl ApplyMsg {
+    /// The log index this message brings the state machine to.
+    pub fn index(&self) -> LogIndex {
+        match self {
+            ApplyMsg::Command { index, .. } | ApplyMsg::Snapshot { index, .. } => *index,
+        }
+    }
+}
+
+/// Why [`crate::runtime::Raft::start`] did not take a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// This peer is not the leader; the hint is the leader it last heard
+    /// from in its current term, if any.
+    #[error("not the leader; try {leader_hint:?}")]
+    NotLeader {
+        /// Where to try next.
+        leader_hint: Option<NodeId>,
+    },
+    /// The peer has been shut down.
+    #[error("the peer has been shut down")]
+    Shutdown,
+}

@@ -1,0 +1,21 @@
+//! The thread runtime: OS threads driving the core's handlers, with the
+//! 6.824 lab's API ([`Raft`]: `new`, `start`, `state`, `snapshot`,
+//! `shutdown`, and a channel of [`ApplyMsg`]).
+//!
+//! It adds no protocol logic: decisions stay in [`crate::Node`]. All
+//! locking goes through [`sync`] (the loom build swaps it), time through
+//! [`Clock`], storage through [`Persister`], and messages through a
+//! [`Transport`] (the emulated network of [`crate::network`], say).
+
+pub mod clock;
+pub mod config;
+pub mod persister;
+pub mod raft;
+pub mod sync;
+pub mod transport;
+
+pub use clock::{Clock, RealClock};
+pub use config::{ApplyMsg, RaftConfig, StartError};
+pub use persister::{MemoryPersister, Persister};
+pub use raft::Raft;
+pub use transport::{Handler, Transport};

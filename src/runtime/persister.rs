@@ -1,0 +1,201 @@
+//! Stable storage for one peer: the [`Persister`] trait, which executes the
+//! core's incremental [`Persist`] effects, and [`MemoryPersister`], an
+//! in-memory implementation like the 6.824 lab's.
+
+use crate::consensus::{Entry, Error, HardState, Persist, Stored};
+use crate::runtime::sync::{Mutex, lock};
+
+/// Where a peer keeps Figure 2's persistent state and its latest snapshot.
+///
+/// Each call must be durable when it returns: the runtime sends messages
+/// that depend on a change (a vote, an acknowledged entry) only after
+/// [`Persister::persist`] has returned. Effects are incremental (append,
+/// truncate, replace the snapshot), so a disk implementation does work
+/// proportional to the change, never a whole-log rewrite.
+pub trait Persister: Send + Sync {
+    /// Executes one persist effect. An error (an effect that does not fit
+    /// what is stored) leaves the stored state unchanged.
+    fn persist(&self, op: &Persist) -> Result<(), Error>;
+
+    /// Everything stored, for [`crate::Node::restart`].
+    fn load(&self) -> Stored;
+
+    /// Bytes of Raft state stored (hard state and log entries, as encoded
+    /// by the wire format), which a service compares with its
+    /// `maxraftstate` to decide when to snapshot.
+    fn raft_state_size(&self) -> usize;
+
+    /// Bytes of the stored snapshot's data (0 without one).
+    fn snapshot_size(&self) -> usize;
+}
+
+/// The lab's persister: state kept in memory, sizes queryable, and
+/// [`MemoryPersister::copy`] to hand a restarted peer what its crashed
+/// predecessor had stored, so that the crashed instance's late writes (it
+/// may still be finishing a handler) are invisible to its successor.
+#[derive(Debug, Default)]
+pub struct MemoryPersister {
+    state: Mutex<State>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct State {
+    stored: Stored,
+    /// Encoded size of `stored.entries`, kept up to date incrementally.
+    entries_size: usize,
+}
+
+impl MemoryPersister {
+    /// An empty persister: a peer starting from it starts from scratch.
+    pub fn new() -> MemoryPersister {
+        MemoryPersister::default()
+    }
+
+    /// An independent persister holding what this one holds now.
+    pub fn copy(&self) -> MemoryPersister {
+        MemoryPersister {
+            state: Mutex::new(lock(&self.state).clone()),
+        }
+    }
+}
+
+impl Persister for MemoryPersister {
+    fn persist(&self, op: &Persist) -> Result<(), Error> {
+        let mut state = lock(&self.state);
+        state.stored.apply(op)?;
+        state.entries_size = match op {
+            Persist::HardState(_) => state.entries_size,
+            Persist::Append(entries) => {
+                state.entries_size + entries.iter().map(encoded_entry_size).sum::<usize>()
+            }
+            Persist::TruncateAfter { .. } | Persist::Snapshot(_) => {
+                state.stored.entries.iter().map(encoded_entry_size).sum()
+            }
+        };
+        Ok(())
+    }
+
+    fn load(&self) -> Stored {
+        lock(&self.state).stored.clone()
+    }
+
+    fn raft_state_size(&self) -> usize {
+        let state = lock(&self.state);
+        encoded_hard_state_size(&state.stored.hard_state) + state.entries_size
+    }
+
+    fn snapshot_size(&self) -> usize {
+        lock(&self.state)
+            .stored
+            .snapshot
+            .as_ref()
+            .map_or(0, |s| s.data.len())
+    }
+}
+
+/// Bytes a `u64` takes as a variable-length integer (7 bits a byte), as the
+/// wire format (postcard) encodes it.
+fn varint_size(value: u64) -> usize {
+    let bits = 64 - value.leading_zeros() as usize;
+    bits.div_ceil(7).max(1)
+}
+
+/// Encoded size of one entry: index, term, then the command's length and
+/// bytes.
+fn encoded_entry_size(entry: &Entry) -> usize {
+    varint_size(entry.index.0)
+        + varint_size(entry.term.0)
+        + varint_size(entry.command.len() as u64)
+        + entry.command.len()
+}
+
+/// Encoded size of the hard state: the term and an optional vote.
+fn encoded_hard_state_size(hard_state: &HardState) -> usize {
+    varint_size(hard_state.current_term.0)
+        + 1
+        + hard_state.voted_for.map_or(0, |id| varint_size(id.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::{LogIndex, NodeId, Snapshot, SnapshotMeta, Term};
+    use bytes::Bytes;
+
+    fn entry(index: u64, term: u64, command: &'static [u8]) -> Entry {
+        Entry {
+            index: LogIndex(index),
+            term: Term(term),
+            command: Bytes::from_static(command),
+        }
+    }
+
+    #[test]
+    fn varints_take_seven_bits_a_byte() {
+        assert_eq!(varint_size(0), 1);
+        assert_eq!(varint_size(127), 1);
+        assert_eq!(varint_size(128), 2);
+        assert_eq!(varint_size(u64::MAX), 10);
+    }
+
+    #[test]
+    fn sizes_follow_appends_truncations_and_snapshots() {
+        let p = MemoryPersister::new();
+        let empty = p.raft_state_size();
+        p.persist(&Persist::HardState(HardState {
+            current_term: Term(1),
+            voted_for: Some(NodeId(2)),
+        }))
+        .unwrap();
+        assert_eq!(p.raft_state_size(), empty + 1);
+        p.persist(&Persist::Append(vec![
+            entry(1, 1, b"abc"),
+            entry(2, 1, b"de"),
+        ]))
+        .unwrap();
+        let with_two = p.raft_state_size();
+        assert_eq!(with_two, empty + 1 + (1 + 1 + 1 + 3) + (1 + 1 + 1 + 2));
+        p.persist(&Persist::TruncateAfter { after: LogIndex(1) })
+            .unwrap();
+        assert_eq!(p.raft_state_size(), with_two - 5);
+        p.persist(&Persist::Snapshot(Snapshot {
+            meta: SnapshotMeta {
+                last_included_index: LogIndex(1),
+                last_included_term: Term(1),
+            },
+            data: Bytes::from_static(b"state"),
+        }))
+        .unwrap();
+        assert_eq!(p.raft_state_size(), empty + 1);
+        assert_eq!(p.snapshot_size(), 5);
+        assert_eq!(
+            p.load().snapshot.unwrap().meta.last_included_index,
+            LogIndex(1)
+        );
+    }
+
+    #[test]
+    fn a_copy_does_not_see_later_writes() {
+        let p = MemoryPersister::new();
+        p.persist(&Persist::Append(vec![entry(1, 1, b"x")]))
+            .unwrap();
+        let copy = p.copy();
+        p.persist(&Persist::Append(vec![entry(2, 1, b"y")]))
+            .unwrap();
+        assert_eq!(copy.load().entries.len(), 1);
+        assert_eq!(p.load().entries.len(), 2);
+    }
+
+    #[test]
+    fn a_misfit_effect_is_refused_and_changes_nothing() {
+        let p = MemoryPersister::new();
+        let before = p.load();
+        let err = p.persist(&Persist::Append(vec![entry(5, 1, b"gap")]));
+        assert!(matches!(err, Err(Error::CorruptStorage(_))));
+        assert_eq!(p.load(), before);
+        assert_eq!(
+            p.raft_state_size(),
+            MemoryPersister::new().raft_state_size()
+        );
+    }
+}

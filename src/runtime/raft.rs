@@ -1,0 +1,396 @@
+//! [`Raft`]: one peer, driven by OS threads, with the lab's API
+//! (`Make`/`Start`/`GetState`/`Snapshot`/`Kill`/`ApplyMsg`).
+//!
+//! The runtime adds no protocol logic: every decision is the core's
+//! ([`Node`]). It feeds the core its inputs (messages from the transport,
+//! timers, proposals, snapshots) under one lock and executes the effects
+//! in order: persist effects while the lock is held, before any message
+//! that depends on them leaves; timers re-armed; committed entries queued
+//! for the applier; messages sent once the lock is released.
+//!
+//! Threads: a ticker that fires the election and heartbeat timers (it
+//! sleeps on a condition variable until the earliest deadline: no polling),
+//! and an applier that hands queued [`ApplyMsg`]s to the application
+//! without holding the node's lock. Incoming messages are handled on the
+//! transport's thread, proposals on the caller's.
+//!
+//! Lock order: the node lock (`core`) may be held while taking the apply
+//! queue's lock, never the other way round; neither is held while sending.
+
+use crate::consensus::{Config, Effect, Error, LogIndex, Message, Node, NodeId, Term};
+use crate::runtime::clock::{Clock, RealClock};
+use crate::runtime::config::{ApplyMsg, RaftConfig, StartError};
+use crate::runtime::persister::Persister;
+use crate::runtime::sync::{
+    Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, mpsc, thread, wait,
+    wait_timeout,
+};
+use crate::runtime::transport::{Handler, Transport};
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// A handle on one running peer; clones share it.
+#[derive(Clone)]
+pub struct Raft {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    id: NodeId,
+    config: RaftConfig,
+    core: Mutex<Core>,
+    /// Signalled when a timer is re-armed or the peer stops (the ticker
+    /// waits on it, with `core`).
+    timers_changed: Condvar,
+    apply: Mutex<ApplyQueue>,
+    /// Signalled when messages are queued or the peer stops.
+    apply_ready: Condvar,
+    /// Set first thing by [`Raft::shutdown`]; the applier checks it before
+    /// each delivery.
+    stopped: AtomicBool,
+    refused: AtomicU64,
+    transport: Arc<dyn Transport>,
+    persister: Arc<dyn Persister>,
+    clock: Arc<dyn Clock>,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+/// Everything guarded by the node lock.
+struct Core {
+    node: Node,
+    election_deadline: Option<Instant>,
+    heartbeat_deadline: Option<Instant>,
+    rng: StdRng,
+    stopped: bool,
+    /// Set when stable storage refused an effect: the peer then takes no
+    /// further input (it cannot promise what it failed to persist).
+    fault: Option<Error>,
+}
+
+impl Core {
+    fn halted(&self) -> bool {
+        self.stopped || self.fault.is_some()
+    }
+}
+
+struct ApplyQueue {
+    pending: VecDeque<ApplyMsg>,
+    stopped: bool,
+}
+
+impl Raft {
+    /// Starts peer `me` of the cluster `members` (every peer, `me`
+    /// included) from what `persister` holds (empty storage: a fresh
+    /// peer), sending through `transport`. Returns the handle and the
+    /// channel on which committed commands and snapshots arrive, in log
+    /// order. Give the network [`Raft::handler`] to deliver messages to it.
+    pub fn new(
+        members: Vec<NodeId>,
+        me: NodeId,
+        persister: Arc<dyn Persister>,
+        config: RaftConfig,
+        transport: Arc<dyn Transport>,
+    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), Error> {
+        Raft::with_clock(
+            members,
+            me,
+            persister,
+            config,
+            transport,
+            Arc::new(RealClock),
+        )
+    }
+
+    /// [`Raft::new`] with an injected clock.
+    pub fn with_clock(
+        members: Vec<NodeId>,
+        me: NodeId,
+        persister: Arc<dyn Persister>,
+        config: RaftConfig,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), Error> {
+        if config.election_timeout.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "empty election timeout range {:?}",
+                config.election_timeout
+            )));
+        }
+        let core_config = Config {
+            max_entries_per_message: config.max_entries_per_message,
+            ..Config::new(me, members)
+        };
+        let (node, effects) = Node::restart(core_config, &persister.load())?;
+        let rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed ^ me.0),
+            None => StdRng::from_os_rng(),
+        };
+        let shared = Arc::new(Shared {
+            id: me,
+            config,
+            core: Mutex::new(Core {
+                node,
+                election_deadline: None,
+                heartbeat_deadline: None,
+                rng,
+                stopped: false,
+                fault: None,
+            }),
+            timers_changed: Condvar::new(),
+            apply: Mutex::new(ApplyQueue {
+                pending: VecDeque::new(),
+                stopped: false,
+            }),
+            apply_ready: Condvar::new(),
+            stopped: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
+            transport,
+            persister,
+            clock,
+            threads: Mutex::new(Vec::new()),
+        });
+        let (tx, rx) = mpsc::channel();
+        shared.run(lock(&shared.core), effects);
+        let ticker = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name(format!("raft-{}-ticker", me.0))
+                .spawn(move || shared.run_ticker())
+        };
+        let applier = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name(format!("raft-{}-applier", me.0))
+                .spawn(move || shared.run_applier(tx))
+        };
+        let raft = Raft { shared };
+        for spawned in [ticker, applier] {
+            match spawned {
+                Ok(handle) => lock(&raft.shared.threads).push(handle),
+                Err(e) => {
+                    raft.shutdown();
+                    return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
+                }
+            }
+        }
+        Ok((raft, rx))
+    }
+
+    /// This peer's id.
+    pub fn id(&self) -> NodeId {
+        self.shared.id
+    }
+
+    /// Proposes `command` (the lab's `Start`). Returns at once, without
+    /// waiting for the command to commit, with the index it will have and
+    /// the current term; replication starts immediately. There is no
+    /// guarantee it will ever commit (the leader may lose its office).
+    pub fn start(&self, command: Bytes) -> Result<(LogIndex, Term), StartError> {
+        let mut core = lock(&self.shared.core);
+        if core.halted() {
+            return Err(StartError::Shutdown);
+        }
+        let (proposed, effects) =
+            core.node
+                .propose(command)
+                .map_err(|e| StartError::NotLeader {
+                    leader_hint: e.leader_hint,
+                })?;
+        self.shared.run(core, effects);
+        Ok((proposed.index, proposed.term))
+    }
+
+    /// The current term and whether this peer believes it is the leader,
+    /// read together (the lab's `GetState`). A stopped peer is no leader.
+    pub fn state(&self) -> (Term, bool) {
+        let core = lock(&self.shared.core);
+        (
+            core.node.current_term(),
+            core.node.is_leader() && !core.halted(),
+        )
+    }
+
+    /// The application has snapshotted its state through `index` (it has
+    /// been handed every entry up to it): the log up to there is
+    /// discarded. An index no newer than the current snapshot is ignored.
+    pub fn snapshot(&self, index: LogIndex, data: Bytes) -> Result<(), Error> {
+        let mut core = lock(&self.shared.core);
+        if core.halted() {
+            return Ok(());
+        }
+        let effects = core.node.compact(index, data)?;
+        self.shared.run(core, effects);
+        Ok(())
+    }
+
+    /// Delivers a message from peer `from` (what a network calls). A
+    /// message the core refuses (malformed, from a stranger, impossible) is
+    /// counted and changes nothing.
+    pub fn receive(&self, from: NodeId, message: Message) {
+        let mut core = lock(&self.shared.core);
+        if core.halted() {
+            return;
+        }
+        match core.node.step(from, message) {
+            Ok(effects) => self.shared.run(core, effects),
+            Err(_) => {
+                self.shared.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// [`Raft::receive`] as a network [`Handler`].
+    pub fn handler(&self) -> Handler {
+        let raft = self.clone();
+        Arc::new(move |from, message| raft.receive(from, message))
+    }
+
+    /// How many received messages the core refused.
+    pub fn refused_messages(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
+    }
+
+    /// The storage error that halted this peer, if one did.
+    pub fn fault(&self) -> Option<Error> {
+        lock(&self.shared.core).fault.clone()
+    }
+
+    /// The persister this peer writes to.
+    pub fn persister(&self) -> &Arc<dyn Persister> {
+        &self.shared.persister
+    }
+
+    /// Stops the peer (the lab's `Kill`): it takes no further input, sends
+    /// and persists nothing more, applies nothing more once this returns,
+    /// and every thread it started has ended when this returns. Calling it
+    /// again (from any thread) waits for the same.
+    pub fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.stopped.store(true, Ordering::SeqCst);
+        lock(&shared.core).stopped = true;
+        shared.timers_changed.notify_all();
+        lock(&shared.apply).stopped = true;
+        shared.apply_ready.notify_all();
+        let mut threads = lock(&shared.threads);
+        for handle in threads.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Shared {
+    /// Executes `effects` in order: persists and timers with the node lock
+    /// held (so that storage and timers follow the core's decisions in the
+    /// same order), committed entries queued for the applier, then the
+    /// lock released and the messages sent. A message leaves only after
+    /// every persist effect before it has returned.
+    fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
+        let mut outbox = Vec::new();
+        let mut applied = Vec::new();
+        let mut timers_changed = false;
+        for effect in effects {
+            match effect {
+                Effect::Persist(op) => {
+                    if let Err(e) = self.persister.persist(&op) {
+                        core.fault = Some(e);
+                        break;
+                    }
+                }
+                Effect::Send { to, message } => outbox.push((to, message)),
+                Effect::ResetElectionTimer => {
+                    let timeout = core.rng.random_range(self.config.election_timeout.clone());
+                    core.election_deadline = Some(self.clock.now() + timeout);
+                    timers_changed = true;
+                }
+                Effect::SetHeartbeatTimer => {
+                    core.heartbeat_deadline =
+                        Some(self.clock.now() + self.config.heartbeat_interval);
+                    timers_changed = true;
+                }
+                Effect::ApplyEntries(entries) => {
+                    applied.extend(entries.into_iter().map(|e| ApplyMsg::Command {
+                        index: e.index,
+                        term: e.term,
+                        command: e.command,
+                    }));
+                }
+                Effect::ApplySnapshot(s) => applied.push(ApplyMsg::Snapshot {
+                    index: s.meta.last_included_index,
+                    term: s.meta.last_included_term,
+                    data: s.data,
+                }),
+            }
+        }
+        if !applied.is_empty() {
+            lock(&self.apply).pending.extend(applied);
+            self.apply_ready.notify_one();
+        }
+        drop(core);
+        if timers_changed {
+            self.timers_changed.notify_one();
+        }
+        for (to, message) in outbox {
+            self.transport.send(to, message);
+        }
+    }
+
+    /// The ticker thread: sleeps until the earliest armed timer, fires it
+    /// through the core, and repeats until the peer stops.
+    fn run_ticker(&self) {
+        let mut core = lock(&self.core);
+        loop {
+            if core.halted() {
+                return;
+            }
+            let now = self.clock.now();
+            let effects = if core.election_deadline.is_some_and(|d| d <= now) {
+                core.election_deadline = None;
+                core.node.handle_election_timeout()
+            } else if core.heartbeat_deadline.is_some_and(|d| d <= now) {
+                core.heartbeat_deadline = None;
+                core.node.handle_heartbeat_timeout()
+            } else {
+                core = match core
+                    .election_deadline
+                    .into_iter()
+                    .chain(core.heartbeat_deadline)
+                    .min()
+                {
+                    Some(deadline) => wait_timeout(&self.timers_changed, core, deadline - now),
+                    None => wait(&self.timers_changed, core),
+                };
+                continue;
+            };
+            self.run(core, effects);
+            core = lock(&self.core);
+        }
+    }
+
+    /// The applier thread: hands queued messages to the application in
+    /// order, without holding the node lock, until the peer stops or the
+    /// application drops its receiver.
+    fn run_applier(&self, tx: mpsc::Sender<ApplyMsg>) {
+        loop {
+            let batch = {
+                let mut queue = lock(&self.apply);
+                loop {
+                    if queue.stopped {
+                        return;
+                    }
+                    if !queue.pending.is_empty() {
+                        break std::mem::take(&mut queue.pending);
+                    }
+                    queue = wait(&self.apply_ready, queue);
+                }
+            };
+            for message in batch {
+                if self.stopped.load(Ordering::SeqCst) || tx.send(message).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
