@@ -48,8 +48,10 @@ struct Shared {
     apply: Mutex<ApplyQueue>,
     /// Signalled when messages are queued or the peer stops.
     apply_ready: Condvar,
-    /// Set first thing by [`Raft::shutdown`]; the applier checks it before
-    /// each delivery.
+    /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
+    /// thread checks it under the lock it waits with (and the applier
+    /// again before each delivery), and `shutdown` takes each such lock
+    /// after setting it, before notifying, so no wakeup is lost.
     stopped: AtomicBool,
     refused: AtomicU64,
     transport: Arc<dyn Transport>,
@@ -64,21 +66,13 @@ struct Core {
     election_deadline: Option<Instant>,
     heartbeat_deadline: Option<Instant>,
     rng: StdRng,
-    stopped: bool,
     /// Set when stable storage refused an effect: the peer then takes no
     /// further input (it cannot promise what it failed to persist).
     fault: Option<Error>,
 }
 
-impl Core {
-    fn halted(&self) -> bool {
-        self.stopped || self.fault.is_some()
-    }
-}
-
 struct ApplyQueue {
     pending: VecDeque<ApplyMsg>,
-    stopped: bool,
 }
 
 impl Raft {
@@ -136,13 +130,11 @@ impl Raft {
                 election_deadline: None,
                 heartbeat_deadline: None,
                 rng,
-                stopped: false,
                 fault: None,
             }),
             timers_changed: Condvar::new(),
             apply: Mutex::new(ApplyQueue {
                 pending: VecDeque::new(),
-                stopped: false,
             }),
             apply_ready: Condvar::new(),
             stopped: AtomicBool::new(false),
@@ -190,7 +182,7 @@ impl Raft {
     /// guarantee it will ever commit (the leader may lose its office).
     pub fn start(&self, command: Bytes) -> Result<(LogIndex, Term), StartError> {
         let mut core = lock(&self.shared.core);
-        if core.halted() {
+        if self.shared.halted(&core) {
             return Err(StartError::Shutdown);
         }
         let (proposed, effects) =
@@ -209,7 +201,7 @@ impl Raft {
         let core = lock(&self.shared.core);
         (
             core.node.current_term(),
-            core.node.is_leader() && !core.halted(),
+            core.node.is_leader() && !self.shared.halted(&core),
         )
     }
 
@@ -218,7 +210,7 @@ impl Raft {
     /// discarded. An index no newer than the current snapshot is ignored.
     pub fn snapshot(&self, index: LogIndex, data: Bytes) -> Result<(), Error> {
         let mut core = lock(&self.shared.core);
-        if core.halted() {
+        if self.shared.halted(&core) {
             return Ok(());
         }
         let effects = core.node.compact(index, data)?;
@@ -231,7 +223,7 @@ impl Raft {
     /// counted and changes nothing.
     pub fn receive(&self, from: NodeId, message: Message) {
         let mut core = lock(&self.shared.core);
-        if core.halted() {
+        if self.shared.halted(&core) {
             return;
         }
         match core.node.step(from, message) {
@@ -263,16 +255,21 @@ impl Raft {
         &self.shared.persister
     }
 
-    /// Stops the peer (the lab's `Kill`): it takes no further input, sends
-    /// and persists nothing more, applies nothing more once this returns,
-    /// and every thread it started has ended when this returns. Calling it
-    /// again (from any thread) waits for the same.
+    /// Stops the peer (the lab's `Kill`): it takes no further input, and
+    /// once this returns it persists and applies nothing more and every
+    /// thread it started has ended. Messages a handler decided before the
+    /// stop may still be leaving on the caller's thread (sends happen after
+    /// the node lock is released); a network drops them once the server is
+    /// deleted, as the lab's harness does before `Kill`. Calling it again
+    /// (from any thread) waits for the same.
     pub fn shutdown(&self) {
         let shared = &self.shared;
         shared.stopped.store(true, Ordering::SeqCst);
-        lock(&shared.core).stopped = true;
+        // Taking each lock after the store: a thread that read the flag
+        // before it is now waiting, and hears the notification.
+        drop(lock(&shared.core));
         shared.timers_changed.notify_all();
-        lock(&shared.apply).stopped = true;
+        drop(lock(&shared.apply));
         shared.apply_ready.notify_all();
         let mut threads = lock(&shared.threads);
         for handle in threads.drain(..) {
@@ -282,6 +279,12 @@ impl Raft {
 }
 
 impl Shared {
+    /// Whether the peer takes no more input: shut down, or halted by a
+    /// storage error.
+    fn halted(&self, core: &Core) -> bool {
+        self.stopped.load(Ordering::SeqCst) || core.fault.is_some()
+    }
+
     /// Executes `effects` in order: persists and timers with the node lock
     /// held (so that storage and timers follow the core's decisions in the
     /// same order), committed entries queued for the applier, then the
@@ -333,6 +336,9 @@ impl Shared {
             self.timers_changed.notify_one();
         }
         for (to, message) in outbox {
+            if self.stopped.load(Ordering::SeqCst) {
+                break;
+            }
             self.transport.send(to, message);
         }
     }
@@ -342,7 +348,7 @@ impl Shared {
     fn run_ticker(&self) {
         let mut core = lock(&self.core);
         loop {
-            if core.halted() {
+            if self.halted(&core) {
                 return;
             }
             let now = self.clock.now();
@@ -377,7 +383,7 @@ impl Shared {
             let batch = {
                 let mut queue = lock(&self.apply);
                 loop {
-                    if queue.stopped {
+                    if self.stopped.load(Ordering::SeqCst) {
                         return;
                     }
                     if !queue.pending.is_empty() {

@@ -309,23 +309,7 @@ impl Config {
     /// The lab's `nCommitted`: how many servers applied `index`, and what.
     pub fn n_committed(&self, index: u64) -> (usize, Option<Bytes>) {
         self.check_errors();
-        let applied = self.applied.lock().unwrap();
-        let mut count = 0;
-        let mut command: Option<Bytes> = None;
-        for (i, log) in applied.logs.iter().enumerate() {
-            if let Some(c) = log.get(&index) {
-                if let Some(prev) = &command
-                    && prev != c
-                {
-                    panic!(
-                        "committed values do not match: index {index}, {prev:?}, {c:?} (server {i})"
-                    );
-                }
-                count += 1;
-                command = Some(c.clone());
-            }
-        }
-        (count, command)
+        self.committed().n_committed(index)
     }
 
     /// The lab's `wait`: waits for at least `n` servers to apply `index`
