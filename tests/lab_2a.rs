@@ -2,6 +2,8 @@
 //! `src/raft/test_test.go`: `TestInitialElection2A`, `TestReElection2A` and
 //! `TestManyElections2A`, ported with the lab's schedules, sleeps and checks
 //! onto the thread runtime over the emulated network (harness: `lab`).
+// Real threads and real time: compiled out of the loom build.
+#![cfg(not(feature = "loom"))]
 
 mod lab;
 

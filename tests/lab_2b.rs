@@ -6,6 +6,8 @@
 //! `TestRejoin2B`, `TestBackup2B` and `TestCount2B`, ported with the lab's
 //! schedules, sleeps, checks and thresholds onto the thread runtime over the
 //! emulated network (harness: `lab`).
+// Real threads and real time: compiled out of the loom build.
+#![cfg(not(feature = "loom"))]
 
 mod lab;
 

@@ -4,6 +4,8 @@
 //! `TestReliableChurn2C` and `TestUnreliableChurn2C`, with the lab's
 //! schedules, probabilities and thresholds, run against the thread runtime
 //! over the emulated network (harness: `tests/lab/mod.rs`).
+// Real threads and real time: compiled out of the loom build.
+#![cfg(not(feature = "loom"))]
 
 mod lab;
 use lab::*;

@@ -7,6 +7,8 @@
 //! thresholds, run against the thread runtime over the emulated network
 //! (harness: `tests/lab/mod.rs`, whose applier snapshots every
 //! [`SNAPSHOT_INTERVAL`] entries).
+// Real threads and real time: compiled out of the loom build.
+#![cfg(not(feature = "loom"))]
 
 mod lab;
 use lab::*;

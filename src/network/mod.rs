@@ -106,7 +106,8 @@ mod endpoint;
 mod faults;
 mod topology;
 
-#[cfg(test)]
+// Real threads and real time: compiled out of the loom build.
+#[cfg(all(test, not(feature = "loom")))]
 mod tests;
 
 pub use counters::Stats;

@@ -20,6 +20,10 @@ pub struct RaftConfig {
     /// Seed of the election-timeout randomness; `None` draws one from the
     /// operating system, so that peers do not time out in lockstep.
     pub seed: Option<u64>,
+    /// A concurrency bug to reintroduce, for the loom models' mutation
+    /// tests (exists only with the `loom` feature).
+    #[cfg(feature = "loom")]
+    pub mutation: Option<crate::runtime::mutation::Mutation>,
 }
 
 impl Default for RaftConfig {
@@ -32,6 +36,8 @@ impl Default for RaftConfig {
             heartbeat_interval: Duration::from_millis(100),
             max_entries_per_message: 256,
             seed: None,
+            #[cfg(feature = "loom")]
+            mutation: None,
         }
     }
 }

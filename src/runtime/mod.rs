@@ -9,13 +9,15 @@
 
 pub mod clock;
 pub mod config;
+#[cfg(feature = "loom")]
+pub mod mutation;
 pub mod persister;
 pub mod raft;
 pub mod sync;
 pub mod transport;
 
-pub use clock::{Clock, RealClock};
+pub use clock::{Clock, ManualClock, RealClock};
 pub use config::{ApplyMsg, RaftConfig, StartError};
 pub use persister::{MemoryPersister, Persister};
-pub use raft::Raft;
+pub use raft::{Applier, Raft, Ticker, Unstarted};
 pub use transport::{Handler, Transport};

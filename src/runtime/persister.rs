@@ -116,7 +116,8 @@ fn encoded_hard_state_size(hard_state: &HardState) -> usize {
         + hard_state.voted_for.map_or(0, |id| varint_size(id.0))
 }
 
-#[cfg(test)]
+// Its locks are loom's in the loom build, usable only inside `loom::model`.
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
     use crate::consensus::{LogIndex, NodeId, Snapshot, SnapshotMeta, Term};

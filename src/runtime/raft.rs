@@ -16,10 +16,17 @@
 //!
 //! Lock order: the node lock (`core`) may be held while taking the apply
 //! queue's lock, never the other way round; neither is held while sending.
+//!
+//! The two loops are values ([`Ticker`], [`Applier`]): [`Raft::new`] runs
+//! each on a thread of its own, and [`Raft::unstarted`] hands them to an
+//! embedder that runs them itself (the loom models do, to stay within
+//! loom's thread budget). Either way it is the same code.
 
 use crate::consensus::{Config, Effect, Error, LogIndex, Message, Node, NodeId, Term};
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, StartError};
+#[cfg(feature = "loom")]
+use crate::runtime::mutation::Mutation;
 use crate::runtime::persister::Persister;
 use crate::runtime::sync::{
     Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, mpsc, thread, wait,
@@ -31,6 +38,18 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
 use std::time::Instant;
+
+/// Whether `shared`'s peer runs with the loom-only [`Mutation`] `$m`;
+/// always false without the `loom` feature.
+macro_rules! mutated {
+    ($shared:expr, $m:ident) => {{
+        #[cfg(feature = "loom")]
+        let on = $shared.config.mutation == Some(Mutation::$m);
+        #[cfg(not(feature = "loom"))]
+        let on = false;
+        on
+    }};
+}
 
 /// A handle on one running peer; clones share it.
 #[derive(Clone)]
@@ -54,9 +73,9 @@ struct Shared {
     /// after setting it, before notifying, so no wakeup is lost.
     stopped: AtomicBool,
     refused: AtomicU64,
-    transport: Arc<dyn Transport>,
-    persister: Arc<dyn Persister>,
-    clock: Arc<dyn Clock>,
+    transport: std::sync::Arc<dyn Transport>,
+    persister: std::sync::Arc<dyn Persister>,
+    clock: std::sync::Arc<dyn Clock>,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
@@ -75,6 +94,67 @@ struct ApplyQueue {
     pending: VecDeque<ApplyMsg>,
 }
 
+/// A peer built but not yet running: its handle, its two loops and the
+/// channel on which committed commands and snapshots arrive. Nothing
+/// happens until the loops run (each on a thread of its own, say).
+pub struct Unstarted {
+    /// The handle.
+    pub raft: Raft,
+    /// The loop that fires the election and heartbeat timers.
+    pub ticker: Ticker,
+    /// The loop that hands committed entries to the application.
+    pub applier: Applier,
+    /// Where the applier delivers, in log order.
+    pub applied: mpsc::Receiver<ApplyMsg>,
+}
+
+/// The loop that fires a peer's election and heartbeat timers.
+pub struct Ticker {
+    shared: Arc<Shared>,
+}
+
+impl Ticker {
+    /// Runs the loop until the peer stops: sleeps until the earliest armed
+    /// timer (on a condition variable, no polling), fires it through the
+    /// core, and repeats.
+    pub fn run(self) {
+        self.shared.run_ticker();
+    }
+
+    /// Fires the earliest armed timer if it is due by the peer's clock,
+    /// without waiting; returns whether one fired. For tests that drive
+    /// time themselves (a [`crate::runtime::ManualClock`]).
+    pub fn fire_due(&self) -> bool {
+        let mut core = lock(&self.shared.core);
+        if self.shared.halted(&core) {
+            return false;
+        }
+        let now = self.shared.clock.now();
+        match self.shared.due_timer(&mut core, now) {
+            Some(effects) => {
+                self.shared.run(core, effects);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The loop that hands a peer's committed entries and snapshots to the
+/// application, without holding the node lock.
+pub struct Applier {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<ApplyMsg>,
+}
+
+impl Applier {
+    /// Runs the loop until the peer stops or the application drops its
+    /// receiver.
+    pub fn run(self) {
+        self.shared.run_applier(self.tx);
+    }
+}
+
 impl Raft {
     /// Starts peer `me` of the cluster `members` (every peer, `me`
     /// included) from what `persister` holds (empty storage: a fresh
@@ -84,9 +164,9 @@ impl Raft {
     pub fn new(
         members: Vec<NodeId>,
         me: NodeId,
-        persister: Arc<dyn Persister>,
+        persister: std::sync::Arc<dyn Persister>,
         config: RaftConfig,
-        transport: Arc<dyn Transport>,
+        transport: std::sync::Arc<dyn Transport>,
     ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), Error> {
         Raft::with_clock(
             members,
@@ -94,7 +174,7 @@ impl Raft {
             persister,
             config,
             transport,
-            Arc::new(RealClock),
+            std::sync::Arc::new(RealClock),
         )
     }
 
@@ -102,11 +182,49 @@ impl Raft {
     pub fn with_clock(
         members: Vec<NodeId>,
         me: NodeId,
-        persister: Arc<dyn Persister>,
+        persister: std::sync::Arc<dyn Persister>,
         config: RaftConfig,
-        transport: Arc<dyn Transport>,
-        clock: Arc<dyn Clock>,
+        transport: std::sync::Arc<dyn Transport>,
+        clock: std::sync::Arc<dyn Clock>,
     ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), Error> {
+        let Unstarted {
+            raft,
+            ticker,
+            applier,
+            applied,
+        } = Raft::unstarted(members, me, persister, config, transport, clock)?;
+        let spawned = [
+            thread::Builder::new()
+                .name(format!("raft-{}-ticker", me.0))
+                .spawn(move || ticker.run()),
+            thread::Builder::new()
+                .name(format!("raft-{}-applier", me.0))
+                .spawn(move || applier.run()),
+        ];
+        for spawned in spawned {
+            match spawned {
+                Ok(handle) => lock(&raft.shared.threads).push(handle),
+                Err(e) => {
+                    raft.shutdown();
+                    return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
+                }
+            }
+        }
+        Ok((raft, applied))
+    }
+
+    /// Builds peer `me` as [`Raft::with_clock`] does, but leaves running
+    /// its two loops to the caller. [`Raft::shutdown`] makes both loops
+    /// return; it joins only the threads [`Raft::with_clock`] spawned, so
+    /// the caller joins its own.
+    pub fn unstarted(
+        members: Vec<NodeId>,
+        me: NodeId,
+        persister: std::sync::Arc<dyn Persister>,
+        config: RaftConfig,
+        transport: std::sync::Arc<dyn Transport>,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> Result<Unstarted, Error> {
         if config.election_timeout.is_empty() {
             return Err(Error::InvalidConfig(format!(
                 "empty election timeout range {:?}",
@@ -144,31 +262,18 @@ impl Raft {
             clock,
             threads: Mutex::new(Vec::new()),
         });
-        let (tx, rx) = mpsc::channel();
+        let (tx, applied) = mpsc::channel();
         shared.run(lock(&shared.core), effects);
-        let ticker = {
-            let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name(format!("raft-{}-ticker", me.0))
-                .spawn(move || shared.run_ticker())
-        };
-        let applier = {
-            let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name(format!("raft-{}-applier", me.0))
-                .spawn(move || shared.run_applier(tx))
-        };
-        let raft = Raft { shared };
-        for spawned in [ticker, applier] {
-            match spawned {
-                Ok(handle) => lock(&raft.shared.threads).push(handle),
-                Err(e) => {
-                    raft.shutdown();
-                    return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
-                }
-            }
-        }
-        Ok((raft, rx))
+        Ok(Unstarted {
+            raft: Raft {
+                shared: Arc::clone(&shared),
+            },
+            ticker: Ticker {
+                shared: Arc::clone(&shared),
+            },
+            applier: Applier { shared, tx },
+            applied,
+        })
     }
 
     /// This peer's id.
@@ -198,6 +303,11 @@ impl Raft {
     /// The current term and whether this peer believes it is the leader,
     /// read together (the lab's `GetState`). A stopped peer is no leader.
     pub fn state(&self) -> (Term, bool) {
+        if mutated!(self.shared, TornState) {
+            let term = lock(&self.shared.core).node.current_term();
+            let core = lock(&self.shared.core);
+            return (term, core.node.is_leader() && !self.shared.halted(&core));
+        }
         let core = lock(&self.shared.core);
         (
             core.node.current_term(),
@@ -237,7 +347,7 @@ impl Raft {
     /// [`Raft::receive`] as a network [`Handler`].
     pub fn handler(&self) -> Handler {
         let raft = self.clone();
-        Arc::new(move |from, message| raft.receive(from, message))
+        std::sync::Arc::new(move |from, message| raft.receive(from, message))
     }
 
     /// How many received messages the core refused.
@@ -251,8 +361,15 @@ impl Raft {
     }
 
     /// The persister this peer writes to.
-    pub fn persister(&self) -> &Arc<dyn Persister> {
+    pub fn persister(&self) -> &std::sync::Arc<dyn Persister> {
         &self.shared.persister
+    }
+
+    /// Runs `f` on the peer's core under the node lock and returns what it
+    /// returns: a read-only view, for diagnostics and tests. Every handler
+    /// of the peer waits while `f` runs, so it must not block.
+    pub fn with_node<R>(&self, f: impl FnOnce(&Node) -> R) -> R {
+        f(&lock(&self.shared.core).node)
     }
 
     /// Stops the peer (the lab's `Kill`): it takes no further input, and
@@ -267,9 +384,14 @@ impl Raft {
         shared.stopped.store(true, Ordering::SeqCst);
         // Taking each lock after the store: a thread that read the flag
         // before it is now waiting, and hears the notification.
-        drop(lock(&shared.core));
+        let take_locks = !mutated!(shared, UnlockedShutdown);
+        if take_locks {
+            drop(lock(&shared.core));
+        }
         shared.timers_changed.notify_all();
-        drop(lock(&shared.apply));
+        if take_locks {
+            drop(lock(&shared.apply));
+        }
         shared.apply_ready.notify_all();
         let mut threads = lock(&shared.threads);
         for handle in threads.drain(..) {
@@ -294,8 +416,10 @@ impl Shared {
         let mut outbox = Vec::new();
         let mut applied = Vec::new();
         let mut timers_changed = false;
+        let mut deferred = Vec::new();
         for effect in effects {
             match effect {
+                Effect::Persist(op) if mutated!(self, PersistAfterSend) => deferred.push(op),
                 Effect::Persist(op) => {
                     if let Err(e) = self.persister.persist(&op) {
                         core.fault = Some(e);
@@ -331,15 +455,40 @@ impl Shared {
             lock(&self.apply).pending.extend(applied);
             self.apply_ready.notify_one();
         }
+        if mutated!(self, SendUnderLock) {
+            self.send_all(std::mem::take(&mut outbox));
+        }
         drop(core);
         if timers_changed {
             self.timers_changed.notify_one();
         }
+        self.send_all(outbox);
+        for op in deferred {
+            let _ = self.persister.persist(&op);
+        }
+    }
+
+    /// Sends `outbox` in order, unless the peer has stopped.
+    fn send_all(&self, outbox: Vec<(NodeId, Message)>) {
         for (to, message) in outbox {
             if self.stopped.load(Ordering::SeqCst) {
                 break;
             }
             self.transport.send(to, message);
+        }
+    }
+
+    /// Takes the earliest armed timer if it is due and fires it through the
+    /// core, returning the effects to run.
+    fn due_timer(&self, core: &mut Core, now: Instant) -> Option<Vec<Effect>> {
+        if core.election_deadline.is_some_and(|d| d <= now) {
+            core.election_deadline = None;
+            Some(core.node.handle_election_timeout())
+        } else if core.heartbeat_deadline.is_some_and(|d| d <= now) {
+            core.heartbeat_deadline = None;
+            Some(core.node.handle_heartbeat_timeout())
+        } else {
+            None
         }
     }
 
@@ -352,13 +501,7 @@ impl Shared {
                 return;
             }
             let now = self.clock.now();
-            let effects = if core.election_deadline.is_some_and(|d| d <= now) {
-                core.election_deadline = None;
-                core.node.handle_election_timeout()
-            } else if core.heartbeat_deadline.is_some_and(|d| d <= now) {
-                core.heartbeat_deadline = None;
-                core.node.handle_heartbeat_timeout()
-            } else {
+            let Some(effects) = self.due_timer(&mut core, now) else {
                 core = match core
                     .election_deadline
                     .into_iter()
@@ -387,7 +530,17 @@ impl Shared {
                         return;
                     }
                     if !queue.pending.is_empty() {
+                        if mutated!(self, LockOrderInversion) {
+                            // The apply lock held while taking the node lock.
+                            drop(lock(&self.core));
+                        }
                         break std::mem::take(&mut queue.pending);
+                    }
+                    if mutated!(self, LostWakeup) {
+                        // Checked empty, then asleep in another critical
+                        // section: a notification in between is lost.
+                        drop(queue);
+                        queue = lock(&self.apply);
                     }
                     queue = wait(&self.apply_ready, queue);
                 }

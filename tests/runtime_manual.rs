@@ -1,0 +1,72 @@
+//! The runtime driven by hand: a peer built with `Raft::unstarted`, its
+//! timers fired through `Ticker::fire_due` on a `ManualClock`, its applier
+//! run on a thread of the test's. Deterministic: no timer fires unless the
+//! test moves the clock.
+
+// Real threads: compiled out of the loom build.
+#![cfg(not(feature = "loom"))]
+
+use bytes::Bytes;
+use checked_raft::runtime::{
+    ApplyMsg, ManualClock, MemoryPersister, Raft, RaftConfig, Transport, Unstarted,
+};
+use checked_raft::{LogIndex, Message, NodeId, Term};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A transport for a one-peer cluster: there is no one to send to.
+struct Nowhere;
+
+impl Transport for Nowhere {
+    fn send(&self, to: NodeId, message: Message) {
+        panic!("a lone peer sent {message:?} to {to:?}");
+    }
+}
+
+#[test]
+fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given() {
+    let clock = Arc::new(ManualClock::new());
+    let Unstarted {
+        raft,
+        ticker,
+        applier,
+        applied,
+    } = Raft::unstarted(
+        vec![NodeId(0)],
+        NodeId(0),
+        Arc::new(MemoryPersister::new()),
+        RaftConfig::default(),
+        Arc::new(Nowhere),
+        clock.clone(),
+    )
+    .unwrap();
+
+    assert!(!ticker.fire_due(), "no timer is due before the clock moves");
+    assert_eq!(raft.state(), (Term(0), false));
+    clock.advance(Duration::from_millis(299));
+    assert!(
+        !ticker.fire_due(),
+        "no election timeout is shorter than 300 ms"
+    );
+    // The timeout is drawn from [300, 600) ms: due by 600 ms.
+    clock.advance(Duration::from_millis(301));
+    assert!(ticker.fire_due(), "the election timer fires");
+    assert_eq!(raft.state(), (Term(1), true));
+
+    let applier = std::thread::spawn(move || applier.run());
+    assert_eq!(
+        raft.start(Bytes::from_static(b"x")),
+        Ok((LogIndex(1), Term(1)))
+    );
+    assert_eq!(
+        applied.recv().unwrap(),
+        ApplyMsg::Command {
+            index: LogIndex(1),
+            term: Term(1),
+            command: Bytes::from_static(b"x"),
+        }
+    );
+    raft.shutdown();
+    applier.join().unwrap();
+    assert!(!ticker.fire_due(), "a stopped peer fires nothing");
+}
