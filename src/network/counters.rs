@@ -16,8 +16,9 @@ pub struct Stats {
     /// Messages sent through any endpoint, requests and replies, including
     /// those dropped at once.
     pub sent: u64,
-    /// Of those, requests (RequestVote, AppendEntries, InstallSnapshot):
-    /// labrpc's `GetTotalCount`.
+    /// Of those, requests (messages that are not
+    /// [replies](super::Wire::is_reply); for Raft, RequestVote,
+    /// AppendEntries, InstallSnapshot): labrpc's `GetTotalCount`.
     pub requests_sent: u64,
     /// Encoded bytes of every message sent: labrpc's `GetTotalBytes`.
     pub bytes: u64,

@@ -10,8 +10,8 @@
 use super::counters::Counters;
 use super::faults::{Fate, Faults, Kind};
 use super::topology::{Address, Topology};
-use crate::consensus::{Message, NodeId};
-use crate::runtime::Handler;
+use super::wire::{Handler, Wire};
+use crate::consensus::NodeId;
 use rand::rngs::StdRng;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -20,8 +20,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::Instant;
 
-/// One message on its way: encoded, with the incarnations it travels
-/// between.
+/// One message on its way: encoded (so of no payload type), with the
+/// incarnations it travels between.
 pub(super) struct Envelope {
     pub(super) from: Address,
     pub(super) to: Address,
@@ -73,9 +73,9 @@ impl Ord for Scheduled {
     }
 }
 
-/// Everything behind the network's lock.
-pub(super) struct State {
-    pub(super) topology: Topology,
+/// Everything behind the network's lock, on a network carrying `M`.
+pub(super) struct State<M> {
+    pub(super) topology: Topology<M>,
     pub(super) faults: Faults,
     rng: StdRng,
     queue: BinaryHeap<Scheduled>,
@@ -86,7 +86,7 @@ pub(super) struct State {
     delivering: Option<NodeId>,
 }
 
-impl State {
+impl<M> State<M> {
     /// Messages and expiries waiting in the queue.
     pub(super) fn queued(&self) -> usize {
         self.queue.len()
@@ -94,8 +94,8 @@ impl State {
 }
 
 /// What the network's handles, its endpoints and its dispatcher share.
-pub(super) struct Shared {
-    state: Mutex<State>,
+pub(super) struct Shared<M> {
+    state: Mutex<State<M>>,
     /// Wakes the dispatcher: a new earliest entry, or shutdown.
     wake: Condvar,
     /// Wakes those waiting for a handler call to end (`delete_server`).
@@ -103,9 +103,9 @@ pub(super) struct Shared {
     pub(super) counters: Counters,
 }
 
-impl Shared {
+impl<M> Shared<M> {
     /// A network with no servers, every link disabled and `faults`.
-    pub(super) fn new(faults: Faults, rng: StdRng) -> Shared {
+    pub(super) fn new(faults: Faults, rng: StdRng) -> Shared<M> {
         Shared {
             state: Mutex::new(State {
                 topology: Topology::default(),
@@ -125,12 +125,15 @@ impl Shared {
     /// Takes the network's lock. No code but this module's runs under it,
     /// so a poisoned lock only means a panic elsewhere; the state is still
     /// consistent and is used as it is.
-    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State<M>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Encodes `message`, counts it, decides its fate and queues it.
-    pub(super) fn send(&self, from: Address, to: NodeId, message: &Message) {
+    pub(super) fn send(&self, from: Address, to: NodeId, message: &M)
+    where
+        M: Wire,
+    {
         let kind = Kind::of(message);
         match postcard::to_allocvec(message) {
             Ok(bytes) => {
@@ -191,10 +194,10 @@ impl Shared {
     /// would never end).
     pub(super) fn wait_for_handler<'a>(
         &'a self,
-        mut state: MutexGuard<'a, State>,
+        mut state: MutexGuard<'a, State<M>>,
         id: NodeId,
         dispatcher: ThreadId,
-    ) -> MutexGuard<'a, State> {
+    ) -> MutexGuard<'a, State<M>> {
         if std::thread::current().id() != dispatcher {
             while state.delivering == Some(id) {
                 state = self
@@ -216,7 +219,7 @@ impl Shared {
 /// The dispatcher thread's body: delivers each queued message when it falls
 /// due, until shutdown; then discards what is left and unregisters every
 /// handler.
-pub(super) fn run(shared: &Shared) {
+pub(super) fn run<M: Wire>(shared: &Shared<M>) {
     let mut state = shared.lock();
     while !state.shutdown {
         let now = Instant::now();
@@ -270,11 +273,12 @@ pub(super) fn run(shared: &Shared) {
     drop(handlers);
 }
 
-/// Decodes `envelope` and hands it to `handler`, outside the lock. A
-/// message that fails to decode is dropped and counted; a handler that
-/// panics is counted and delivery goes on.
-fn deliver(counters: &Counters, handler: &Handler, envelope: Envelope) {
-    let message = match postcard::take_from_bytes::<Message>(&envelope.bytes) {
+/// Decodes `envelope` as an `M` and hands it to `handler`, outside the
+/// lock. A message that fails to decode (bytes that are no `M`, or an `M`
+/// followed by more bytes) is dropped and counted; a handler that panics is
+/// counted and delivery goes on.
+fn deliver<M: Wire>(counters: &Counters, handler: &Handler<M>, envelope: Envelope) {
+    let message = match postcard::take_from_bytes::<M>(&envelope.bytes) {
         Ok((message, [])) => message,
         _ => {
             counters.codec_error();

@@ -4,7 +4,7 @@
 //! The numbers are labrpc's (`labrpc.go`, `processReq`), translated to
 //! one-way messages as the module documentation explains.
 
-use crate::consensus::Message;
+use super::wire::Wire;
 use rand::Rng;
 use std::time::Duration;
 
@@ -64,25 +64,23 @@ impl Default for Faults {
     }
 }
 
-/// What one message is: labrpc's request (the call) or reply (the answer).
+/// What one message is: labrpc's request (the call) or reply (the answer),
+/// as its [`Wire::is_reply`] says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// RequestVote, AppendEntries, InstallSnapshot.
+    /// A call: for Raft, RequestVote, AppendEntries, InstallSnapshot.
     Request,
-    /// The answers to those.
+    /// The answer to one.
     Reply,
 }
 
 impl Kind {
     /// Which kind `message` is.
-    pub(super) fn of(message: &Message) -> Kind {
-        match message {
-            Message::RequestVote(_) | Message::AppendEntries(_) | Message::InstallSnapshot(_) => {
-                Kind::Request
-            }
-            Message::RequestVoteReply(_)
-            | Message::AppendEntriesReply(_)
-            | Message::InstallSnapshotReply(_) => Kind::Reply,
+    pub(super) fn of<M: Wire>(message: &M) -> Kind {
+        if message.is_reply() {
+            Kind::Reply
+        } else {
+            Kind::Request
         }
     }
 }
@@ -141,7 +139,7 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::{RequestVote, RequestVoteReply, Term};
+    use crate::consensus::{Message, RequestVote, RequestVoteReply, Term};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 

@@ -1,7 +1,11 @@
 //! An emulated network for message-passing Raft peers, equivalent to MIT
 //! 6.824's `labrpc`: the same fault knobs (unreliable, long reordering, long
-//! delays), the same crash semantics and the same counters, for peers that
-//! talk in the core's one-way [`Message`]s.
+//! delays), the same crash semantics and the same counters, for servers
+//! that talk in one-way messages. A [`Network`] carries one payload type,
+//! any [`Wire`] type: the core's [`Message`]s by default, or a service's
+//! own enum that wraps them next to its clerks' requests and replies, so
+//! that a service's RPCs and its Raft peers' share one network and its
+//! faults (see [below](#one-network-for-raft-and-a-service)).
 //!
 //! ```
 //! use checked_raft::network::Network;
@@ -33,16 +37,19 @@
 //!
 //! In labrpc a client end *calls* a server: the request travels, the handler
 //! runs, and its reply travels back to the caller, or the call fails. Here
-//! the core's requests (RequestVote, AppendEntries, InstallSnapshot) and
-//! replies are separate messages, each sent on its own through an
-//! [`Endpoint`] and handed on delivery to the receiver's [`Handler`]; a
-//! reply is whatever the receiving peer sends back. So each of labrpc's
-//! behaviours becomes a rule about single messages:
+//! requests and replies are separate messages, each sent on its own through
+//! an [`Endpoint`] and handed on delivery to the receiver's [`Handler`]; a
+//! reply is whatever the receiving server sends back. [`Wire::is_reply`]
+//! tells them apart: for the core's messages, RequestVote, AppendEntries
+//! and InstallSnapshot are requests and their `*Reply`s replies. So each of
+//! labrpc's behaviours becomes a rule about single messages, whatever the
+//! payload:
 //!
 //! | labrpc | here |
 //! | --- | --- |
+//! | arguments and replies of any type, encoded with `labgob` | messages of the network's payload type `M`, any [`Wire`] type ([`Message`] by default), encoded with `postcard`; [`Wire::is_reply`] tells requests from replies |
 //! | a `ClientEnd`, wired to a server | [`Network::endpoint`]`(id)`: sends as `id`'s current incarnation, to any server |
-//! | `AddServer(name, server)` | [`Network::add_server`]`(id, handler)` |
+//! | `AddServer(name, server)` | [`Network::add_server`]`(id, handler)`, a [`Handler`] of `M` |
 //! | `DeleteServer(name)`: calls in flight fail, "a killed server's replies are never delivered" | [`Network::delete_server`]`(id)`: `id` starts a new incarnation; messages in flight from or to the old one are dropped; endpoints handed out before are dead |
 //! | `Enable(endname, bool)`, per end, ends start disabled | [`Network::enable`]`(from, to, bool)`, per directed link, links start **disabled**; [`Network::connect`] / [`Network::disconnect`] set both directions |
 //! | `Reliable(false)`: a call waits 0..=26 ms; 10% of requests are lost before the handler runs, 10% of replies after | a request waits 0..=26 ms, its reply none; 10% of requests and 10% of replies are dropped |
@@ -57,17 +64,112 @@
 //!
 //! # What a message goes through
 //!
-//! On [`Transport::send`] the message is encoded with `postcard` (so nothing
-//! is shared by reference, and byte counts are those of a compact wire
-//! format) and counted; its fate is then decided from the knobs and the
-//! seeded random number generator. It is dropped at once if the network
+//! On [`Endpoint::send`] (or [`Transport::send`], for the core's messages)
+//! the message is encoded with `postcard` (so nothing is shared by
+//! reference, and byte counts are those of a compact wire format) and
+//! counted; its fate is then decided from the knobs and the seeded random
+//! number generator. It is dropped at once if the network
 //! loses it, or held and then dropped if it cannot be delivered (the link
 //! `from -> to` is disabled, the endpoint is dead, or `to` has no handler).
 //! Otherwise it is queued for its delivery time. When that time comes it is
 //! delivered only if the link is still enabled and both the sender and the
-//! receiver are still the incarnations it was sent between: decoded (a
-//! message that fails to decode is dropped and counted, never a panic) and
-//! handed to the receiver's handler.
+//! receiver are still the incarnations it was sent between: decoded as an
+//! `M` (bytes that are not exactly one `M` are dropped and counted, never a
+//! panic) and handed to the receiver's handler.
+//!
+//! # One network for Raft and a service
+//!
+//! A service replicated with Raft (a key/value store, say) has clerks that
+//! call its servers, and servers whose Raft peers call each other; as in
+//! the labs, both kinds of traffic go over one network, under the same
+//! faults. The service defines one payload with a variant for the core's
+//! [`Message`]s, whose [`Wire::is_reply`] it forwards, next to its own
+//! requests and replies. Each server registers one handler that hands the
+//! Raft variant to its peer ([`crate::runtime::Raft::handler`]) and
+//! serves the rest, and gives its peer, as its [`Transport`], a small
+//! adapter that wraps the peer's messages into the Raft variant. Clerks are
+//! servers too, with identifiers of their own: they send requests through
+//! their endpoint and receive replies in their handler. Counters count
+//! both kinds of traffic ([`Network::rpc_count`] counts the Raft requests
+//! and the clerks' requests a server received).
+//!
+//! ```
+//! use checked_raft::network::{DEFAULT_SEED, Endpoint, Handler, Network, Wire};
+//! use checked_raft::runtime::Transport;
+//! use checked_raft::{LogIndex, Message, NodeId, RequestVote, Term};
+//! use serde::{Deserialize, Serialize};
+//! use std::sync::{Arc, Mutex, mpsc};
+//!
+//! #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+//! enum ServiceMessage {
+//!     Raft(Message),
+//!     Get { key: String },
+//!     Value { value: String },
+//! }
+//!
+//! impl Wire for ServiceMessage {
+//!     fn is_reply(&self) -> bool {
+//!         match self {
+//!             ServiceMessage::Raft(message) => message.is_reply(),
+//!             ServiceMessage::Get { .. } => false,
+//!             ServiceMessage::Value { .. } => true,
+//!         }
+//!     }
+//! }
+//!
+//! /// A Raft peer's transport: its messages, wrapped.
+//! struct RaftOver(Endpoint<ServiceMessage>);
+//!
+//! impl Transport for RaftOver {
+//!     fn send(&self, to: NodeId, message: Message) {
+//!         self.0.send(to, ServiceMessage::Raft(message));
+//!     }
+//! }
+//!
+//! let (server, peer, clerk) = (NodeId(1), NodeId(2), NodeId(100));
+//! let network = Network::<ServiceMessage>::seeded(DEFAULT_SEED);
+//! network.connect(server, &[peer, clerk]);
+//!
+//! // The server: Raft's messages to its peer (here a stand-in for
+//! // `raft.handler()`), the clerks' requests served.
+//! let (raft_tx, raft_rx) = mpsc::channel();
+//! let raft_tx = Mutex::new(raft_tx);
+//! let raft: checked_raft::runtime::Handler = Arc::new(move |from, message| {
+//!     let _ = raft_tx.lock().unwrap().send((from, message));
+//! });
+//! let endpoint = network.endpoint(server);
+//! let handler: Handler<ServiceMessage> = Arc::new(move |from, message| match message {
+//!     ServiceMessage::Raft(message) => raft(from, message),
+//!     ServiceMessage::Get { key } => {
+//!         endpoint.send(from, ServiceMessage::Value { value: key.to_uppercase() });
+//!     }
+//!     ServiceMessage::Value { .. } => {} // servers get no replies
+//! });
+//! network.add_server(server, handler);
+//!
+//! // The clerk: replies to a channel.
+//! let (reply_tx, reply_rx) = mpsc::channel();
+//! let reply_tx = Mutex::new(reply_tx);
+//! network.add_server(clerk, Arc::new(move |_, message| {
+//!     let _ = reply_tx.lock().unwrap().send(message);
+//! }));
+//!
+//! // Another server's Raft peer, sending through the adapter.
+//! let transport: Arc<dyn Transport> = Arc::new(RaftOver(network.endpoint(peer)));
+//! let vote = Message::RequestVote(RequestVote {
+//!     term: Term(1),
+//!     last_log_index: LogIndex(0),
+//!     last_log_term: Term(0),
+//! });
+//! transport.send(server, vote.clone());
+//! network.endpoint(clerk).send(server, ServiceMessage::Get { key: "x".into() });
+//!
+//! assert_eq!(raft_rx.recv().unwrap(), (peer, vote));
+//! assert_eq!(reply_rx.recv().unwrap(), ServiceMessage::Value { value: "X".into() });
+//! assert_eq!(network.rpc_count(server), 2); // RequestVote and Get
+//! assert_eq!(network.rpc_count(clerk), 0); // a reply is no RPC
+//! network.shutdown();
+//! ```
 //!
 //! # Delivery
 //!
@@ -86,10 +188,11 @@
 //!
 //! # Randomness
 //!
-//! [`Network::with_seed`] seeds the generator that decides delays and
-//! losses; [`Network::new`] uses [`DEFAULT_SEED`]. The sequence of fates is
-//! thus fixed by the seed and the order in which messages are sent (which
-//! threads may change from run to run).
+//! [`Network::with_seed`] (or, for any payload, [`Network::seeded`]) seeds
+//! the generator that decides delays and losses; [`Network::new`] uses
+//! [`DEFAULT_SEED`]. The sequence of fates is thus fixed by the seed and the
+//! order in which messages are sent (which threads may change from run to
+//! run).
 //!
 //! # Shutdown
 //!
@@ -105,6 +208,7 @@ mod dispatch;
 mod endpoint;
 mod faults;
 mod topology;
+mod wire;
 
 // Real threads and real time: compiled out of the loom build.
 #[cfg(all(test, not(feature = "loom")))]
@@ -112,11 +216,9 @@ mod tests;
 
 pub use counters::Stats;
 pub use endpoint::Endpoint;
+pub use wire::{Handler, Wire};
 
-#[cfg(doc)]
-use crate::consensus::Message;
-use crate::consensus::NodeId;
-use crate::runtime::Handler;
+use crate::consensus::{Message, NodeId};
 #[cfg(doc)]
 use crate::runtime::Transport;
 use dispatch::Shared;
@@ -131,21 +233,27 @@ use std::thread::{self, JoinHandle, ThreadId};
 /// The seed of [`Network::new`]'s random number generator.
 pub const DEFAULT_SEED: u64 = 0x6824;
 
-/// The emulated network (see the [module documentation](self)). Cheap to
-/// clone: every clone is a handle on the same network.
-#[derive(Clone)]
-pub struct Network {
-    inner: Arc<Handle>,
+/// The emulated network, carrying payloads of type `M`: Raft's [`Message`]
+/// by default, or any other [`Wire`] type (see the
+/// [module documentation](self)). Cheap to clone: every clone is a handle
+/// on the same network.
+///
+/// [`Network::new`], [`Network::with_seed`] and [`Network::try_with_seed`]
+/// make a network of [`Message`]s; [`Network::seeded`] and
+/// [`Network::try_seeded`] make one of any payload, as in
+/// `Network::<ServiceMessage>::seeded(DEFAULT_SEED)`.
+pub struct Network<M: Wire = Message> {
+    inner: Arc<Handle<M>>,
 }
 
 /// What the handles share; dropping the last one shuts the network down.
-struct Handle {
-    shared: Arc<Shared>,
+struct Handle<M> {
+    shared: Arc<Shared<M>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     dispatcher: ThreadId,
 }
 
-impl Handle {
+impl<M> Handle<M> {
     fn shutdown(&self) {
         self.shared.stop();
         if thread::current().id() == self.dispatcher {
@@ -161,18 +269,30 @@ impl Handle {
     }
 }
 
-impl Drop for Handle {
+impl<M> Drop for Handle<M> {
     fn drop(&mut self) {
         self.shutdown();
     }
 }
 
+impl<M: Wire> Clone for Network<M> {
+    fn clone(&self) -> Network<M> {
+        Network {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
 impl Default for Network {
+    /// As [`Network::new`].
     fn default() -> Network {
         Network::new()
     }
 }
 
+/// The constructors of a network of Raft's [`Message`]s, the default
+/// payload (kept apart from the generic ones so that `Network::new()` needs
+/// no type annotation).
 impl Network {
     /// A reliable network without long reordering or long delays, with no
     /// servers and every link disabled, seeded with [`DEFAULT_SEED`]; starts
@@ -196,15 +316,36 @@ impl Network {
     /// [`std::thread::spawn`]); [`Network::try_with_seed`] returns that
     /// error instead.
     pub fn with_seed(seed: u64) -> Network {
-        match Network::try_with_seed(seed) {
-            Ok(network) => network,
-            Err(error) => panic!("cannot start the network's dispatcher thread: {error}"),
-        }
+        Network::seeded(seed)
     }
 
     /// As [`Network::with_seed`], returning the error if the dispatcher
     /// thread cannot be started.
     pub fn try_with_seed(seed: u64) -> io::Result<Network> {
+        Network::try_seeded(seed)
+    }
+}
+
+impl<M: Wire> Network<M> {
+    /// As [`Network::with_seed`], for a network carrying `M`:
+    /// `Network::<M>::seeded(DEFAULT_SEED)` is the `M` network's
+    /// [`Network::new`].
+    ///
+    /// # Panics
+    ///
+    /// If the operating system cannot start a thread (as
+    /// [`std::thread::spawn`]); [`Network::try_seeded`] returns that error
+    /// instead.
+    pub fn seeded(seed: u64) -> Network<M> {
+        match Network::try_seeded(seed) {
+            Ok(network) => network,
+            Err(error) => panic!("cannot start the network's dispatcher thread: {error}"),
+        }
+    }
+
+    /// As [`Network::seeded`], returning the error if the dispatcher thread
+    /// cannot be started.
+    pub fn try_seeded(seed: u64) -> io::Result<Network<M>> {
         let shared = Arc::new(Shared::new(Faults::default(), StdRng::seed_from_u64(seed)));
         let dispatcher = Arc::clone(&shared);
         let thread = thread::Builder::new()
@@ -219,15 +360,15 @@ impl Network {
         })
     }
 
-    fn shared(&self) -> &Shared {
+    fn shared(&self) -> &Shared<M> {
         &self.inner.shared
     }
 
     /// An endpoint that sends as the current incarnation of server `id`
-    /// (give it, in an `Arc`, to the peer as its
-    /// [`Transport`]). It dies when `id` is
-    /// deleted; the restarted server needs a new one.
-    pub fn endpoint(&self, id: NodeId) -> Endpoint {
+    /// (on a network of [`Message`]s, give it, in an `Arc`, to the peer as
+    /// its [`Transport`]). It dies when `id` is deleted; the restarted
+    /// server needs a new one.
+    pub fn endpoint(&self, id: NodeId) -> Endpoint<M> {
         Endpoint {
             address: self.shared().lock().topology.current(id),
             shared: Arc::downgrade(&self.inner.shared),
@@ -239,7 +380,11 @@ impl Network {
     /// handler registered before, if any, without starting a new
     /// incarnation (messages in flight to `id` go to the new handler). After
     /// shutdown the handler is dropped at once.
-    pub fn add_server(&self, id: NodeId, handler: Handler) {
+    ///
+    /// On a network of [`Message`]s the handler is a
+    /// [`crate::runtime::Handler`], such as a peer's
+    /// [`crate::runtime::Raft::handler`].
+    pub fn add_server(&self, id: NodeId, handler: Handler<M>) {
         let mut state = self.shared().lock();
         let replaced = if state.shutdown {
             Some(handler)
@@ -305,7 +450,8 @@ impl Network {
 
     /// Reliable (the default): no loss, no short delays. Unreliable: every
     /// request is delayed 0..=26 ms (replies are not, as in labrpc) and 10%
-    /// of requests and 10% of replies are dropped. Applies to messages sent from now on.
+    /// of requests and 10% of replies are dropped (see [`Wire::is_reply`]).
+    /// Applies to messages sent from now on.
     pub fn set_reliable(&self, reliable: bool) {
         self.shared().lock().faults.reliable = reliable;
     }
@@ -327,7 +473,7 @@ impl Network {
     }
 
     /// Requests delivered to the current incarnation of server `id`
-    /// (labrpc's `GetCount`); replies are not counted.
+    /// (labrpc's `GetCount`); replies ([`Wire::is_reply`]) are not counted.
     pub fn rpc_count(&self, id: NodeId) -> u64 {
         self.shared().counters.rpcs(id)
     }
@@ -369,7 +515,7 @@ impl Network {
     }
 }
 
-impl fmt::Debug for Network {
+impl<M: Wire> fmt::Debug for Network<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Network")
             .field("stats", &self.stats())

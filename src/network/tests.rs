@@ -10,6 +10,7 @@ use crate::consensus::{
 };
 use crate::runtime::Transport;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -18,14 +19,29 @@ const A: NodeId = NodeId(1);
 const B: NodeId = NodeId(2);
 const C: NodeId = NodeId(3);
 
-/// A handler that records what it receives.
-#[derive(Clone, Default)]
-struct Recorder {
-    received: Arc<Mutex<Vec<(NodeId, Message)>>>,
+/// A handler that records what it receives (Raft's messages by default).
+struct Recorder<M = Message> {
+    received: Arc<Mutex<Vec<(NodeId, M)>>>,
 }
 
-impl Recorder {
-    fn handler(&self) -> Handler {
+impl<M> Default for Recorder<M> {
+    fn default() -> Recorder<M> {
+        Recorder {
+            received: Arc::default(),
+        }
+    }
+}
+
+impl<M> Clone for Recorder<M> {
+    fn clone(&self) -> Recorder<M> {
+        Recorder {
+            received: Arc::clone(&self.received),
+        }
+    }
+}
+
+impl<M: Wire + Clone> Recorder<M> {
+    fn handler(&self) -> Handler<M> {
         let received = Arc::clone(&self.received);
         Arc::new(move |from, message| {
             received
@@ -35,7 +51,7 @@ impl Recorder {
         })
     }
 
-    fn received(&self) -> Vec<(NodeId, Message)> {
+    fn received(&self) -> Vec<(NodeId, M)> {
         self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -57,7 +73,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// Waits until every message sent has been delivered or dropped.
-fn settle(network: &Network) -> Stats {
+fn settle<M: Wire>(network: &Network<M>) -> Stats {
     wait_until("the network to settle", || {
         let stats = network.stats();
         network.in_flight() == 0 && stats.sent == stats.delivered + stats.dropped
@@ -80,7 +96,7 @@ fn granted(term: u64) -> Message {
     })
 }
 
-fn encoded_len(message: &Message) -> u64 {
+fn encoded_len<M: Wire>(message: &M) -> u64 {
     postcard::to_allocvec(message).map_or(0, |bytes| bytes.len() as u64)
 }
 
@@ -486,4 +502,209 @@ fn dropping_the_last_handle_stops_the_network() {
     assert_eq!(Arc::strong_count(&recorders[1].received), 1);
     a.send(B, vote(3));
     assert_eq!(recorders[1].count(), 2);
+}
+
+#[test]
+fn an_endpoint_is_a_raft_transport() {
+    let (network, recorders) = cluster(&[A, B]);
+    let transport: Arc<dyn Transport> = Arc::new(network.endpoint(A));
+    transport.send(B, vote(1));
+    Transport::send(&network.endpoint(B), A, granted(1));
+    settle(&network);
+    assert_eq!(recorders[1].received(), vec![(A, vote(1))]);
+    assert_eq!(recorders[0].received(), vec![(B, granted(1))]);
+    assert_eq!(network.total_rpcs(), 1);
+}
+
+/// A payload of a service's own: a request and its reply.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+enum Kv {
+    Get { key: u64 },
+    Value { key: u64, value: Option<String> },
+}
+
+impl Wire for Kv {
+    fn is_reply(&self) -> bool {
+        matches!(self, Kv::Value { .. })
+    }
+}
+
+fn get(key: u64) -> Kv {
+    Kv::Get { key }
+}
+
+fn value(key: u64) -> Kv {
+    Kv::Value {
+        key,
+        value: Some(format!("value {key}")),
+    }
+}
+
+fn key(message: &Kv) -> u64 {
+    match message {
+        Kv::Get { key } | Kv::Value { key, .. } => *key,
+    }
+}
+
+/// A network of `Kv`s with A and B registered (each with a recorder) and
+/// connected.
+fn kv_pair() -> (Network<Kv>, Recorder<Kv>, Recorder<Kv>) {
+    let network = Network::<Kv>::seeded(7);
+    let (a, b) = (Recorder::default(), Recorder::default());
+    network.add_server(A, a.handler());
+    network.add_server(B, b.handler());
+    network.connect(A, &[B]);
+    (network, a, b)
+}
+
+#[test]
+fn a_custom_payload_is_delivered_and_only_its_requests_are_rpcs() {
+    let (network, a, b) = kv_pair();
+    network.endpoint(A).send(B, get(1));
+    network.endpoint(A).send(B, get(2));
+    network.endpoint(B).send(A, value(1));
+    let stats = settle(&network);
+
+    assert_eq!(b.received(), vec![(A, get(1)), (A, get(2))]);
+    assert_eq!(a.received(), vec![(B, value(1))]);
+    assert_eq!(network.rpc_count(B), 2);
+    assert_eq!(network.rpc_count(A), 0, "a reply is not an RPC");
+    assert_eq!(network.total_rpcs(), 2);
+    let (request, reply) = (encoded_len(&get(1)), encoded_len(&value(1)));
+    assert_eq!(network.bytes_sent(A), 2 * request);
+    assert_eq!(network.bytes_sent(B), reply);
+    assert_eq!(
+        stats,
+        Stats {
+            sent: 3,
+            requests_sent: 2,
+            bytes: 2 * request + reply,
+            delivered: 3,
+            dropped: 0,
+            codec_errors: 0,
+            handler_panics: 0,
+        }
+    );
+}
+
+#[test]
+fn bytes_that_are_no_custom_payload_are_dropped_and_counted() {
+    let (network, _, b) = kv_pair();
+    let from = network.endpoint(A).address;
+    // A variant tag that no Kv has.
+    network.shared().submit(from, B, Kind::Request, vec![2]);
+    // A Get without its key: truncated.
+    network.shared().submit(from, B, Kind::Request, vec![0]);
+    // A Raft message: a Get, then bytes left over.
+    let raft = postcard::to_allocvec(&vote(1)).unwrap_or_default();
+    network.shared().submit(from, B, Kind::Request, raft);
+    // A valid Kv with trailing garbage.
+    let mut bytes = postcard::to_allocvec(&get(1)).unwrap_or_default();
+    bytes.push(0);
+    network.shared().submit(from, B, Kind::Request, bytes);
+    network.endpoint(A).send(B, get(2));
+    wait_until("the good message", || b.count() == 1);
+    let stats = network.stats();
+
+    assert_eq!(b.received(), vec![(A, get(2))]);
+    assert_eq!((stats.codec_errors, stats.dropped), (4, 4));
+    assert_eq!(network.rpc_count(B), 1);
+}
+
+#[test]
+fn an_unreliable_network_drops_about_a_tenth_of_a_custom_payload() {
+    const N: u64 = 2000;
+    let (network, a, b) = kv_pair();
+    network.set_reliable(false);
+    let (from_a, from_b) = (network.endpoint(A), network.endpoint(B));
+    for k in 0..N {
+        from_a.send(B, get(k));
+        from_b.send(A, value(k));
+    }
+    let stats = settle(&network);
+    let requests = b.count() as u64;
+    let replies = a.count() as u64;
+    // 200 expected each; a standard deviation is about 13.
+    assert!(
+        (N - 280..=N - 120).contains(&requests),
+        "{requests} requests"
+    );
+    assert!((N - 280..=N - 120).contains(&replies), "{replies} replies");
+    assert_eq!(network.rpc_count(B), requests);
+    assert_eq!(network.rpc_count(A), 0);
+    assert_eq!((stats.sent, stats.requests_sent), (2 * N, N));
+    assert_eq!(stats.dropped, 2 * N - requests - replies);
+    // Requests are delayed 0..=26 ms, which reorders them.
+    let keys: Vec<u64> = b.received().iter().map(|(_, m)| key(m)).collect();
+    assert!(keys.windows(2).any(|w| w[0] > w[1]), "some reordering");
+}
+
+#[test]
+fn long_reordering_holds_the_replies_of_a_custom_payload() {
+    const N: u64 = 30;
+    let (network, a, b) = kv_pair();
+    network.set_long_reordering(true);
+    let (from_a, from_b) = (network.endpoint(A), network.endpoint(B));
+    for k in 0..N {
+        from_a.send(B, get(k));
+        from_b.send(A, value(k));
+    }
+    // Held replies wait 200..=2199 ms.
+    let stats = settle(&network);
+    assert_eq!((stats.delivered, stats.dropped), (2 * N, 0));
+    let requests: Vec<_> = b.received().iter().map(|(_, m)| key(m)).collect();
+    let replies: Vec<_> = a.received().iter().map(|(_, m)| key(m)).collect();
+    assert_eq!(requests, (0..N).collect::<Vec<_>>(), "requests in order");
+    assert!(replies.windows(2).any(|w| w[0] > w[1]), "replies reordered");
+}
+
+/// A service's payload: Raft's messages and its own, on one network.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+enum Service {
+    Raft(Message),
+    Kv(Kv),
+}
+
+impl Wire for Service {
+    fn is_reply(&self) -> bool {
+        match self {
+            Service::Raft(message) => message.is_reply(),
+            Service::Kv(message) => message.is_reply(),
+        }
+    }
+}
+
+/// What a Raft peer is given as its transport on a `Service` network.
+struct RaftOver(Endpoint<Service>);
+
+impl Transport for RaftOver {
+    fn send(&self, to: NodeId, message: Message) {
+        self.0.send(to, Service::Raft(message));
+    }
+}
+
+#[test]
+fn raft_and_a_service_share_one_network() {
+    let network = Network::<Service>::seeded(7);
+    let (a, b) = (Recorder::default(), Recorder::default());
+    network.add_server(A, a.handler());
+    network.add_server(B, b.handler());
+    network.connect(A, &[B, C]);
+    let raft_a: Arc<dyn Transport> = Arc::new(RaftOver(network.endpoint(A)));
+    let raft_b: Arc<dyn Transport> = Arc::new(RaftOver(network.endpoint(B)));
+    raft_a.send(B, vote(1));
+    raft_b.send(A, granted(1));
+    network.endpoint(C).send(A, Service::Kv(get(7)));
+    network.endpoint(A).send(C, Service::Kv(value(7)));
+    let stats = settle(&network);
+
+    assert_eq!(b.received(), vec![(A, Service::Raft(vote(1)))]);
+    assert_eq!(
+        a.received(),
+        vec![(B, Service::Raft(granted(1))), (C, Service::Kv(get(7)))]
+    );
+    // C has no handler: the reply to it is dropped.
+    assert_eq!((stats.delivered, stats.dropped), (3, 1));
+    assert_eq!((network.rpc_count(A), network.rpc_count(B)), (1, 1));
+    assert_eq!(network.total_rpcs(), 2, "RequestVote and Get");
 }

@@ -1,8 +1,8 @@
 //! Who is on the network: the registered servers and their incarnations,
 //! and which directed links are enabled.
 
+use super::wire::Handler;
 use crate::consensus::NodeId;
-use crate::runtime::Handler;
 use std::collections::{HashMap, HashSet};
 
 /// One incarnation of one server: what a message is sent from and to.
@@ -16,15 +16,25 @@ pub(super) struct Address {
 }
 
 /// The servers, their incarnations and the links between them. Links start
-/// disabled, as labrpc's ends do.
-#[derive(Default)]
-pub(super) struct Topology {
-    handlers: HashMap<NodeId, Handler>,
+/// disabled, as labrpc's ends do. `M` is the payload the handlers receive.
+pub(super) struct Topology<M> {
+    handlers: HashMap<NodeId, Handler<M>>,
     incarnations: HashMap<NodeId, u64>,
     enabled: HashSet<(NodeId, NodeId)>,
 }
 
-impl Topology {
+impl<M> Default for Topology<M> {
+    /// No servers, every link disabled.
+    fn default() -> Topology<M> {
+        Topology {
+            handlers: HashMap::new(),
+            incarnations: HashMap::new(),
+            enabled: HashSet::new(),
+        }
+    }
+}
+
+impl<M> Topology<M> {
     /// The current incarnation of server `id`.
     pub(super) fn current(&self, id: NodeId) -> Address {
         Address {
@@ -35,14 +45,14 @@ impl Topology {
 
     /// Registers `handler` for the current incarnation of `id`, returning
     /// the handler it replaces (to be dropped outside the network's lock).
-    pub(super) fn add(&mut self, id: NodeId, handler: Handler) -> Option<Handler> {
+    pub(super) fn add(&mut self, id: NodeId, handler: Handler<M>) -> Option<Handler<M>> {
         self.handlers.insert(id, handler)
     }
 
     /// Ends the current incarnation of `id`: unregisters its handler
     /// (returned, to be dropped outside the network's lock) and starts the
     /// next incarnation.
-    pub(super) fn delete(&mut self, id: NodeId) -> Option<Handler> {
+    pub(super) fn delete(&mut self, id: NodeId) -> Option<Handler<M>> {
         let incarnation = self.incarnations.entry(id).or_insert(0);
         *incarnation = incarnation.saturating_add(1);
         self.handlers.remove(&id)
@@ -50,7 +60,7 @@ impl Topology {
 
     /// Unregisters every handler, returning them (to be dropped outside the
     /// network's lock).
-    pub(super) fn clear_handlers(&mut self) -> Vec<Handler> {
+    pub(super) fn clear_handlers(&mut self) -> Vec<Handler<M>> {
         self.handlers.drain().map(|(_, handler)| handler).collect()
     }
 
@@ -71,7 +81,7 @@ impl Topology {
     /// The handler a message from `from` to `to` goes to, if it can go now:
     /// the link is enabled, both incarnations are current and `to` has a
     /// handler.
-    pub(super) fn route(&self, from: Address, to: Address) -> Option<&Handler> {
+    pub(super) fn route(&self, from: Address, to: Address) -> Option<&Handler<M>> {
         if self.is_enabled(from.id, to.id)
             && self.current(from.id) == from
             && self.current(to.id) == to
