@@ -18,6 +18,7 @@
 pub mod bugs;
 pub mod consensus;
 pub mod invariants;
+pub mod kv;
 pub mod network;
 pub mod runtime;
 pub mod sim;

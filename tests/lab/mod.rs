@@ -276,7 +276,7 @@ impl Config {
                 return ids[0];
             }
         }
-        panic!("expected one leader, got none");
+        panic!("expected one leader, got none\n{}", self.describe());
     }
 
     /// The lab's `checkTerms`: every connected server has the same term.
@@ -370,13 +370,49 @@ impl Config {
                     thread::sleep(Duration::from_millis(20));
                 }
                 if !retry {
-                    panic!("one({command:?}) failed to reach agreement");
+                    panic!(
+                        "one({command:?}) failed to reach agreement\n{}",
+                        self.describe()
+                    );
                 }
             } else {
                 thread::sleep(Duration::from_millis(50));
             }
         }
-        panic!("one({command:?}) failed to reach agreement");
+        panic!(
+            "one({command:?}) failed to reach agreement\n{}",
+            self.describe()
+        );
+    }
+
+    /// Every server's state, one line each, for a failure message: whether
+    /// it is up and connected, its term, role, leader, log, commit and
+    /// snapshot, and what it has applied.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.n {
+            let line = match &self.rafts[i] {
+                None => format!("server {i}: crashed"),
+                Some(raft) => raft.with_node(|node| {
+                    format!(
+                        "server {i}: {}, term {}, {:?}, leader {:?}, log ({}..={}], commit {}, applied {}, refused {}",
+                        if self.connected[i] { "connected" } else { "disconnected" },
+                        node.current_term().0,
+                        node.role(),
+                        node.leader_id().map(|l| l.0),
+                        node.log().snapshot_index().0,
+                        node.log().last_index().0,
+                        node.commit_index().0,
+                        node.last_applied().0,
+                        raft.refused_messages(),
+                    )
+                }),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(&format!("network: {:?}", self.net.stats()));
+        out
     }
 
     /// `start` on server `i`: `Some((index, term))` if it leads.

@@ -1,0 +1,132 @@
+//! What clerks and servers say to each other, and what goes into the Raft
+//! log: operations, commands (an operation with its client's id and
+//! sequence number), requests and replies.
+
+use serde::{Deserialize, Serialize};
+
+/// A client's identity: random, 64 bits, so two clerks never share one.
+pub type ClientId = u64;
+
+/// One operation on the key/value store. Every operation, reads included,
+/// goes through the Raft log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Reads a key ("" when it has no value).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Replaces a key's value.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Appends to a key's value ("" when it has none).
+    Append {
+        /// The key.
+        key: String,
+        /// What to append.
+        value: String,
+    },
+    /// Replaces a key's value with `new` if it is `expected` now (`None`:
+    /// the key has no value).
+    Cas {
+        /// The key.
+        key: String,
+        /// The value the key must have for the swap to happen.
+        expected: Option<String>,
+        /// The value it then gets.
+        new: String,
+    },
+}
+
+impl Op {
+    /// The key the operation is on.
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Get { key }
+            | Op::Put { key, .. }
+            | Op::Append { key, .. }
+            | Op::Cas { key, .. } => key,
+        }
+    }
+}
+
+/// What an operation returned when it was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Output {
+    /// A Get's value ("" for a key without one).
+    Value(String),
+    /// A Put or Append happened.
+    Done,
+    /// A Cas: whether it swapped, and the value the key had.
+    Cas {
+        /// True when the key had the expected value and now has the new one.
+        swapped: bool,
+        /// The key's value when the Cas was applied (`None`: no value).
+        found: Option<String>,
+    },
+}
+
+/// What the Raft log holds: an operation, with the client that asked for
+/// it and that client's sequence number for it (its `n`-th operation), so
+/// that a retried request is applied once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Who asked.
+    pub client: ClientId,
+    /// The client's sequence number for this operation; a client's
+    /// sequence numbers increase by one per operation, and it has at most
+    /// one outstanding.
+    pub seq: u64,
+    /// What to do.
+    pub op: Op,
+}
+
+impl Command {
+    /// The command as stored in the Raft log.
+    pub fn encode(&self) -> bytes::Bytes {
+        postcard::to_stdvec(self)
+            .expect("a command always encodes")
+            .into()
+    }
+
+    /// A command from the Raft log, or why the bytes are not one.
+    pub fn decode(bytes: &[u8]) -> Result<Command, postcard::Error> {
+        postcard::from_bytes(bytes)
+    }
+}
+
+/// A clerk's request to a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The command to run.
+    pub command: Command,
+}
+
+/// Why a server did not run a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// This server is not the leader, or lost leadership (or the entry)
+    /// before the command committed: try another, `hint` first if given.
+    WrongLeader {
+        /// The server this one believes leads, as an index into the
+        /// clerk's server list.
+        hint: Option<u64>,
+    },
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// A server's reply to a clerk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The client the reply is for.
+    pub client: ClientId,
+    /// The sequence number of the request it answers.
+    pub seq: u64,
+    /// The operation's output, or why it was not run.
+    pub result: Result<Output, Refusal>,
+}
