@@ -129,14 +129,18 @@ impl KvServer {
                     .spawn(move || inner.run_watchdog())
             },
         ];
+        // Register every thread that did start before giving up on one
+        // that did not, so that `shutdown` joins them all.
+        let mut failure = None;
         for spawned in spawned {
             match spawned {
                 Ok(handle) => lock(&server.inner.threads).push(handle),
-                Err(e) => {
-                    server.shutdown();
-                    return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
-                }
+                Err(e) => failure = Some(e),
             }
+        }
+        if let Some(e) = failure {
+            server.shutdown();
+            return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
         }
         Ok(server)
     }

@@ -201,14 +201,18 @@ impl Raft {
                 .name(format!("raft-{}-applier", me.0))
                 .spawn(move || applier.run()),
         ];
+        // Register every thread that did start before giving up on one
+        // that did not, so that `shutdown` joins them all.
+        let mut failure = None;
         for spawned in spawned {
             match spawned {
                 Ok(handle) => lock(&raft.shared.threads).push(handle),
-                Err(e) => {
-                    raft.shutdown();
-                    return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
-                }
+                Err(e) => failure = Some(e),
             }
+        }
+        if let Some(e) = failure {
+            raft.shutdown();
+            return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
         }
         Ok((raft, applied))
     }
