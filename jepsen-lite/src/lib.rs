@@ -42,6 +42,9 @@
 //!   project's JSON lines ([`format::jsonl`] documents it).
 //! - [`report`], [`explain`], [`html`]: the account of a check as JSON, as
 //!   text, and as a self-contained HTML page.
+//! - [`harness`]: `jepsen-lite run`, a small Jepsen: the library's
+//!   key/value service under client load and a nemesis, its history
+//!   checked and reported.
 //!
 //! # Example
 //!
@@ -73,6 +76,7 @@ pub mod bitset;
 pub mod check;
 pub mod explain;
 pub mod format;
+pub mod harness;
 pub mod history;
 pub mod html;
 pub mod model;

@@ -17,7 +17,7 @@
 //! server while holding its own.
 
 use crate::consensus::{Error, LogIndex, NodeId, Term};
-use crate::kv::protocol::{ClientId, Command, Refusal, Reply, Request};
+use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
 use crate::kv::state_machine::Store;
 use crate::runtime::sync::mpsc::Receiver;
 use crate::runtime::{ApplyMsg, Persister, Raft, RaftConfig, StartError, Transport};
@@ -63,6 +63,9 @@ struct Inner {
     /// cluster).
     undecodable: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The bug catalogue's broken reads (see [`KvServer::serve_local_reads`]);
+    /// only ever set in builds with the `bug-catalogue` feature.
+    local_reads: AtomicBool,
 }
 
 struct State {
@@ -113,6 +116,7 @@ impl KvServer {
             stop_signal: Condvar::new(),
             undecodable: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
+            local_reads: AtomicBool::new(false),
         });
         let server = KvServer { inner };
         let spawned = [
@@ -162,6 +166,17 @@ impl KvServer {
             inner.send(from, &command, Err(Refusal::ShuttingDown));
             return;
         }
+        if inner.local_reads.load(Ordering::Relaxed)
+            && let Op::Get { key } = &command.op
+        {
+            // The catalogue's bug: a read answered from this server's own
+            // copy, which may lag the cluster (a follower, a deposed
+            // leader), instead of through the log.
+            let output = Output::Value(state.store.get(key).to_owned());
+            drop(state);
+            inner.send(from, &command, Ok(output));
+            return;
+        }
         if let Some(output) = state.store.applied_output(command.client, command.seq) {
             let output = output.clone();
             drop(state);
@@ -194,6 +209,17 @@ impl KvServer {
                 inner.send(from, &command, Err(Refusal::ShuttingDown));
             }
         }
+    }
+
+    /// Bug catalogue (test-only, feature `bug-catalogue`): from now on
+    /// this server answers every Get at once from its own copy of the
+    /// store, without going through the log, as a careless implementation
+    /// of fast reads would. A follower or a deposed leader then serves
+    /// stale values: the harness (`jepsen-lite run --bug local-reads`)
+    /// must find the history not linearizable.
+    #[cfg(feature = "bug-catalogue")]
+    pub fn serve_local_reads(&self) {
+        self.inner.local_reads.store(true, Ordering::Relaxed);
     }
 
     /// The value of `key` in this server's copy of the store (for tests

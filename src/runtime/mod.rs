@@ -21,3 +21,9 @@ pub use config::{ApplyMsg, RaftConfig, StartError};
 pub use persister::{MemoryPersister, Persister};
 pub use raft::{Applier, Raft, Ticker, Unstarted};
 pub use transport::{Handler, Transport};
+
+/// True in builds with the `loom` feature. The runtime's threads, locks and
+/// channels are then loom's, which work only inside `loom::model`: code
+/// that runs the runtime for real (the key/value service, the jepsen-lite
+/// harness's thread backend) must not run in such a build.
+pub const LOOM_BUILD: bool = cfg!(feature = "loom");

@@ -1,9 +1,13 @@
 //! The `jepsen-lite` command line: `jepsen-lite check FILE...` checks
-//! histories for linearizability.
+//! histories for linearizability; `jepsen-lite run` runs the key/value
+//! service under a nemesis and checks its history.
 //!
-//! Exit codes (Jepsen's): 0 when every history is linearizable, 1 when any
-//! is not, 2 when any is unknown (timed out) and none is not, 254 for bad
-//! arguments or a file that cannot be read or parsed.
+//! Exit codes (Jepsen's): 0 when every history is linearizable (valid), 1
+//! when any is not, 2 when any is unknown (timed out) and none is not, 254
+//! for bad arguments, a file that cannot be read or parsed, or a run that
+//! could not be carried out.
+
+mod run;
 
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
@@ -31,10 +35,12 @@ const EXIT_BAD_ARGUMENTS: u8 = 254;
 #[command(
     name = "jepsen-lite",
     version,
-    about = "A porcupine-class linearizability checker",
-    long_about = "A porcupine-class linearizability checker.\n\n\
-        Exit codes: 0 all linearizable, 1 any not linearizable, \
-        2 any unknown (timed out), 254 bad arguments or unreadable input."
+    about = "A small Jepsen: a porcupine-class linearizability checker and a fault-injection harness",
+    long_about = "A small Jepsen: a porcupine-class linearizability checker (`check`) and a \
+        harness that runs the checked-raft key/value service under client load and a \
+        nemesis and checks the history (`run`).\n\n\
+        Exit codes: 0 all linearizable (valid), 1 any not linearizable, \
+        2 any unknown (timed out), 254 bad arguments, unreadable input or a failed run."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +51,9 @@ struct Cli {
 enum Command {
     /// Check histories for linearizability.
     Check(CheckArgs),
+    /// Run the key/value service under client load and a nemesis, record
+    /// the history, check it and write a report.
+    Run(run::RunArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,6 +154,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => ExitCode::from(run_check(&args)),
+        Command::Run(args) => ExitCode::from(run::run(&args)),
     }
 }
 

@@ -1,0 +1,228 @@
+//! What a run does: cluster size, clients, duration, workload, faults.
+
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The operations clients run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// Read, write and compare-and-set of small integers, on a few keys,
+    /// each key an independent register (checked with the register model).
+    Register,
+    /// Get, put and append of short strings on a few keys (kv model).
+    Kv,
+    /// Appends of unique values and gets, on a few keys (kv model): every
+    /// value ever written is distinct, so a read shows exactly which
+    /// appends it saw and in what order.
+    Append,
+}
+
+impl Workload {
+    /// The name, as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Register => "register",
+            Workload::Kv => "kv",
+            Workload::Append => "append",
+        }
+    }
+}
+
+/// A kind of fault the nemesis injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NemesisKind {
+    /// Network partitions: random halves, the leader isolated, a ring of
+    /// overlapping majorities, or two halves joined by a bridge node.
+    Partition,
+    /// Crash nodes (keeping what they persisted) and restart them.
+    Kill,
+    /// Drop and delay messages at random.
+    Unreliable,
+    /// Delay messages for long and random times, so they arrive far out of
+    /// order.
+    Reorder,
+}
+
+impl NemesisKind {
+    /// The name, as given on the command line and in nemesis events.
+    pub fn name(self) -> &'static str {
+        match self {
+            NemesisKind::Partition => "partition",
+            NemesisKind::Kill => "kill",
+            NemesisKind::Unreliable => "unreliable",
+            NemesisKind::Reorder => "reorder",
+        }
+    }
+
+    /// Every kind, in a fixed order.
+    pub const ALL: [NemesisKind; 4] = [
+        NemesisKind::Partition,
+        NemesisKind::Kill,
+        NemesisKind::Unreliable,
+        NemesisKind::Reorder,
+    ];
+}
+
+/// What runs the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The thread runtime over the emulated network, in real time.
+    Threads,
+    /// The seeded whole-cluster simulator, in virtual time: a run is
+    /// exactly reproducible from its seed.
+    Sim,
+}
+
+impl Backend {
+    /// The name, as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Threads => "threads",
+            Backend::Sim => "sim",
+        }
+    }
+}
+
+/// A deliberately broken service, to show that the harness finds what it
+/// is meant to find. Only with the `bug-catalogue` feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceBug {
+    /// Every server answers gets from its own state machine at once,
+    /// without going through the log: a follower or a deposed leader
+    /// serves stale values.
+    LocalReads,
+}
+
+/// Everything a run needs.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunOptions {
+    /// Servers in the cluster.
+    pub nodes: usize,
+    /// Concurrent client processes.
+    pub clients: usize,
+    /// How long clients run under faults (virtual time for the simulator),
+    /// before the final heal.
+    #[serde(serialize_with = "seconds")]
+    pub time: Duration,
+    /// The operations.
+    pub workload: Workload,
+    /// The faults to inject (none: a fault-free run).
+    pub nemesis: Vec<NemesisKind>,
+    /// Seeds every random choice (of the generator, the nemesis and, in the
+    /// simulator, of everything else).
+    pub seed: u64,
+    /// Total client operations per second, over all clients (`None`: as
+    /// fast as the clients go).
+    pub rate: Option<f64>,
+    /// How long a fault lasts, and the pause between faults.
+    #[serde(serialize_with = "seconds")]
+    pub nemesis_on: Duration,
+    /// See `nemesis_on`.
+    #[serde(serialize_with = "seconds")]
+    pub nemesis_off: Duration,
+    /// A client gives up on an operation after this long: a read is then
+    /// `fail`, a write `info`.
+    #[serde(serialize_with = "seconds")]
+    pub op_timeout: Duration,
+    /// Keys in use at once.
+    pub keys: usize,
+    /// Operations on a key before it is retired for a fresh one (keeps each
+    /// key's history small enough to check).
+    pub ops_per_key: u64,
+    /// After the final heal, how long to wait for the cluster to serve
+    /// again before the final reads.
+    #[serde(serialize_with = "seconds")]
+    pub recovery: Duration,
+    /// The checker's time limit (an undecided check is `unknown`).
+    #[serde(serialize_with = "seconds")]
+    pub check_timeout: Duration,
+    /// Where reports go: `<store>/<test>/<timestamp>/`.
+    pub store: PathBuf,
+    /// What runs the cluster.
+    pub backend: Backend,
+    /// A deliberately broken service (test-only).
+    pub bug: Option<ServiceBug>,
+}
+
+/// Durations in `results.json` as seconds.
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl Default for RunOptions {
+    /// A useful 30-second test: 5 nodes, 10 clients, the register
+    /// workload at 200 ops/s, every fault on a 5 s on / 5 s off cycle.
+    fn default() -> RunOptions {
+        RunOptions {
+            nodes: 5,
+            clients: 10,
+            time: Duration::from_secs(30),
+            workload: Workload::Register,
+            nemesis: NemesisKind::ALL.to_vec(),
+            seed: 0,
+            rate: Some(200.0),
+            nemesis_on: Duration::from_secs(5),
+            nemesis_off: Duration::from_secs(5),
+            op_timeout: Duration::from_secs(1),
+            keys: 4,
+            ops_per_key: 300,
+            recovery: Duration::from_secs(10),
+            check_timeout: Duration::from_secs(60),
+            store: PathBuf::from("store"),
+            backend: Backend::Threads,
+            bug: None,
+        }
+    }
+}
+
+impl RunOptions {
+    /// The test's name, e.g. `register-partition-kill`: the directory
+    /// under the store.
+    pub fn test_name(&self) -> String {
+        let mut name = self.workload.name().to_string();
+        if self.nemesis.is_empty() {
+            name.push_str("-none");
+        }
+        for kind in &self.nemesis {
+            name.push('-');
+            name.push_str(kind.name());
+        }
+        if self.backend == Backend::Sim {
+            name.push_str("-sim");
+        }
+        name
+    }
+
+    /// Checks the options make sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes == 0 {
+            return Err("--nodes must be at least 1".into());
+        }
+        if self.clients == 0 {
+            return Err("--clients must be at least 1".into());
+        }
+        if self.keys == 0 {
+            return Err("--keys must be at least 1".into());
+        }
+        if self.ops_per_key == 0 {
+            return Err("--ops-per-key must be at least 1".into());
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(format!("--rate must be a positive number, not {rate}"));
+        }
+        if self.op_timeout.is_zero() {
+            return Err("--op-timeout must be positive".into());
+        }
+        if !self.nemesis.is_empty() && self.nemesis_on.is_zero() {
+            return Err("--nemesis-on must be positive".into());
+        }
+        Ok(())
+    }
+}

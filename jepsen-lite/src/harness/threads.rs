@@ -1,0 +1,598 @@
+//! The `threads` backend: the library's key/value service on its thread
+//! runtime, over the emulated network ([`checked_raft::network`]), in
+//! real time.
+//!
+//! Each client process is a thread with its own clerk at its own network
+//! address, running one operation at a time with a deadline; a clerk whose
+//! operation ended indeterminately is replaced by a new one (new address,
+//! new client id), as Jepsen's process becomes a new process. The calling
+//! thread is the nemesis: it cycles faults on the network links between
+//! servers (partitions), the network's reliability (unreliable, long
+//! reordering) and the servers themselves (kill: cut off and shut down,
+//! keeping what they persisted; restart from a copy of it, as the lab's
+//! tester does).
+
+use crate::harness::event::{self, Event, Kind, Process};
+use crate::harness::generator::{self, ClientOp, Generator};
+use crate::harness::nemesis::{self, Fault, Grudge};
+use crate::harness::{BackendRun, Progress, RunOptions};
+use anyhow::{Context, Result, anyhow};
+use checked_raft::NodeId;
+use checked_raft::kv::net::{clerk, start_server};
+use checked_raft::kv::{Clerk, ClerkConfig, KvConfig, KvMessage, KvServer, Op};
+use checked_raft::network::Network;
+use checked_raft::runtime::{MemoryPersister, Persister, RaftConfig};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value as Json;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often the nemesis thread wakes to report progress and check the
+/// clock.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Snapshot when a server's persisted Raft state reaches this many bytes,
+/// so that log compaction and InstallSnapshot run during every test.
+const MAX_RAFT_STATE: usize = 64 * 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn server_id(i: usize) -> NodeId {
+    NodeId(i as u64)
+}
+
+/// The history being recorded: events get their index and time under one
+/// lock, so the file is in time order.
+struct Recorder {
+    start: Instant,
+    events: Mutex<Vec<Event>>,
+    ops: AtomicU64,
+    ok: AtomicU64,
+}
+
+impl Recorder {
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn record(
+        &self,
+        process: Process,
+        kind: Kind,
+        f: &str,
+        key: Option<&str>,
+        value: Json,
+        error: Option<String>,
+    ) {
+        let mut events = lock(&self.events);
+        let index = events.len() as u64;
+        let time = event::next_time(events.last().map(|e| e.time), self.now());
+        events.push(Event {
+            index,
+            process,
+            kind,
+            f: f.to_string(),
+            key: key.map(str::to_owned),
+            value,
+            time,
+            error,
+        });
+        if process != Process::Nemesis && kind != Kind::Invoke {
+            self.ops.fetch_add(1, Ordering::Relaxed);
+            if kind == Kind::Ok {
+                self.ok.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+/// The cluster: servers, their persisters, the network, the links in
+/// force.
+struct Cluster {
+    nodes: usize,
+    net: Network<KvMessage>,
+    servers: Mutex<Vec<Option<KvServer>>>,
+    persisters: Mutex<Vec<Arc<MemoryPersister>>>,
+    grudge: Mutex<Grudge>,
+    next_address: AtomicU64,
+    options: RunOptions,
+}
+
+impl Cluster {
+    fn new(options: &RunOptions) -> Result<Cluster> {
+        let nodes = options.nodes;
+        let net = Network::<KvMessage>::try_seeded(options.seed)
+            .context("cannot start the emulated network")?;
+        let cluster = Cluster {
+            nodes,
+            net,
+            servers: Mutex::new((0..nodes).map(|_| None).collect()),
+            persisters: Mutex::new(
+                (0..nodes)
+                    .map(|_| Arc::new(MemoryPersister::new()))
+                    .collect(),
+            ),
+            grudge: Mutex::new(Grudge::healed(nodes)),
+            next_address: AtomicU64::new(nodes as u64 + 1000),
+            options: options.clone(),
+        };
+        for i in 0..nodes {
+            cluster.start(i)?;
+        }
+        cluster.apply_grudge();
+        Ok(cluster)
+    }
+
+    /// Starts server `i` from a copy of what its predecessor persisted.
+    fn start(&self, i: usize) -> Result<()> {
+        let persister = {
+            let mut persisters = lock(&self.persisters);
+            persisters[i] = Arc::new(persisters[i].copy());
+            Arc::clone(&persisters[i])
+        };
+        let config = KvConfig {
+            raft: RaftConfig::default(),
+            max_raft_state: Some(MAX_RAFT_STATE),
+        };
+        let server = start_server(
+            &self.net,
+            (0..self.nodes).map(server_id).collect(),
+            server_id(i),
+            persister as Arc<dyn Persister>,
+            config,
+        )
+        .map_err(|e| anyhow!("server {i} does not start: {e}"))?;
+        self.break_service(&server)?;
+        lock(&self.servers)[i] = Some(server);
+        self.apply_grudge();
+        Ok(())
+    }
+
+    #[cfg(feature = "bug-catalogue")]
+    fn break_service(&self, server: &KvServer) -> Result<()> {
+        match self.options.bug {
+            Some(crate::harness::ServiceBug::LocalReads) => server.serve_local_reads(),
+            None => {}
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "bug-catalogue"))]
+    fn break_service(&self, _server: &KvServer) -> Result<()> {
+        match self.options.bug {
+            Some(bug) => Err(anyhow!(
+                "--bug {bug:?} needs a build with the bug-catalogue feature \
+                 (cargo run -p jepsen-lite --features bug-catalogue ...)"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Kills server `i`: cut off and deleted from the network (nothing it
+    /// sends is delivered any more), its persister copied so its late
+    /// writes are invisible to its successor, then shut down.
+    fn kill(&self, i: usize) {
+        self.net.delete_server(server_id(i));
+        {
+            let mut persisters = lock(&self.persisters);
+            persisters[i] = Arc::new(persisters[i].copy());
+        }
+        let server = lock(&self.servers)[i].take();
+        if let Some(server) = server {
+            server.shutdown();
+        }
+    }
+
+    fn is_up(&self, i: usize) -> bool {
+        lock(&self.servers)[i].is_some()
+    }
+
+    /// Sets every server-to-server link as the grudge says.
+    fn apply_grudge(&self) {
+        let grudge = lock(&self.grudge);
+        for a in 0..self.nodes {
+            for b in 0..self.nodes {
+                if a != b {
+                    self.net
+                        .enable(server_id(a), server_id(b), grudge.connected(a, b));
+                }
+            }
+        }
+    }
+
+    fn set_grudge(&self, grudge: Grudge) {
+        *lock(&self.grudge) = grudge;
+        self.apply_grudge();
+    }
+
+    /// The server that believes it leads in the highest term, if any.
+    fn leader(&self) -> Option<usize> {
+        let servers = lock(&self.servers);
+        servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let (term, leads) = s.as_ref()?.raft().state();
+                leads.then_some((term, i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    }
+
+    /// A clerk at a fresh address, linked to every server.
+    fn clerk(&self) -> (NodeId, Clerk) {
+        let me = NodeId(self.next_address.fetch_add(1, Ordering::Relaxed));
+        let servers = (0..self.nodes).map(server_id).collect();
+        let clerk = clerk(&self.net, me, servers, ClerkConfig::default());
+        for j in 0..self.nodes {
+            self.net.enable(me, server_id(j), true);
+            self.net.enable(server_id(j), me, true);
+        }
+        (me, clerk)
+    }
+
+    fn drop_clerk(&self, address: NodeId) {
+        for j in 0..self.nodes {
+            self.net.enable(address, server_id(j), false);
+            self.net.enable(server_id(j), address, false);
+        }
+        self.net.delete_server(address);
+    }
+
+    /// Starts or undoes a fault.
+    fn inject(&self, fault: &Fault, on: bool) -> Result<()> {
+        match fault {
+            Fault::Partition(grudge) => {
+                if on {
+                    self.set_grudge(grudge.clone());
+                } else {
+                    self.set_grudge(Grudge::healed(self.nodes));
+                }
+            }
+            Fault::Kill(nodes) => {
+                for &i in nodes {
+                    if on {
+                        self.kill(i);
+                    } else if !self.is_up(i) {
+                        self.start(i)?;
+                    }
+                }
+            }
+            Fault::Unreliable => self.net.set_reliable(!on),
+            Fault::Reorder => self.net.set_long_reordering(on),
+        }
+        Ok(())
+    }
+
+    fn shutdown(&self) {
+        let servers: Vec<(usize, KvServer)> = lock(&self.servers)
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.take()?)))
+            .collect();
+        for (i, server) in servers {
+            self.net.delete_server(server_id(i));
+            server.shutdown();
+        }
+        self.net.shutdown();
+    }
+}
+
+/// What every client thread shares.
+struct Shared {
+    cluster: Cluster,
+    recorder: Recorder,
+    generator: Mutex<Generator>,
+    stop: AtomicBool,
+    next_process: AtomicU64,
+}
+
+/// Runs one operation as `process` through `clerk` and records it;
+/// returns false if it ended indeterminately (the process must retire).
+fn invoke(shared: &Shared, process: u64, clerk: &mut Clerk, op: &ClientOp) -> bool {
+    let options = &shared.cluster.options;
+    let recorder = &shared.recorder;
+    recorder.record(
+        Process::Client(process),
+        Kind::Invoke,
+        op.f,
+        Some(&op.key),
+        op.value.clone(),
+        None,
+    );
+    let deadline = Instant::now() + options.op_timeout;
+    let result = clerk.execute(op.op.clone(), Some(deadline));
+    let (kind, value, error) = generator::completion(options.workload, op, result);
+    if kind == Kind::Info {
+        lock(&shared.generator).indeterminate(&op.key);
+    }
+    recorder.record(
+        Process::Client(process),
+        kind,
+        op.f,
+        Some(&op.key),
+        value,
+        error,
+    );
+    kind != Kind::Info
+}
+
+/// One client thread: operations until told to stop, at its share of the
+/// rate.
+fn client(shared: &Shared, slot: usize, seed: u64) {
+    let mut process = slot as u64;
+    let options = &shared.cluster.options;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut address, mut clerk) = shared.cluster.clerk();
+    // Each client's mean pause between operations, so that all together
+    // run at the rate asked for.
+    let mean_gap = options
+        .rate
+        .map(|rate| Duration::from_secs_f64(options.clients as f64 / rate));
+    let mut next = Instant::now();
+    while !shared.stop.load(Ordering::Relaxed) {
+        if let Some(gap) = mean_gap {
+            // Uniform in [0, 2 × mean]: the mean rate, without lockstep.
+            next += gap.mul_f64(rng.random_range(0.0..2.0));
+            let now = Instant::now();
+            if next > now {
+                sleep_until(shared, next);
+                if shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            } else {
+                next = now;
+            }
+        }
+        let op = lock(&shared.generator).next_op(slot);
+        if !invoke(shared, process, &mut clerk, &op) {
+            // As in Jepsen: the process that left an operation open is
+            // done; a new one (new client id) takes its place.
+            shared.cluster.drop_clerk(address);
+            process = shared.next_process.fetch_add(1, Ordering::Relaxed);
+            (address, clerk) = shared.cluster.clerk();
+        }
+    }
+    shared.cluster.drop_clerk(address);
+}
+
+fn sleep_until(shared: &Shared, when: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= when || shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        thread::sleep((when - now).min(TICK));
+    }
+}
+
+/// Runs the test: clients for `options.time` under the nemesis, then the
+/// heal, the wait for recovery and the final reads.
+pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<BackendRun> {
+    options.validate().map_err(|e| anyhow!(e))?;
+    if checked_raft::runtime::LOOM_BUILD {
+        return Err(anyhow!(
+            "this build's thread runtime is loom's (feature `loom`), which runs only inside \
+             loom models: use --backend sim, or a build without the feature"
+        ));
+    }
+    let cluster = Cluster::new(options)?;
+    let shared = Arc::new(Shared {
+        cluster,
+        recorder: Recorder {
+            start: Instant::now(),
+            events: Mutex::new(Vec::new()),
+            ops: AtomicU64::new(0),
+            ok: AtomicU64::new(0),
+        },
+        generator: Mutex::new(Generator::new(
+            options.workload,
+            options.seed,
+            options.keys,
+            options.ops_per_key,
+        )),
+        stop: AtomicBool::new(false),
+        next_process: AtomicU64::new(options.clients as u64),
+    });
+    let mut log = Vec::new();
+    let mut note = |shared: &Shared, line: String| {
+        log.push(format!(
+            "{:>9.3} s  {line}",
+            shared.recorder.elapsed().as_secs_f64()
+        ));
+    };
+    note(
+        &shared,
+        format!(
+            "started {} servers (threads backend, seed {})",
+            options.nodes, options.seed
+        ),
+    );
+
+    let mut handles = Vec::new();
+    for c in 0..options.clients {
+        let mine = Arc::clone(&shared);
+        let seed = options.seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(c as u64 + 1));
+        let spawned = thread::Builder::new()
+            .name(format!("client-{c}"))
+            .spawn(move || client(&mine, c, seed));
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(e) => {
+                shared.stop.store(true, Ordering::Relaxed);
+                for handle in handles {
+                    let _ = handle.join();
+                }
+                shared.cluster.shutdown();
+                return Err(anyhow!("cannot start a client thread: {e}"));
+            }
+        }
+    }
+
+    // The nemesis, on this thread.
+    let mut rng = StdRng::seed_from_u64(options.seed.rotate_left(17) ^ 0x006e_656d_6573_6973);
+    let mut current: Option<Fault> = None;
+    let mut next_switch = options.nemesis_off;
+    let mut leader = None;
+    let mut report = |shared: &Shared, current: &Option<Fault>, phase: &'static str| {
+        progress(&Progress {
+            elapsed: shared.recorder.elapsed(),
+            ops: shared.recorder.ops.load(Ordering::Relaxed),
+            ok: shared.recorder.ok.load(Ordering::Relaxed),
+            nemesis: current.as_ref().map(Fault::description),
+            phase,
+        });
+    };
+    let mut failure = None;
+    while shared.recorder.elapsed() < options.time {
+        thread::sleep(TICK);
+        report(&shared, &current, "load");
+        let now_leader = shared.cluster.leader();
+        if now_leader != leader {
+            if let Some(l) = now_leader {
+                note(&shared, format!("server {l} leads"));
+            }
+            leader = now_leader;
+        }
+        if options.nemesis.is_empty() || shared.recorder.elapsed() < next_switch {
+            continue;
+        }
+        let result = match current.take() {
+            Some(fault) => {
+                next_switch += options.nemesis_off;
+                stop_fault(&shared, &fault, &mut note)
+            }
+            None => {
+                next_switch += options.nemesis_on;
+                match nemesis::draw(&mut rng, &options.nemesis, options.nodes, leader) {
+                    Some(fault) => {
+                        let started = start_fault(&shared, &fault, &mut note);
+                        current = Some(fault);
+                        started
+                    }
+                    None => Ok(()),
+                }
+            }
+        };
+        if let Err(e) = result {
+            failure = Some(e);
+            break;
+        }
+    }
+
+    // Clients stop; the network heals; the servers recover.
+    shared.stop.store(true, Ordering::Relaxed);
+    report(&shared, &current, "heal");
+    for handle in handles {
+        let _ = handle.join();
+    }
+    if let Some(fault) = current.take()
+        && let Err(e) = stop_fault(&shared, &fault, &mut note)
+    {
+        failure.get_or_insert(e);
+    }
+    if let Some(e) = failure {
+        shared.cluster.shutdown();
+        return Err(e);
+    }
+    shared.cluster.set_grudge(Grudge::healed(options.nodes));
+    shared.cluster.net.set_reliable(true);
+    shared.cluster.net.set_long_reordering(false);
+    note(&shared, "healed: every link up, reliable network".into());
+    let healed = Instant::now();
+    let recovered = await_recovery(&shared, options.recovery);
+    match recovered {
+        Some(()) => note(
+            &shared,
+            format!(
+                "recovered: an operation committed {:.3} s after the heal",
+                healed.elapsed().as_secs_f64()
+            ),
+        ),
+        None => note(
+            &shared,
+            format!(
+                "not recovered {:.1} s after the heal",
+                options.recovery.as_secs_f64()
+            ),
+        ),
+    }
+
+    // The final reads: every key in use, each by a new process.
+    report(&shared, &None, "final reads");
+    let reads = lock(&shared.generator).final_reads();
+    let (address, mut reader) = shared.cluster.clerk();
+    for op in &reads {
+        let process = shared.next_process.fetch_add(1, Ordering::Relaxed);
+        invoke(&shared, process, &mut reader, op);
+    }
+    shared.cluster.drop_clerk(address);
+    note(&shared, format!("final reads of {} keys done", reads.len()));
+    report(&shared, &None, "final reads");
+
+    let stats = shared.cluster.net.stats();
+    note(&shared, format!("network: {stats:?}"));
+    shared.cluster.shutdown();
+    let events = std::mem::take(&mut *lock(&shared.recorder.events));
+    Ok(BackendRun { events, log })
+}
+
+fn start_fault(
+    shared: &Shared,
+    fault: &Fault,
+    note: &mut impl FnMut(&Shared, String),
+) -> Result<()> {
+    shared.recorder.record(
+        Process::Nemesis,
+        Kind::Info,
+        &format!("start-{}", fault.name()),
+        None,
+        Json::String(fault.description()),
+        None,
+    );
+    note(
+        shared,
+        format!("start {}: {}", fault.name(), fault.description()),
+    );
+    shared.cluster.inject(fault, true)
+}
+
+fn stop_fault(
+    shared: &Shared,
+    fault: &Fault,
+    note: &mut impl FnMut(&Shared, String),
+) -> Result<()> {
+    let result = shared.cluster.inject(fault, false);
+    shared.recorder.record(
+        Process::Nemesis,
+        Kind::Info,
+        &format!("stop-{}", fault.name()),
+        None,
+        Json::Null,
+        None,
+    );
+    note(shared, format!("stop {}", fault.name()));
+    result
+}
+
+/// Waits until an operation commits (a read of a key no client uses, not
+/// recorded), at most `limit`.
+fn await_recovery(shared: &Shared, limit: Duration) -> Option<()> {
+    let deadline = Instant::now() + limit;
+    let (address, mut probe) = shared.cluster.clerk();
+    let op = Op::Get {
+        key: "jepsen-lite/recovery".into(),
+    };
+    let recovered = probe.execute(op, Some(deadline)).ok().map(|_| ());
+    shared.cluster.drop_clerk(address);
+    recovered
+}

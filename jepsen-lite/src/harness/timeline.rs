@@ -1,0 +1,726 @@
+//! `timeline.html`: the history as a self-contained page, in the spirit of
+//! Jepsen's timeline. Time flows left to right; each lane holds client
+//! processes, each operation a bar from its invocation to its completion,
+//! coloured by outcome (`ok` green, `info` orange, `fail` pink, never
+//! completed grey to the end of the chart), with the details on hover.
+//! Nemesis windows are shaded across all lanes and named in rows of their
+//! own above them. A legend and the counts per function and outcome head
+//! the page.
+//!
+//! - Lanes: as in Jepsen, a process whose operation ended indeterminately
+//!   retires and its client continues as a new process. So that the page
+//!   has about one lane per client rather than one per process, a process
+//!   takes the first lane free when it starts (the lane's label names
+//!   every process it held).
+//! - Size: only the first [`MAX_OPS`] operations (in order of invocation)
+//!   are drawn, and the chart then ends where the first omitted one began;
+//!   a note says how many were left out. The counts cover everything.
+//! - Everything is inline: CSS, and a few lines of JavaScript to zoom the
+//!   time axis (the page reads fine without them). All user data is
+//!   escaped.
+
+use crate::harness::event::{self, Event, Process};
+use crate::harness::latency::{fault_colour, nice_step, seconds_label, text};
+use crate::harness::results::{OpCounts, OpRecord, Outcome, operations};
+use crate::html::escape;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The most operations drawn; the rest are counted but not drawn.
+pub const MAX_OPS: usize = 20_000;
+
+/// The longest value shown in a hover title, in characters.
+const MAX_VALUE_CHARS: usize = 120;
+
+const STYLE: &str = r#"
+:root { --label: 112px; --zoom: 1; --track: calc(max(600px, 100vw - 3em - 24px - var(--label)) * var(--zoom)); }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; margin-bottom: 0.2em; }
+.meta { color: #666; margin: 0.2em 0 0.6em; }
+.note { background: #fff8e1; border: 1px solid #ffe082; padding: 0.3em 0.6em; border-radius: 4px; display: inline-block; }
+.legend { margin: 0.5em 0; display: flex; flex-wrap: wrap; gap: 0.4em 1.2em; align-items: center; }
+.swatch { display: inline-block; width: 1.6em; height: 0.9em; border-radius: 2px; vertical-align: -0.1em; margin-right: 0.35em; }
+table.counts { border-collapse: collapse; margin: 0.5em 0 0.8em; font: 12px monospace; }
+table.counts td, table.counts th { border: 1px solid #ddd; padding: 2px 10px; text-align: right; }
+table.counts th:first-child, table.counts td:first-child { text-align: left; }
+table.counts tr.total td { font-weight: bold; }
+.zoom { margin: 0.4em 0; }
+.zoom button { font: inherit; min-width: 2.2em; }
+.scroll { overflow: auto; max-height: 82vh; border: 1px solid #ddd; background: #fff; }
+.chart { position: relative; width: calc(var(--label) + var(--track)); }
+.row { display: flex; height: 18px; }
+.label { position: sticky; left: 0; z-index: 5; flex: none; width: var(--label); box-sizing: border-box; padding: 0 6px; background: #fff; border-right: 1px solid #ddd; font: 11px/18px monospace; color: #555; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.track { position: relative; flex: none; width: var(--track); }
+.head { position: sticky; top: 0; z-index: 6; background: #fff; border-bottom: 1px solid #ccc; }
+.head .row { height: 20px; }
+.win { position: absolute; top: 2px; height: 16px; box-sizing: border-box; border-left: 2px solid; padding: 0 4px; font: 11px/16px system-ui, sans-serif; color: #222; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.tick { position: absolute; top: 3px; font: 10px monospace; color: #555; padding-left: 3px; border-left: 1px solid #999; height: 15px; }
+.lanes { position: relative; }
+.lanes .row:nth-child(even) .track { background: rgba(0, 0, 0, 0.02); }
+.overlay { position: absolute; top: 0; bottom: 0; left: var(--label); width: var(--track); pointer-events: none; }
+.band { position: absolute; top: 0; bottom: 0; }
+.gridline { position: absolute; top: 0; bottom: 0; border-left: 1px solid rgba(0, 0, 0, 0.07); }
+.op { position: absolute; top: 3px; height: 12px; min-width: 2px; border-radius: 2px; z-index: 1; box-shadow: inset 1px 0 rgba(0, 0, 0, 0.3); }
+.op:hover { outline: 2px solid #000; z-index: 4; }
+.ok { background: #66bb6a; }
+.info { background: #ffa726; z-index: 2; }
+.fail { background: #ec407a; z-index: 2; }
+.none { background: repeating-linear-gradient(90deg, #bdbdbd 0 6px, #d6d6d6 6px 12px); }
+.empty { color: #999; padding: 1em; }
+"#;
+
+const SCRIPT: &str = r#"
+(function () {
+  var root = document.documentElement, scroll = document.querySelector('.scroll');
+  var axis = document.getElementById('axis'), grid = document.getElementById('grid');
+  var level = document.getElementById('zoom-level'), zoom = 1;
+  if (!axis || !grid || !scroll) return;
+  var span = Number(axis.getAttribute('data-span')) || 1;
+  function nice(raw) {
+    var m = Math.pow(10, Math.floor(Math.log10(raw)));
+    return [1, 2, 5, 10].map(function (k) { return k * m; }).filter(function (s) { return s >= raw; })[0];
+  }
+  function ticks() {
+    var step = nice(span * 110 / Math.max(axis.clientWidth, 1));
+    var digits = Math.min(9, Math.max(0, Math.ceil(-Math.log10(step)))), a = '', g = '';
+    for (var k = 0; k * step <= span * (1 + 1e-9); k++) {
+      var left = (100 * k * step / span).toFixed(5) + '%';
+      a += '<span class="tick" style="left:' + left + '">' + (k * step).toFixed(digits) + '</span>';
+      g += '<div class="gridline" style="left:' + left + '"></div>';
+    }
+    axis.innerHTML = a;
+    grid.innerHTML = g;
+  }
+  document.querySelectorAll('.zoom button').forEach(function (button) {
+    button.addEventListener('click', function () {
+      var label = scroll.querySelector('.label').offsetWidth, width = axis.clientWidth;
+      var centre = (scroll.scrollLeft + scroll.clientWidth / 2 - label) / width;
+      var factor = Number(button.getAttribute('data-zoom'));
+      zoom = factor ? Math.min(Math.max(zoom * factor, 1), 1024) : 1;
+      root.style.setProperty('--zoom', zoom);
+      level.textContent = zoom + '\u00d7';
+      ticks();
+      scroll.scrollLeft = centre * axis.clientWidth + label - scroll.clientWidth / 2;
+    });
+  });
+  ticks();
+  window.addEventListener('resize', ticks);
+})();
+"#;
+
+/// The name of a process: `p3`, `nemesis`.
+fn process_name(process: Process) -> String {
+    match process {
+        Process::Client(p) => format!("p{p}"),
+        Process::Nemesis => "nemesis".into(),
+    }
+}
+
+/// A time in seconds, for titles.
+fn at(ns: u64) -> String {
+    format!("{:.3} s", ns as f64 / 1e9)
+}
+
+/// A duration, for titles.
+fn duration(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.3} s", ms / 1e3)
+    }
+}
+
+/// A JSON value, compactly and shortened, escaped.
+fn value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "nil".into(),
+        other => text(&other.to_string(), MAX_VALUE_CHARS),
+    }
+}
+
+/// The hover text of an operation (escaped).
+fn title(op: &OpRecord<'_>) -> String {
+    let mut t = format!("{} {}", process_name(op.process()), text(op.f(), 40));
+    if let Some(key) = &op.invoke.key {
+        let _ = write!(t, " key {}", text(key, MAX_VALUE_CHARS));
+    }
+    let _ = write!(t, "\nvalue {}", value(&op.invoke.value));
+    match (op.completion, op.latency()) {
+        (Some(c), Some(latency)) => {
+            let _ = write!(
+                t,
+                " → {}\n{} · invoked {} · latency {}",
+                value(&c.value),
+                op.outcome().name(),
+                at(op.start()),
+                duration(latency)
+            );
+            if let Some(error) = &c.error {
+                let _ = write!(t, "\nerror: {}", text(error, MAX_VALUE_CHARS));
+            }
+        }
+        _ => {
+            let _ = write!(t, "\nnever completed · invoked {}", at(op.start()));
+        }
+    }
+    t
+}
+
+/// Lanes for the processes: each takes the first lane free (its previous
+/// process done) when it starts. Returns each process's lane and the
+/// processes of each lane.
+fn lanes(ops: &[OpRecord<'_>], end: u64) -> (BTreeMap<Process, usize>, Vec<Vec<Process>>) {
+    // Each process's lifetime: first invocation to last completion (the
+    // end of the chart if its last operation never completed).
+    let mut life: BTreeMap<Process, (u64, u64)> = BTreeMap::new();
+    for op in ops {
+        let until = op.completion.map_or(end, |c| c.time.max(op.start()));
+        life.entry(op.process())
+            .and_modify(|(from, to)| {
+                *from = (*from).min(op.start());
+                *to = (*to).max(until);
+            })
+            .or_insert((op.start(), until));
+    }
+    let mut order: Vec<(Process, u64, u64)> =
+        life.into_iter().map(|(p, (a, b))| (p, a, b)).collect();
+    order.sort_by_key(|&(p, from, _)| (from, p));
+    let mut free_at: Vec<u64> = Vec::new();
+    let mut members: Vec<Vec<Process>> = Vec::new();
+    let mut lane_of = BTreeMap::new();
+    for (process, from, to) in order {
+        let lane = match free_at.iter().position(|&free| free < from) {
+            Some(lane) => lane,
+            None => {
+                free_at.push(0);
+                members.push(Vec::new());
+                free_at.len() - 1
+            }
+        };
+        free_at[lane] = to;
+        members[lane].push(process);
+        lane_of.insert(process, lane);
+    }
+    (lane_of, members)
+}
+
+/// The timeline page of a history.
+pub fn render(title_text: &str, events: &[Event]) -> String {
+    let all = operations(events);
+    let shown = &all[..all.len().min(MAX_OPS)];
+    let omitted = all.len() - shown.len();
+
+    // The chart's time span: the whole history, or up to where the first
+    // omitted operation began (and the shown ones ended).
+    let history_end = events.iter().map(|e| e.time).max().unwrap_or(0);
+    let end = match all.get(MAX_OPS) {
+        None => history_end,
+        Some(first_omitted) => shown
+            .iter()
+            .filter_map(|op| op.completion.map(|c| c.time))
+            .fold(first_omitted.start(), u64::max),
+    };
+    let span = end.max(1);
+    let pct = |ns: u64| 100.0 * ns.min(span) as f64 / span as f64;
+
+    let mut out = String::with_capacity(8192 + shown.len() * 320);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
+        t = text(title_text, 200)
+    );
+
+    // Counts, over the whole history.
+    let mut total = OpCounts::default();
+    let mut by_function: BTreeMap<&str, OpCounts> = BTreeMap::new();
+    let mut processes: Vec<Process> = Vec::new();
+    for op in &all {
+        total.add(op.outcome());
+        by_function.entry(op.f()).or_default().add(op.outcome());
+        processes.push(op.process());
+    }
+    processes.sort_unstable();
+    processes.dedup();
+    let windows = event::windows(events);
+    let (lane_of, lane_members) = lanes(shown, end);
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">{} operations by {} client processes in {} lanes over {}; {} nemesis windows. Each bar runs from an operation's invocation to its completion; hover for details. A process that retired (after an indeterminate operation) is followed by a new one, which may continue in the same lane.</p>",
+        total.invoked,
+        processes.len(),
+        lane_members.len(),
+        at(history_end),
+        windows.len()
+    );
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Showing the first {} of {} operations (those invoked before {}); the {omitted} after them are not drawn, but are in the counts.</p>",
+            shown.len(),
+            all.len(),
+            all.get(MAX_OPS)
+                .map_or_else(String::new, |op| at(op.start()))
+        );
+    }
+
+    // Legend.
+    out.push_str("<div class=\"legend\">");
+    for (class, name) in [
+        ("ok", "ok"),
+        ("fail", "fail"),
+        ("info", "info (indeterminate)"),
+        ("none", "never completed"),
+    ] {
+        let _ = write!(
+            out,
+            "<span><span class=\"swatch {class}\"></span>{name}</span>"
+        );
+    }
+    let mut faults: Vec<&str> = Vec::new();
+    for w in &windows {
+        if !faults.contains(&w.fault.as_str()) {
+            faults.push(&w.fault);
+        }
+    }
+    for fault in &faults {
+        let colour = fault_colour(fault);
+        let _ = write!(
+            out,
+            "<span><span class=\"swatch\" style=\"background:{colour}33;border-left:2px solid {colour}\"></span>{} window</span>",
+            text(fault, 40)
+        );
+    }
+    out.push_str("</div>\n");
+
+    // Counts table.
+    out.push_str("<table class=\"counts\"><thead><tr><th>function</th><th>invoked</th><th>ok</th><th>fail</th><th>info</th><th>never completed</th></tr></thead><tbody>\n");
+    let row = |out: &mut String, class: &str, name: &str, c: &OpCounts| {
+        let _ = writeln!(
+            out,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            text(name, 40),
+            c.invoked,
+            c.ok,
+            c.fail,
+            c.info,
+            c.incomplete
+        );
+    };
+    for (f, c) in &by_function {
+        row(&mut out, "", f, c);
+    }
+    row(&mut out, " class=\"total\"", "total", &total);
+    out.push_str("</tbody></table>\n");
+
+    if shown.is_empty() && windows.is_empty() {
+        out.push_str("<p class=\"empty\">No operations.</p>\n</body>\n</html>\n");
+        return out;
+    }
+
+    out.push_str("<div class=\"zoom\">zoom <button data-zoom=\"0.5\" title=\"zoom out\">−</button> <button data-zoom=\"2\" title=\"zoom in\">+</button> <button data-zoom=\"0\" title=\"fit to the window\">fit</button> <span id=\"zoom-level\">1×</span></div>\n");
+    out.push_str("<div class=\"scroll\"><div class=\"chart\">\n<div class=\"head\">\n");
+
+    // One row per fault kind, naming its windows.
+    for fault in &faults {
+        let colour = fault_colour(fault);
+        let _ = write!(
+            out,
+            "<div class=\"row\"><div class=\"label\">{}</div><div class=\"track\">",
+            text(fault, 40)
+        );
+        for w in windows
+            .iter()
+            .filter(|w| w.fault == *fault && w.start <= end)
+        {
+            let stop = w.end.unwrap_or(end);
+            let left = pct(w.start);
+            let description = text(&w.description, 200);
+            let _ = write!(
+                out,
+                "<div class=\"win\" style=\"left:{left:.5}%;width:{:.5}%;background:{colour}33;border-color:{colour}\" title=\"{}: {description}&#10;{} – {}\">{description}</div>",
+                (pct(stop) - left).max(0.0),
+                text(fault, 40),
+                at(w.start),
+                w.end.map_or_else(|| "the end".into(), at),
+            );
+        }
+        out.push_str("</div></div>\n");
+    }
+
+    // The time axis (the script redraws it for the zoom).
+    let span_s = span as f64 / 1e9;
+    let step = nice_step(span_s, 10.0);
+    let mut axis = String::new();
+    let mut grid = String::new();
+    let ticks = (span_s / step).floor().clamp(0.0, 1000.0) as u64;
+    for k in 0..=ticks {
+        let t = k as f64 * step;
+        let left = 100.0 * t / span_s;
+        let _ = write!(
+            axis,
+            "<span class=\"tick\" style=\"left:{left:.5}%\">{}</span>",
+            seconds_label(t, step)
+        );
+        let _ = write!(
+            grid,
+            "<div class=\"gridline\" style=\"left:{left:.5}%\"></div>"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<div class=\"row\"><div class=\"label\">time (s)</div><div class=\"track\" id=\"axis\" data-span=\"{span_s}\">{axis}</div></div>\n</div>"
+    );
+
+    // The lanes, under the bands and grid lines.
+    out.push_str("<div class=\"lanes\">\n<div class=\"overlay\">");
+    for w in windows.iter().filter(|w| w.start <= end) {
+        let left = pct(w.start);
+        let _ = write!(
+            out,
+            "<div class=\"band\" style=\"left:{left:.5}%;width:{:.5}%;background:{}30\"></div>",
+            (pct(w.end.unwrap_or(end)) - left).max(0.0),
+            fault_colour(&w.fault)
+        );
+    }
+    let _ = writeln!(out, "<div id=\"grid\">{grid}</div></div>");
+
+    let mut per_lane: Vec<Vec<&OpRecord<'_>>> = vec![Vec::new(); lane_members.len()];
+    for op in shown {
+        if let Some(&lane) = lane_of.get(&op.process())
+            && let Some(ops) = per_lane.get_mut(lane)
+        {
+            ops.push(op);
+        }
+    }
+    for (members, ops) in lane_members.iter().zip(&per_lane) {
+        let names: Vec<String> = members.iter().map(|&p| process_name(p)).collect();
+        let label = match names.len() {
+            0 | 1 => names.concat(),
+            n => format!("{} +{}", names[0], n - 1),
+        };
+        let _ = write!(
+            out,
+            "<div class=\"row\"><div class=\"label\" title=\"{}\">{label}</div><div class=\"track\">",
+            escape(&names.join(", "))
+        );
+        for op in ops {
+            let left = pct(op.start());
+            let right = op.completion.map_or(100.0, |c| pct(c.time));
+            let class = match op.outcome() {
+                Outcome::Ok => "ok",
+                Outcome::Info => "info",
+                Outcome::Fail => "fail",
+                Outcome::Incomplete => "none",
+            };
+            let _ = write!(
+                out,
+                "<div class=\"op {class}\" style=\"left:{left:.5}%;width:{:.5}%\" title=\"{}\"></div>",
+                (right - left).max(0.0),
+                title(op)
+            );
+        }
+        out.push_str("</div></div>\n");
+    }
+    out.push_str("</div>\n</div></div>\n");
+    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::event::Kind;
+    use crate::harness::latency::tests::well_formed;
+    use serde_json::{Value as Json, json};
+
+    struct Builder(Vec<Event>);
+
+    impl Builder {
+        fn push(
+            &mut self,
+            process: Process,
+            kind: Kind,
+            f: &str,
+            key: Option<&str>,
+            value: Json,
+            ms: u64,
+        ) {
+            let index = self.0.len() as u64;
+            self.0.push(Event {
+                index,
+                process,
+                kind,
+                f: f.into(),
+                key: key.map(Into::into),
+                value,
+                time: ms * 1_000_000,
+                error: (kind == Kind::Info && process != Process::Nemesis)
+                    .then(|| "timeout".into()),
+            });
+        }
+
+        fn op(&mut self, p: u64, f: &str, key: &str, start: u64, end: Option<(Kind, u64)>) {
+            self.push(
+                Process::Client(p),
+                Kind::Invoke,
+                f,
+                Some(key),
+                json!(1),
+                start,
+            );
+            if let Some((kind, ms)) = end {
+                self.push(Process::Client(p), kind, f, Some(key), json!(1), ms);
+            }
+        }
+    }
+
+    fn sample() -> Vec<Event> {
+        let mut b = Builder(Vec::new());
+        b.op(0, "read", "a", 0, Some((Kind::Ok, 5)));
+        b.op(
+            1,
+            "write",
+            "<script>alert(\"x\")</script>",
+            1,
+            Some((Kind::Info, 900)),
+        );
+        b.push(
+            Process::Nemesis,
+            Kind::Info,
+            "start-partition",
+            None,
+            json!("halves [0] [1 2] <&>"),
+            100,
+        );
+        b.op(0, "read", "a", 200, Some((Kind::Fail, 300)));
+        b.push(
+            Process::Nemesis,
+            Kind::Info,
+            "stop-partition",
+            None,
+            Json::Null,
+            400,
+        );
+        b.op(2, "cas", "a", 950, Some((Kind::Ok, 990)));
+        b.op(0, "write", "a", 970, None);
+        b.0
+    }
+
+    #[test]
+    fn user_data_is_escaped() {
+        let page = render("a <title> & more", &sample());
+        assert!(!page.contains("<script>alert"));
+        assert!(page.contains("key &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
+        assert!(page.contains("<title>a &lt;title&gt; &amp; more</title>"));
+        assert!(page.contains("halves [0] [1 2] &lt;&amp;&gt;"));
+        // Only the page's own script.
+        assert_eq!(page.matches("<script>").count(), 1);
+    }
+
+    #[test]
+    fn bars_are_coloured_by_outcome() {
+        let page = render("t", &sample());
+        assert_eq!(page.matches("class=\"op ok\"").count(), 2);
+        assert_eq!(page.matches("class=\"op info\"").count(), 1);
+        assert_eq!(page.matches("class=\"op fail\"").count(), 1);
+        assert_eq!(page.matches("class=\"op none\"").count(), 1);
+        assert!(STYLE.contains(".ok { background: #66bb6a; }"));
+        assert!(STYLE.contains(".fail { background: #ec407a;"));
+        assert!(STYLE.contains(".info { background: #ffa726;"));
+        // The never-completed write runs to the end of the chart.
+        assert!(page.contains("left:97.97980%;width:2.02020%"));
+        assert!(page.contains("never completed · invoked 0.970 s"));
+        assert!(page.contains("info · invoked 0.001 s · latency 899.0 ms\nerror: timeout"));
+    }
+
+    #[test]
+    fn nemesis_windows_are_bands_across_the_lanes() {
+        let page = render("t", &sample());
+        // 100..400 ms of 990 ms.
+        assert!(page.contains(
+            "<div class=\"band\" style=\"left:10.10101%;width:30.30303%;background:#1e88e530\">"
+        ));
+        assert!(page.contains("<div class=\"label\">partition</div>"));
+        assert_eq!(page.matches("class=\"win\"").count(), 1);
+        assert!(page.contains("partition window"));
+    }
+
+    #[test]
+    fn retired_processes_share_lanes() {
+        // p0 and p1 overlap; p1 retires (info) and p5 starts after: it
+        // takes p1's lane.
+        let mut b = Builder(Vec::new());
+        b.op(0, "read", "a", 0, Some((Kind::Ok, 10)));
+        b.op(1, "write", "a", 1, Some((Kind::Info, 20)));
+        b.op(0, "read", "a", 15, Some((Kind::Ok, 40)));
+        b.op(5, "write", "a", 30, Some((Kind::Ok, 35)));
+        let ops = operations(&b.0);
+        let (lane_of, members) = lanes(&ops, 40);
+        assert_eq!(
+            members,
+            vec![
+                vec![Process::Client(0)],
+                vec![Process::Client(1), Process::Client(5)]
+            ]
+        );
+        assert_eq!(lane_of[&Process::Client(5)], 1);
+        let page = render("t", &b.0);
+        assert!(page.contains("<div class=\"label\" title=\"p1, p5\">p1 +1</div>"));
+    }
+
+    #[test]
+    fn big_histories_are_capped_with_a_note() {
+        let mut b = Builder(Vec::new());
+        for i in 0..(MAX_OPS as u64 + 5) {
+            b.op(i % 7, "read", "k", i, Some((Kind::Ok, i + 1)));
+        }
+        let page = render("t", &b.0);
+        assert_eq!(page.matches("class=\"op ").count(), MAX_OPS);
+        assert!(page.contains("Showing the first 20000 of 20005 operations (those invoked before 20.000 s); the 5 after them are not drawn"));
+        assert!(page.contains("<td>total</td><td>20005</td>"));
+    }
+
+    #[test]
+    fn the_page_is_well_formed_even_when_empty() {
+        for events in [sample(), Vec::new()] {
+            let page = render("t", &events);
+            let body = page.trim_start_matches("<!DOCTYPE html>\n");
+            // The script holds `<` in comparisons: check the rest.
+            let without_script = match (body.find("<script>"), body.find("</script>")) {
+                (Some(a), Some(b)) => format!("{}{}", &body[..a], &body[b + 9..]),
+                _ => body.to_string(),
+            };
+            well_formed(&without_script.replace("<meta charset=\"utf-8\">", "")).unwrap();
+            assert!(!page.contains("NaN"));
+        }
+        assert!(render("t", &[]).contains("No operations."));
+    }
+
+    /// Writes `timeline.html`, `latency.svg` and the summary of a synthetic
+    /// 30-second history (about 2,000 operations by 10 clients, three
+    /// nemesis windows) into `/tmp/harness-sample/`, to look at:
+    /// `cargo test -p jepsen-lite --lib write_sample -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_sample() {
+        use crate::harness::options::RunOptions;
+        use crate::harness::results::{CheckerSummary, Validity, results, summary_lines};
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+
+        const MS: u64 = 1_000_000;
+        let mut rng = StdRng::seed_from_u64(7);
+        let faults = [
+            ("partition", "halves [0 1] [2 3 4]", 4_000 * MS, 9_000 * MS),
+            ("kill", "kill [1 3]", 13_000 * MS, 18_000 * MS),
+            ("partition", "isolate [2]", 22_000 * MS, 26_000 * MS),
+        ];
+        let mut events: Vec<Event> = Vec::new();
+        for (fault, description, start, stop) in faults {
+            for (time, f) in [
+                (start, format!("start-{fault}")),
+                (stop, format!("stop-{fault}")),
+            ] {
+                events.push(Event {
+                    index: 0,
+                    process: Process::Nemesis,
+                    kind: Kind::Info,
+                    f,
+                    key: None,
+                    value: json!(description),
+                    time,
+                    error: None,
+                });
+            }
+        }
+        let mut next_process = 10;
+        for client in 0..10u64 {
+            let mut process = client;
+            let mut t = rng.random_range(0..50) * MS;
+            while t < 30_000 * MS {
+                let fault = faults
+                    .iter()
+                    .find(|(_, _, a, b)| (*a..*b).contains(&t))
+                    .map(|f| f.0);
+                let f = ["read", "write", "cas"][rng.random_range(0..3)];
+                let key = rng.random_range(0..4u32).to_string();
+                let base = (2.0 * 10f64.powf(rng.random_range(0.0..1.0))) as u64 * MS / 2
+                    + rng.random_range(0..MS);
+                let (kind, latency, error) = match fault {
+                    Some("partition") if rng.random_bool(0.45) => {
+                        let kind = if f == "read" { Kind::Fail } else { Kind::Info };
+                        (kind, 1_000 * MS, Some("timeout".to_string()))
+                    }
+                    Some("kill") if rng.random_bool(0.3) => {
+                        (Kind::Ok, base + rng.random_range(100..400) * MS, None)
+                    }
+                    _ if f == "cas" && rng.random_bool(0.3) => {
+                        (Kind::Fail, base, Some("found 3".into()))
+                    }
+                    _ => (Kind::Ok, base, None),
+                };
+                let value = if f == "cas" {
+                    json!([1, 2])
+                } else {
+                    json!(rng.random_range(0..5))
+                };
+                let invoke = Event {
+                    index: 0,
+                    process: Process::Client(process),
+                    kind: Kind::Invoke,
+                    f: f.into(),
+                    key: Some(key),
+                    value,
+                    time: t,
+                    error: None,
+                };
+                if t < 29_700 * MS || rng.random_bool(0.5) {
+                    events.push(Event {
+                        kind,
+                        time: t + latency,
+                        error,
+                        ..invoke.clone()
+                    });
+                }
+                events.push(invoke);
+                if kind == Kind::Info {
+                    process = next_process;
+                    next_process += 1;
+                }
+                t += latency + rng.random_range(20..180) * MS;
+            }
+        }
+        events.sort_by_key(|e| (e.time, e.kind != Kind::Invoke));
+        for (i, e) in events.iter_mut().enumerate() {
+            e.index = i as u64;
+        }
+        let dir = std::path::Path::new("/tmp/harness-sample");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("timeline.html"),
+            render("register-partition-kill (sample)", &events),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("latency.svg"),
+            crate::harness::latency::render(&events),
+        )
+        .unwrap();
+        let checker = CheckerSummary {
+            validity: Validity::Valid,
+            seconds: 0.42,
+            explanation: None,
+            report_html: None,
+        };
+        let r = results(&RunOptions::default(), &events, checker);
+        std::fs::write(
+            dir.join("results.json"),
+            serde_json::to_string_pretty(&r).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("summary.txt"), summary_lines(&r).join("\n") + "\n").unwrap();
+    }
+}
