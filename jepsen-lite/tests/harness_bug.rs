@@ -1,7 +1,15 @@
 //! The harness finds a broken service: with the bug catalogue's
 //! `local-reads` (every server answers gets from its own copy, without the
-//! log), a run under partitions is not linearizable, and the report says
-//! why. Needs `--features bug-catalogue`.
+//! log), a run under kills is not linearizable, and the report says why.
+//! Needs `--features bug-catalogue`.
+//!
+//! Kills, because the clerk follows the leader: reads reach a lagging
+//! server mostly while a clerk looks for the leader after a fault, and a
+//! server restarted after a kill lags furthest (its store is its last
+//! snapshot until it learns the commit index). Under partitions alone a
+//! clerk leaves a deposed leader at its first write, before the majority
+//! has committed anything newer, and the bug showed in only about one run
+//! in five.
 
 use jepsen_lite::harness::results::Validity;
 use jepsen_lite::harness::runner;
@@ -13,16 +21,17 @@ fn options(backend: Backend, seed: u64) -> RunOptions {
     RunOptions {
         nodes: 3,
         clients: 6,
-        time: Duration::from_secs(6),
+        time: Duration::from_secs(8),
         workload: Workload::Register,
-        nemesis: vec![NemesisKind::Partition],
+        nemesis: vec![NemesisKind::Kill],
         seed,
         rate: Some(200.0),
-        nemesis_on: Duration::from_secs(2),
+        nemesis_on: Duration::from_secs(1),
         nemesis_off: Duration::from_millis(500),
         op_timeout: Duration::from_secs(1),
-        keys: 2,
-        ops_per_key: 200,
+        // One key: every client reads what every other writes.
+        keys: 1,
+        ops_per_key: 1000,
         recovery: Duration::from_secs(10),
         check_timeout: Duration::from_secs(60),
         store: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("harness-bug-store"),
@@ -31,27 +40,35 @@ fn options(backend: Backend, seed: u64) -> RunOptions {
     }
 }
 
-fn assert_found(backend: Backend) {
-    let outcome = runner::run(&options(backend, 11), &mut |_| {}).expect("the run completes");
-    assert_eq!(
-        outcome.results.valid,
-        Validity::Invalid,
-        "stale local reads went unnoticed; report in {}",
-        outcome.dir.display()
-    );
-    let results = std::fs::read_to_string(outcome.dir.join("results.json")).unwrap();
-    assert!(results.contains(r#""valid": false"#), "{results}");
-    assert!(results.contains("explanation"), "{results}");
-    assert!(outcome.dir.join("linearizability.html").is_file());
-    assert_eq!(outcome.exit_code(), 1);
+/// Runs up to `attempts` seeds until one history is found invalid, and
+/// checks that run's report. The simulator is deterministic, so one seed
+/// that finds the bug always does; on real threads, whether a client
+/// happens to read from a lagging server depends on timing, so the claim
+/// is that the harness finds the bug within a few short runs.
+fn assert_found(backend: Backend, attempts: u64) {
+    let mut dirs = Vec::new();
+    for seed in 11..11 + attempts {
+        let outcome = runner::run(&options(backend, seed), &mut |_| {}).expect("the run completes");
+        if outcome.results.valid != Validity::Invalid {
+            dirs.push(outcome.dir.display().to_string());
+            continue;
+        }
+        let results = std::fs::read_to_string(outcome.dir.join("results.json")).unwrap();
+        assert!(results.contains(r#""valid": false"#), "{results}");
+        assert!(results.contains("explanation"), "{results}");
+        assert!(outcome.dir.join("linearizability.html").is_file());
+        assert_eq!(outcome.exit_code(), 1);
+        return;
+    }
+    panic!("stale local reads went unnoticed in {attempts} runs; reports in {dirs:?}");
 }
 
 #[test]
 fn local_reads_are_found_on_threads() {
-    assert_found(Backend::Threads);
+    assert_found(Backend::Threads, 5);
 }
 
 #[test]
 fn local_reads_are_found_in_the_simulator() {
-    assert_found(Backend::Sim);
+    assert_found(Backend::Sim, 1);
 }
