@@ -121,30 +121,8 @@ impl Generator {
             },
             Workload::Kv => match roll {
                 0..34 => read(self.workload, key_name),
-                34..67 => {
-                    let v = format!("{}", self.rng.random_range(0..10u32));
-                    ClientOp {
-                        f: "put",
-                        value: json!(v),
-                        op: Op::Put {
-                            key: key_name.clone(),
-                            value: v,
-                        },
-                        key: key_name,
-                    }
-                }
-                _ => {
-                    let v = format!("{}", self.rng.random_range(0..10u32));
-                    ClientOp {
-                        f: "append",
-                        value: json!(v),
-                        op: Op::Append {
-                            key: key_name.clone(),
-                            value: v,
-                        },
-                        key: key_name,
-                    }
-                }
+                34..67 => put(key_name, format!("{}", self.rng.random_range(0..10u32))),
+                _ => append(key_name, format!("{}", self.rng.random_range(0..10u32))),
             },
             // Half reads: appends are legal in every state, so only reads
             // tell the checker which orders of concurrent appends are
@@ -155,16 +133,7 @@ impl Generator {
                 0..50 => read(self.workload, key_name),
                 _ => {
                     self.next_unique += 1;
-                    let v = format!("{} ", self.next_unique);
-                    ClientOp {
-                        f: "append",
-                        value: json!(v),
-                        op: Op::Append {
-                            key: key_name.clone(),
-                            value: v,
-                        },
-                        key: key_name,
-                    }
+                    append(key_name, format!("{} ", self.next_unique))
                 }
             },
         }
@@ -204,6 +173,30 @@ impl Generator {
     /// Every key used so far.
     pub fn keys_used(&self) -> &[u64] {
         &self.used
+    }
+}
+
+fn put(key: String, value: String) -> ClientOp {
+    ClientOp {
+        f: "put",
+        value: json!(value),
+        op: Op::Put {
+            key: key.clone(),
+            value,
+        },
+        key,
+    }
+}
+
+fn append(key: String, value: String) -> ClientOp {
+    ClientOp {
+        f: "append",
+        value: json!(value),
+        op: Op::Append {
+            key: key.clone(),
+            value,
+        },
+        key,
     }
 }
 

@@ -214,8 +214,9 @@ impl Cluster {
         self.apply_grudge();
     }
 
-    /// The server that believes it leads in the highest term, if any.
-    fn leader(&self) -> Option<usize> {
+    /// The server that believes it leads in the highest term, with that
+    /// term, if any.
+    fn leader(&self) -> Option<(u64, usize)> {
         let servers = lock(&self.servers);
         servers
             .iter()
@@ -225,7 +226,7 @@ impl Cluster {
                 leads.then_some((term, i))
             })
             .max()
-            .map(|(_, i)| i)
+            .map(|(term, i)| (term.0, i))
     }
 
     /// A clerk at a fresh address, linked to every server.
@@ -442,7 +443,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let mut rng = StdRng::seed_from_u64(options.seed.rotate_left(17) ^ 0x006e_656d_6573_6973);
     let mut current: Option<Fault> = None;
     let mut next_switch = options.nemesis_off;
-    let mut leader = None;
+    let mut last_seen = None;
     let mut report = |shared: &Shared, current: &Option<Fault>, phase: &'static str| {
         progress(&Progress {
             elapsed: shared.recorder.elapsed(),
@@ -457,12 +458,15 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         thread::sleep(TICK);
         report(&shared, &current, "load");
         let now_leader = shared.cluster.leader();
-        if now_leader != leader {
-            if let Some(l) = now_leader {
-                note(&shared, format!("server {l} leads"));
-            }
-            leader = now_leader;
+        // A moment without a known leader between two sightings of the
+        // same one is not news.
+        if let Some((term, l)) = now_leader
+            && now_leader != last_seen
+        {
+            note(&shared, format!("server {l} leads in term {term}"));
+            last_seen = now_leader;
         }
+        let leader = now_leader.map(|(_, l)| l);
         if options.nemesis.is_empty() || shared.recorder.elapsed() < next_switch {
             continue;
         }
