@@ -39,6 +39,6 @@ pub use message::{
     Message, RequestVote, RequestVoteReply,
 };
 pub use node::{Config, Node, Proposed, Role};
-pub use progress::Progress;
+pub use progress::{MAX_INFLIGHT, Progress};
 pub use storage::Stored;
 pub use types::{Entry, HardState, LogIndex, NodeId, Snapshot, SnapshotMeta, Term};

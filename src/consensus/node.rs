@@ -13,13 +13,14 @@
 //! 3. A candidate or leader has voted for itself in `current_term`.
 //! 4. `leader_id == Some(id)` exactly when this server is the leader.
 //! 5. A leader tracks every peer, with `match_index < next_index <=
-//!    sent_up_to + 1 <= last_index + 1`.
+//!    sent_up_to + 1 <= last_index + 1`, and a window of messages in
+//!    flight ending in `(match_index, sent_up_to]`, in increasing order.
 
 use crate::consensus::effect::{Effect, Persist};
 use crate::consensus::error::{Error, NotLeader};
 use crate::consensus::log::Log;
 use crate::consensus::message::{AppendResult, Message};
-use crate::consensus::progress::{Progress, quorum};
+use crate::consensus::progress::{MAX_INFLIGHT, Progress, quorum};
 use crate::consensus::storage::Stored;
 use crate::consensus::types::{HardState, LogIndex, NodeId, Snapshot, Term};
 use bytes::Bytes;
@@ -34,6 +35,9 @@ pub struct Config {
     pub members: Vec<NodeId>,
     /// Most entries one AppendEntries carries (at least 1).
     pub max_entries_per_message: usize,
+    /// Most AppendEntries with entries a leader keeps in flight to one
+    /// follower while replicating (pipelining; 1 to [`MAX_INFLIGHT`]).
+    pub max_inflight: usize,
     /// The catalogue bug this server reintroduces, for mutation testing
     /// (exists only with the `bug-catalogue` feature).
     #[cfg(feature = "bug-catalogue")]
@@ -47,6 +51,7 @@ impl Config {
             id,
             members,
             max_entries_per_message: 64,
+            max_inflight: 4,
             #[cfg(feature = "bug-catalogue")]
             bug: None,
         }
@@ -88,6 +93,7 @@ pub struct Node {
     /// Every other server, in id order.
     pub(crate) peers: Vec<NodeId>,
     pub(crate) max_entries_per_message: usize,
+    pub(crate) max_inflight: usize,
 
     // Persistent state on all servers (Figure 2).
     pub(crate) current_term: Term,
@@ -128,6 +134,7 @@ impl Node {
             id,
             members,
             max_entries_per_message,
+            max_inflight,
             ..
         } = config;
         let members_set: BTreeSet<NodeId> = members.iter().copied().collect();
@@ -140,6 +147,11 @@ impl Node {
             return Err(Error::InvalidConfig(
                 "max_entries_per_message must be at least 1".into(),
             ));
+        }
+        if !(1..=MAX_INFLIGHT).contains(&max_inflight) {
+            return Err(Error::InvalidConfig(format!(
+                "max_inflight must be 1 to {MAX_INFLIGHT}, not {max_inflight}"
+            )));
         }
         let log = stored.log()?;
         let HardState {
@@ -162,6 +174,7 @@ impl Node {
             id,
             peers: members_set.into_iter().filter(|&m| m != id).collect(),
             max_entries_per_message,
+            max_inflight,
             current_term,
             voted_for,
             log,
@@ -277,7 +290,29 @@ impl Node {
             });
         }
         let mut out = Vec::new();
-        let index = self.append_as_leader(command, &mut out);
+        let index = self.append_as_leader([command], &mut out);
+        let proposed = Proposed {
+            index,
+            term: self.current_term,
+        };
+        Ok((proposed, out))
+    }
+
+    /// Proposes several commands at once: appended in order, persisted in
+    /// one write and replicated together. Returns where the last one was
+    /// placed (the first is `commands.len() - 1` before it); no commands
+    /// change nothing and place nothing.
+    pub fn propose_batch(
+        &mut self,
+        commands: Vec<Bytes>,
+    ) -> Result<(Proposed, Vec<Effect>), NotLeader> {
+        if !self.is_leader() {
+            return Err(NotLeader {
+                leader_hint: self.leader_id,
+            });
+        }
+        let mut out = Vec::new();
+        let index = self.append_as_leader(commands, &mut out);
         let proposed = Proposed {
             index,
             term: self.current_term,
@@ -528,6 +563,10 @@ impl Node {
                     if p.match_index >= p.next_index
                         || p.next_index > p.sent_up_to.next()
                         || p.sent_up_to > self.log.last_index()
+                        || p.in_flight().windows(2).any(|w| w[0] >= w[1])
+                        || p.in_flight()
+                            .iter()
+                            .any(|&i| i <= p.match_index || i > p.sent_up_to)
                     {
                         return fail(format!("progress of {peer} out of range: {p:?}"));
                     }

@@ -10,9 +10,16 @@ use crate::consensus::types::{Entry, LogIndex, NodeId};
 use bytes::Bytes;
 
 impl Node {
-    /// Appends a new entry of the current term to the leader's log, persists
-    /// it, and starts replicating it at once. Returns its index.
-    pub(crate) fn append_as_leader(&mut self, command: Bytes, out: &mut Vec<Effect>) -> LogIndex {
+    /// Appends new entries of the current term, one per command, to the
+    /// leader's log, persists them in one write, and starts replicating
+    /// them at once (to every follower whose window has room; the others
+    /// get them with the next acknowledgement, batched). Returns the index
+    /// of the last one (the last index already there for no commands).
+    pub(crate) fn append_as_leader(
+        &mut self,
+        commands: impl IntoIterator<Item = Bytes>,
+        out: &mut Vec<Effect>,
+    ) -> LogIndex {
         if bug!(self, LeaderOverwritesOwnEntries)
             && self.log.last_index() > self.commit_index
             && self.log.last_term() == self.current_term
@@ -21,76 +28,114 @@ impl Node {
             self.log.truncate_after(after);
             out.push(Effect::Persist(Persist::TruncateAfter { after }));
         }
-        let entry = Entry {
-            index: self.log.last_index().next(),
-            term: self.current_term,
-            command,
-        };
-        let index = entry.index;
-        // The index is last + 1 and the term is current: push cannot refuse.
-        let pushed = self.log.push(entry.clone());
-        debug_assert!(pushed, "a leader's append follows its last entry");
-        out.push(Effect::Persist(Persist::Append(vec![entry])));
+        let mut appended = Vec::new();
+        for command in commands {
+            let entry = Entry {
+                index: self.log.last_index().next(),
+                term: self.current_term,
+                command,
+            };
+            // The index is last + 1 and the term is current: push cannot refuse.
+            let pushed = self.log.push(entry.clone());
+            debug_assert!(pushed, "a leader's append follows its last entry");
+            appended.push(entry);
+        }
+        if appended.is_empty() {
+            return self.log.last_index();
+        }
+        out.push(Effect::Persist(Persist::Append(appended)));
         // Followers that need the snapshot get it (again) at the next
         // heartbeat or answer, not once per proposal.
         for i in 0..self.peers.len() {
             let peer = self.peers[i];
             if !self.needs_snapshot(peer) {
-                self.send_append(peer, out);
+                self.send_new_entries(peer, out);
             }
         }
         // A single-server cluster commits on its own.
-        self.maybe_advance_commit(out);
-        index
+        if self.peers.is_empty() {
+            self.maybe_advance_commit(out);
+        }
+        self.log.last_index()
     }
 
-    /// Sends every follower what it lacks (Figure 2, Leaders: "If last log
-    /// index >= nextIndex for a follower: send AppendEntries RPC with log
-    /// entries starting at nextIndex"); an empty one is a heartbeat.
+    /// The leader's heartbeat (§5.2), which also retransmits (Figure 2,
+    /// Leaders: "If last log index >= nextIndex for a follower: send
+    /// AppendEntries RPC with log entries starting at nextIndex"): a
+    /// follower that has acknowledged everything gets an empty
+    /// AppendEntries; one with entries unacknowledged is probed again from
+    /// `next_index`, in case a message was lost.
     pub(crate) fn broadcast_append(&mut self, out: &mut Vec<Effect>) {
+        let last_index = self.log.last_index();
         for i in 0..self.peers.len() {
             let peer = self.peers[i];
+            if let Some(p) = self.leader_progress_mut(peer)
+                && p.match_index < last_index
+            {
+                p.probe();
+            }
             self.send_append(peer, out);
         }
     }
 
-    /// Sends `peer` the entries from its `next_index`, or the snapshot when
-    /// those entries were compacted away (§7: "the leader must occasionally
-    /// send snapshots to followers that lag behind").
-    pub(crate) fn send_append(&mut self, peer: NodeId, out: &mut Vec<Effect>) {
+    /// Streams to `peer` the entries it has not been sent, as many
+    /// messages as its window allows (pipelining: no waiting for replies;
+    /// while probing, one message at a time).
+    fn send_new_entries(&mut self, peer: NodeId, out: &mut Vec<Effect>) {
+        let last_index = self.log.last_index();
+        while let Some(p) = self.progress(peer)
+            && p.sent_up_to < last_index
+            && p.can_send(self.max_inflight)
+        {
+            if !self.send_append(peer, out) {
+                break;
+            }
+        }
+    }
+
+    /// Sends `peer` the entries after those already sent to it (from
+    /// `next_index` when probing), up to `max_entries_per_message`, or the
+    /// snapshot when the entries it needs were compacted away (§7: "the
+    /// leader must occasionally send snapshots to followers that lag
+    /// behind"). Returns whether it sent an AppendEntries.
+    pub(crate) fn send_append(&mut self, peer: NodeId, out: &mut Vec<Effect>) -> bool {
         let Some(progress) = self.progress(peer) else {
-            return;
+            return false;
         };
-        let prev_log_index = progress.next_index.prev();
+        let prev_log_index = progress.sent_up_to;
         let message = match self.log.term_at(prev_log_index) {
-            Some(prev_log_term) => Message::AppendEntries(AppendEntries {
+            Some(prev_log_term) => AppendEntries {
                 term: self.current_term,
                 prev_log_index,
                 prev_log_term,
                 entries: self
                     .log
                     .slice(
-                        progress.next_index,
+                        prev_log_index.next(),
                         self.log.last_index(),
                         self.max_entries_per_message,
                     )
                     .to_vec(),
                 leader_commit: self.commit_index,
-            }),
-            None => match &self.snapshot {
-                Some(snapshot) => Message::InstallSnapshot(InstallSnapshot {
-                    term: self.current_term,
-                    snapshot: snapshot.clone(),
-                }),
-                // Unreachable while the invariants hold: an index below the
-                // log's offset means a snapshot exists.
-                None => return,
             },
+            None => {
+                // Unreachable while the invariants hold without a snapshot:
+                // an index below the log's offset means a snapshot exists.
+                if let Some(snapshot) = &self.snapshot {
+                    let message = Message::InstallSnapshot(InstallSnapshot {
+                        term: self.current_term,
+                        snapshot: snapshot.clone(),
+                    });
+                    self.send(peer, message, out);
+                }
+                return false;
+            }
         };
-        if let (Message::AppendEntries(m), Some(p)) = (&message, self.leader_progress_mut(peer)) {
-            p.sent(m.prev_log_index.plus(m.entries.len()));
+        if let Some(p) = self.leader_progress_mut(peer) {
+            p.sent(message.prev_log_index.plus(message.entries.len()));
         }
-        self.send(peer, message, out);
+        self.send(peer, Message::AppendEntries(message), out);
+        true
     }
 
     /// AppendEntries receiver (Figure 2):
@@ -118,22 +163,20 @@ impl Node {
         // §7: entries covered by this server's snapshot are committed, so
         // they match the leader's; check consistency from the snapshot on.
         let snapshot = self.log.snapshot_meta();
-        let (prev_log_index, prev_log_term, entries) =
-            if request.prev_log_index < snapshot.last_included_index {
-                let skip = (snapshot.last_included_index.0 - request.prev_log_index.0) as usize;
-                let rest = request.entries.get(skip..).unwrap_or_default().to_vec();
-                (
-                    snapshot.last_included_index,
-                    snapshot.last_included_term,
-                    rest,
-                )
-            } else {
-                (
-                    request.prev_log_index,
-                    request.prev_log_term,
-                    request.entries.clone(),
-                )
-            };
+        let AppendEntries {
+            prev_log_index: request_prev,
+            prev_log_term,
+            mut entries,
+            leader_commit,
+            ..
+        } = request;
+        let (prev_log_index, prev_log_term) = if request_prev < snapshot.last_included_index {
+            let skip = (snapshot.last_included_index.0 - request_prev.0) as usize;
+            entries.drain(..skip.min(entries.len()));
+            (snapshot.last_included_index, snapshot.last_included_term)
+        } else {
+            (request_prev, prev_log_term)
+        };
 
         // Rule 2, with the conflict hints of §5.3.
         let result = match self.log.term_at(prev_log_index) {
@@ -157,11 +200,11 @@ impl Node {
                 self.append_new_entries(entries, out); // rules 3 and 4
                 // Rule 5: never past what is known to match the leader.
                 let verified = if bug!(self, CommitPastSentEntries) {
-                    request.leader_commit
+                    leader_commit
                 } else {
                     last_new_index
                 };
-                let known_commit = request.leader_commit.min(verified);
+                let known_commit = leader_commit.min(verified);
                 if known_commit > self.commit_index {
                     self.commit_index = known_commit;
                     self.apply_committed(out);
@@ -171,7 +214,7 @@ impl Node {
                 }
             }
         };
-        self.reply_append(leader, request.prev_log_index, result, out);
+        self.reply_append(leader, request_prev, result, out);
     }
 
     /// Answers the AppendEntries whose `prev_log_index` is given.
@@ -194,14 +237,15 @@ impl Node {
     /// first conflicting entry on, and appends the rest. A stale or
     /// duplicated request whose entries are all present changes nothing: the
     /// log is never truncated unless an entry actually conflicts (§5.3).
-    fn append_new_entries(&mut self, entries: Vec<Entry>, out: &mut Vec<Effect>) {
+    fn append_new_entries(&mut self, mut entries: Vec<Entry>, out: &mut Vec<Effect>) {
         let first_new = entries
             .iter()
             .position(|e| self.log.term_at(e.index) != Some(e.term));
         let Some(first_new) = first_new else {
             return;
         };
-        let new = entries[first_new..].to_vec();
+        entries.drain(..first_new);
+        let new = entries;
         let start = new[0].index;
         if start <= self.log.last_index() {
             let after = start.prev();
@@ -244,9 +288,7 @@ impl Node {
                 let Some(p) = self.leader_progress_mut(follower) else {
                     return;
                 };
-                let answers_latest = reply.prev_log_index.next() == p.next_index
-                    && reply.prev_log_index > p.match_index;
-                if answers_latest && p.back_off(to) {
+                if p.reject(reply.prev_log_index, to) {
                     self.send_append(follower, out);
                 }
             }
@@ -266,9 +308,7 @@ impl Node {
             return;
         }
         self.maybe_advance_commit(out);
-        if self.has_unsent_entries(follower) {
-            self.send_append(follower, out);
-        }
+        self.send_new_entries(follower, out);
     }
 
     /// A leader's progress record of `peer`; `None` on other roles.
@@ -284,16 +324,6 @@ impl Node {
     pub(crate) fn needs_snapshot(&self, peer: NodeId) -> bool {
         self.progress(peer)
             .is_some_and(|p| p.next_index <= self.log.snapshot_index())
-    }
-
-    /// Whether the leader has entries it has not sent `peer` since its
-    /// `next_index` last moved back (entries sent but unacknowledged are
-    /// not sent again on every acknowledgement; see [`Progress::sent_up_to`]).
-    ///
-    /// [`Progress::sent_up_to`]: crate::consensus::Progress::sent_up_to
-    pub(crate) fn has_unsent_entries(&self, peer: NodeId) -> bool {
-        self.progress(peer)
-            .is_some_and(|p| p.sent_up_to < self.log.last_index())
     }
 
     /// Figure 2, Leaders: "If there exists an N such that N > commitIndex, a

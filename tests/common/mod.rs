@@ -207,13 +207,22 @@ pub fn progress(next_index: u64, match_index: u64) -> Progress {
     sent_progress(next_index, match_index, next_index - 1)
 }
 
-/// A follower's progress with entries through `sent_up_to` sent.
+/// A follower's progress with entries through `sent_up_to` sent, in one
+/// message still in flight if that is past `next_index`; probing until
+/// something was acknowledged.
 pub fn sent_progress(next_index: u64, match_index: u64, sent_up_to: u64) -> Progress {
-    Progress {
-        next_index: LogIndex(next_index),
-        match_index: LogIndex(match_index),
-        sent_up_to: LogIndex(sent_up_to),
-    }
+    let in_flight: &[LogIndex] = if sent_up_to >= next_index {
+        &[LogIndex(sent_up_to)]
+    } else {
+        &[]
+    };
+    Progress::from_parts(
+        LogIndex(next_index),
+        LogIndex(match_index),
+        LogIndex(sent_up_to),
+        match_index == 0,
+        in_flight,
+    )
 }
 
 /// A RequestVote reply.
