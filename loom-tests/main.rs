@@ -1,5 +1,5 @@
 //! loom models of the thread runtime (`cargo test --features loom`): the
-//! real `Raft` handle, its ticker and applier loops and its persister, with
+//! real `Raft` handle, its ticker loop and its persister, with
 //! loom's locks, condition variables, atomics, threads and channels swapped
 //! in by `src/runtime/sync.rs`. Each model uses at most four threads (main
 //! included) and a preemption bound of 2 or 3 (`LOOM_MAX_PREEMPTIONS`
@@ -9,7 +9,7 @@
 
 mod support;
 
-mod applier;
+mod apply_order;
 mod shutdown;
 mod start_race;
 mod state_pair;

@@ -1,7 +1,6 @@
 //! The runtime driven by hand: a peer built with `Raft::unstarted`, its
-//! timers fired through `Ticker::fire_due` on a `ManualClock`, its applier
-//! run on a thread of the test's. Deterministic: no timer fires unless the
-//! test moves the clock.
+//! timers fired through `Ticker::fire_due` on a `ManualClock`.
+//! Deterministic: no timer fires unless the test moves the clock.
 
 // Real threads: compiled out of the loom build.
 #![cfg(not(feature = "loom"))]
@@ -29,7 +28,6 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
     let Unstarted {
         raft,
         ticker,
-        applier,
         applied,
     } = Raft::unstarted(
         vec![NodeId(0)],
@@ -53,7 +51,6 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
     assert!(ticker.fire_due(), "the election timer fires");
     assert_eq!(raft.state(), (Term(1), true));
 
-    let applier = std::thread::spawn(move || applier.run());
     assert_eq!(
         raft.start(Bytes::from_static(b"x")),
         Ok((LogIndex(1), Term(1)))
@@ -67,6 +64,6 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
         }
     );
     raft.shutdown();
-    applier.join().unwrap();
+    assert!(applied.recv().is_err(), "the channel closes at shutdown");
     assert!(!ticker.fire_due(), "a stopped peer fires nothing");
 }

@@ -240,7 +240,7 @@ impl KvServer {
     pub fn shutdown(&self) {
         let inner = &self.inner;
         inner.stopped.store(true, Ordering::SeqCst);
-        // Raft's applier ends, which closes the channel our applier reads.
+        // Raft closes the channel our applier reads as it shuts down.
         inner.raft.shutdown();
         drop(lock(&inner.state));
         inner.stop_signal.notify_all();

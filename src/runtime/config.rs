@@ -17,6 +17,9 @@ pub struct RaftConfig {
     pub heartbeat_interval: Duration,
     /// Most entries one AppendEntries carries.
     pub max_entries_per_message: usize,
+    /// Most AppendEntries with entries in flight to one follower
+    /// (pipelining; 1 to [`crate::MAX_INFLIGHT`]).
+    pub max_inflight: usize,
     /// Seed of the election-timeout randomness; `None` draws one from the
     /// operating system, so that peers do not time out in lockstep.
     pub seed: Option<u64>,
@@ -35,6 +38,7 @@ impl Default for RaftConfig {
             election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(100),
             max_entries_per_message: 256,
+            max_inflight: 4,
             seed: None,
             #[cfg(feature = "loom")]
             mutation: None,

@@ -9,6 +9,8 @@
 
 pub mod clock;
 pub mod config;
+#[cfg(not(feature = "loom"))]
+pub mod local;
 #[cfg(feature = "loom")]
 pub mod mutation;
 pub mod persister;
@@ -18,8 +20,10 @@ pub mod transport;
 
 pub use clock::{Clock, ManualClock, RealClock};
 pub use config::{ApplyMsg, RaftConfig, StartError};
+#[cfg(not(feature = "loom"))]
+pub use local::{LocalNetwork, LocalTransport};
 pub use persister::{MemoryPersister, Persister};
-pub use raft::{Applier, Raft, Ticker, Unstarted};
+pub use raft::{Raft, Ticker, Unstarted};
 pub use transport::{Handler, Transport};
 
 /// True in builds with the `loom` feature. The runtime's threads, locks and

@@ -7,13 +7,11 @@
 /// One reintroduced concurrency bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutation {
-    /// The applier checks its queue and goes to sleep in two separate
-    /// critical sections: a commit queued between them is never delivered
-    /// (a lost wakeup).
-    LostWakeup,
-    /// The applier takes the node lock while it holds the apply queue's
-    /// lock, the opposite order to a handler's (a lock-order inversion).
-    LockOrderInversion,
+    /// Committed entries are handed to the application's channel without
+    /// the apply lock taken before the node lock is released: two threads
+    /// that commit one after the other can hand theirs over in the
+    /// opposite order.
+    ApplyAfterUnlock,
     /// Messages are sent while the node lock is held: two peers sending to
     /// each other through a synchronous transport deadlock.
     SendUnderLock,

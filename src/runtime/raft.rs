@@ -5,24 +5,32 @@
 //! ([`Node`]). It feeds the core its inputs (messages from the transport,
 //! timers, proposals, snapshots) under one lock and executes the effects
 //! in order: persist effects while the lock is held, before any message
-//! that depends on them leaves; timers re-armed; committed entries queued
-//! for the applier; messages sent once the lock is released.
+//! that depends on them leaves; timers re-armed; committed entries handed
+//! to the application and messages sent once the lock is released.
 //!
-//! Threads: a ticker that fires the election and heartbeat timers (it
-//! sleeps on a condition variable until the earliest deadline: no polling),
-//! and an applier that hands queued [`ApplyMsg`]s to the application
-//! without holding the node's lock. Incoming messages are handled on the
-//! transport's thread, proposals on the caller's.
+//! One thread of its own: a ticker that fires the election and heartbeat
+//! timers (it sleeps on a condition variable until the earliest deadline:
+//! no polling, and it is woken only when a timer is armed earlier than
+//! that). Incoming messages are handled on the transport's thread,
+//! proposals on the caller's. Committed entries are handed to the
+//! application's channel by whichever thread committed them, under an
+//! apply lock taken before the node lock is released (hand over hand):
+//! that keeps them in log order across threads and costs no thread
+//! hand-off (the channel is unbounded: sending never waits for the
+//! application).
 //!
 //! Lock order: the node lock (`core`) may be held while taking the apply
-//! queue's lock, never the other way round; neither is held while sending.
+//! lock, never the other way round; neither is held while sending to a
+//! peer.
 //!
-//! The two loops are values ([`Ticker`], [`Applier`]): [`Raft::new`] runs
-//! each on a thread of its own, and [`Raft::unstarted`] hands them to an
-//! embedder that runs them itself (the loom models do, to stay within
-//! loom's thread budget). Either way it is the same code.
+//! The ticker loop is a value ([`Ticker`]): [`Raft::new`] runs it on a
+//! thread of its own, and [`Raft::unstarted`] hands it to an embedder that
+//! runs it itself (the loom models do, to stay within loom's thread
+//! budget). Either way it is the same code.
 
-use crate::consensus::{Config, Effect, Error, LogIndex, Message, Node, NodeId, Term};
+use crate::consensus::{
+    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Proposed, Term,
+};
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, StartError};
 #[cfg(feature = "loom")]
@@ -36,7 +44,6 @@ use crate::runtime::transport::{Handler, Transport};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Whether `shared`'s peer runs with the loom-only [`Mutation`] `$m`;
@@ -61,16 +68,17 @@ struct Shared {
     id: NodeId,
     config: RaftConfig,
     core: Mutex<Core>,
-    /// Signalled when a timer is re-armed or the peer stops (the ticker
-    /// waits on it, with `core`).
+    /// Signalled when a timer is armed earlier than the ticker's wakeup, or
+    /// the peer stops (the ticker waits on it, with `core`).
     timers_changed: Condvar,
-    apply: Mutex<ApplyQueue>,
-    /// Signalled when messages are queued or the peer stops.
-    apply_ready: Condvar,
+    /// The apply lock: taken while the node lock is held, never the other
+    /// way round (see [`Shared::run`]).
+    apply: Mutex<ApplyChannel>,
     /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
-    /// thread checks it under the lock it waits with (and the applier
-    /// again before each delivery), and `shutdown` takes each such lock
-    /// after setting it, before notifying, so no wakeup is lost.
+    /// handler checks it under the node lock, the lock the ticker waits
+    /// with, and `shutdown` takes that lock after setting it, before
+    /// notifying, so no wakeup is lost; then the apply lock, so that no
+    /// handler is still handing entries over when it returns.
     stopped: AtomicBool,
     refused: AtomicU64,
     transport: std::sync::Arc<dyn Transport>,
@@ -90,21 +98,48 @@ struct Core {
     fault: Option<Error>,
 }
 
-struct ApplyQueue {
-    pending: VecDeque<ApplyMsg>,
+/// The application's end of the channel of committed entries and
+/// snapshots, guarded by the apply lock.
+#[derive(Clone)]
+struct ApplyChannel {
+    /// `None` once the peer stopped or the application dropped its end.
+    sender: Option<mpsc::Sender<ApplyMsg>>,
 }
 
-/// A peer built but not yet running: its handle, its two loops and the
-/// channel on which committed commands and snapshots arrive. Nothing
-/// happens until the loops run (each on a thread of its own, say).
+impl ApplyChannel {
+    /// Hands `messages` to the application, in order; once the application
+    /// has dropped its end, nothing more.
+    fn deliver(&mut self, messages: Vec<ApplyMsg>) {
+        for message in messages {
+            let Some(sender) = &self.sender else {
+                return;
+            };
+            if sender.send(message).is_err() {
+                self.sender = None;
+            }
+        }
+    }
+}
+
+impl Core {
+    /// The earliest armed timer's deadline, which the ticker sleeps until.
+    fn earliest_deadline(&self) -> Option<Instant> {
+        self.election_deadline
+            .into_iter()
+            .chain(self.heartbeat_deadline)
+            .min()
+    }
+}
+
+/// A peer built but not yet running: its handle, its timer loop and the
+/// channel on which committed commands and snapshots arrive. No timer
+/// fires until the loop runs (on a thread of its own, say).
 pub struct Unstarted {
     /// The handle.
     pub raft: Raft,
     /// The loop that fires the election and heartbeat timers.
     pub ticker: Ticker,
-    /// The loop that hands committed entries to the application.
-    pub applier: Applier,
-    /// Where the applier delivers, in log order.
+    /// Committed commands and snapshots, in log order.
     pub applied: mpsc::Receiver<ApplyMsg>,
 }
 
@@ -137,21 +172,6 @@ impl Ticker {
             }
             None => false,
         }
-    }
-}
-
-/// The loop that hands a peer's committed entries and snapshots to the
-/// application, without holding the node lock.
-pub struct Applier {
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<ApplyMsg>,
-}
-
-impl Applier {
-    /// Runs the loop until the peer stops or the application drops its
-    /// receiver.
-    pub fn run(self) {
-        self.shared.run_applier(self.tx);
     }
 }
 
@@ -190,36 +210,24 @@ impl Raft {
         let Unstarted {
             raft,
             ticker,
-            applier,
             applied,
         } = Raft::unstarted(members, me, persister, config, transport, clock)?;
-        let spawned = [
-            thread::Builder::new()
-                .name(format!("raft-{}-ticker", me.0))
-                .spawn(move || ticker.run()),
-            thread::Builder::new()
-                .name(format!("raft-{}-applier", me.0))
-                .spawn(move || applier.run()),
-        ];
-        // Register every thread that did start before giving up on one
-        // that did not, so that `shutdown` joins them all.
-        let mut failure = None;
-        for spawned in spawned {
-            match spawned {
-                Ok(handle) => lock(&raft.shared.threads).push(handle),
-                Err(e) => failure = Some(e),
+        let spawned = thread::Builder::new()
+            .name(format!("raft-{}-ticker", me.0))
+            .spawn(move || ticker.run());
+        match spawned {
+            Ok(handle) => lock(&raft.shared.threads).push(handle),
+            Err(e) => {
+                raft.shutdown();
+                return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
             }
-        }
-        if let Some(e) = failure {
-            raft.shutdown();
-            return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
         }
         Ok((raft, applied))
     }
 
     /// Builds peer `me` as [`Raft::with_clock`] does, but leaves running
-    /// its two loops to the caller. [`Raft::shutdown`] makes both loops
-    /// return; it joins only the threads [`Raft::with_clock`] spawned, so
+    /// its timer loop to the caller. [`Raft::shutdown`] makes the loop
+    /// return; it joins only the thread [`Raft::with_clock`] spawned, so
     /// the caller joins its own.
     pub fn unstarted(
         members: Vec<NodeId>,
@@ -237,9 +245,11 @@ impl Raft {
         }
         let core_config = Config {
             max_entries_per_message: config.max_entries_per_message,
+            max_inflight: config.max_inflight,
             ..Config::new(me, members)
         };
         let (node, effects) = Node::restart(core_config, &persister.load())?;
+        let (tx, applied) = mpsc::channel();
         let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed ^ me.0),
             None => StdRng::from_os_rng(),
@@ -255,10 +265,7 @@ impl Raft {
                 fault: None,
             }),
             timers_changed: Condvar::new(),
-            apply: Mutex::new(ApplyQueue {
-                pending: VecDeque::new(),
-            }),
-            apply_ready: Condvar::new(),
+            apply: Mutex::new(ApplyChannel { sender: Some(tx) }),
             stopped: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             transport,
@@ -266,16 +273,12 @@ impl Raft {
             clock,
             threads: Mutex::new(Vec::new()),
         });
-        let (tx, applied) = mpsc::channel();
         shared.run(lock(&shared.core), effects);
         Ok(Unstarted {
             raft: Raft {
                 shared: Arc::clone(&shared),
             },
-            ticker: Ticker {
-                shared: Arc::clone(&shared),
-            },
-            applier: Applier { shared, tx },
+            ticker: Ticker { shared },
             applied,
         })
     }
@@ -290,16 +293,31 @@ impl Raft {
     /// the current term; replication starts immediately. There is no
     /// guarantee it will ever commit (the leader may lose its office).
     pub fn start(&self, command: Bytes) -> Result<(LogIndex, Term), StartError> {
+        self.propose_with(|node| node.propose(command))
+    }
+
+    /// Proposes several commands at once ([`Raft::start`] for a batch):
+    /// appended in order under one acquisition of the node lock, persisted
+    /// in one write and replicated together. Returns the index of the last
+    /// one (the first is `commands.len() - 1` before it) and the term. An
+    /// empty batch places nothing and returns the last index there is.
+    pub fn start_batch(&self, commands: Vec<Bytes>) -> Result<(LogIndex, Term), StartError> {
+        self.propose_with(|node| node.propose_batch(commands))
+    }
+
+    /// Runs a proposal on the core under the node lock and executes its
+    /// effects.
+    fn propose_with(
+        &self,
+        propose: impl FnOnce(&mut Node) -> Result<(Proposed, Vec<Effect>), NotLeader>,
+    ) -> Result<(LogIndex, Term), StartError> {
         let mut core = lock(&self.shared.core);
         if self.shared.halted(&core) {
             return Err(StartError::Shutdown);
         }
-        let (proposed, effects) =
-            core.node
-                .propose(command)
-                .map_err(|e| StartError::NotLeader {
-                    leader_hint: e.leader_hint,
-                })?;
+        let (proposed, effects) = propose(&mut core.node).map_err(|e| StartError::NotLeader {
+            leader_hint: e.leader_hint,
+        })?;
         self.shared.run(core, effects);
         Ok((proposed.index, proposed.term))
     }
@@ -348,6 +366,29 @@ impl Raft {
         }
     }
 
+    /// Delivers several messages at once, in order, under one acquisition
+    /// of the node lock, and then sends what they all produced: what a
+    /// transport that drains a queue calls (see
+    /// [`crate::runtime::LocalNetwork`]). Each message is handled exactly
+    /// as [`Raft::receive`] handles it; persist effects still run, in
+    /// order, before any message leaves.
+    pub fn receive_batch(&self, messages: impl IntoIterator<Item = (NodeId, Message)>) {
+        let mut core = lock(&self.shared.core);
+        if self.shared.halted(&core) {
+            return;
+        }
+        let mut effects = Vec::new();
+        for (from, message) in messages {
+            match core.node.step(from, message) {
+                Ok(mut produced) => effects.append(&mut produced),
+                Err(_) => {
+                    self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.shared.run(core, effects);
+    }
+
     /// [`Raft::receive`] as a network [`Handler`].
     pub fn handler(&self) -> Handler {
         let raft = self.clone();
@@ -377,8 +418,9 @@ impl Raft {
     }
 
     /// Stops the peer (the lab's `Kill`): it takes no further input, and
-    /// once this returns it persists and applies nothing more and every
-    /// thread it started has ended. Messages a handler decided before the
+    /// once this returns it persists and applies nothing more, its channel
+    /// of applied messages is closed (the receiver sees the end once it
+    /// has taken what was sent) and every thread it started has ended. Messages a handler decided before the
     /// stop may still be leaving on the caller's thread (sends happen after
     /// the node lock is released); a network drops them once the server is
     /// deleted, as the lab's harness does before `Kill`. Calling it again
@@ -391,12 +433,9 @@ impl Raft {
         let take_locks = !mutated!(shared, UnlockedShutdown);
         if take_locks {
             drop(lock(&shared.core));
+            lock(&shared.apply).sender = None;
         }
         shared.timers_changed.notify_all();
-        if take_locks {
-            drop(lock(&shared.apply));
-        }
-        shared.apply_ready.notify_all();
         let mut threads = lock(&shared.threads);
         for handle in threads.drain(..) {
             let _ = handle.join();
@@ -413,12 +452,21 @@ impl Shared {
 
     /// Executes `effects` in order: persists and timers with the node lock
     /// held (so that storage and timers follow the core's decisions in the
-    /// same order), committed entries queued for the applier, then the
-    /// lock released and the messages sent. A message leaves only after
-    /// every persist effect before it has returned.
+    /// same order), then the lock released, the committed entries handed
+    /// to the application and the messages sent. A message leaves only
+    /// after every persist effect before it has returned.
+    ///
+    /// Committed entries leave under the apply lock, taken before the node
+    /// lock is released (hand over hand): threads that commit one after
+    /// the other hand their entries over in that same order, and the
+    /// application thread they wake does not find the node lock held.
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
         let mut outbox = Vec::new();
         let mut applied = Vec::new();
+        // The ticker sleeps until the earliest deadline: it needs waking
+        // only when a timer is armed earlier than that (a deadline moved
+        // later costs it one early wakeup, not one per message).
+        let earliest_before = core.earliest_deadline();
         let mut timers_changed = false;
         let mut deferred = Vec::new();
         for effect in effects {
@@ -455,16 +503,33 @@ impl Shared {
                 }),
             }
         }
-        if !applied.is_empty() {
-            lock(&self.apply).pending.extend(applied);
-            self.apply_ready.notify_one();
+        if timers_changed {
+            let earliest_after = core.earliest_deadline();
+            timers_changed = match (earliest_before, earliest_after) {
+                (Some(before), Some(after)) => after < before,
+                (None, after) => after.is_some(),
+                (Some(_), None) => false,
+            };
         }
         if mutated!(self, SendUnderLock) {
             self.send_all(std::mem::take(&mut outbox));
         }
+        let apply = match applied.is_empty() || mutated!(self, ApplyAfterUnlock) {
+            true => None,
+            false => Some(lock(&self.apply)),
+        };
         drop(core);
         if timers_changed {
             self.timers_changed.notify_one();
+        }
+        match apply {
+            Some(mut channel) => channel.deliver(applied),
+            None if !applied.is_empty() => {
+                // The mutant: the order between threads is lost.
+                let mut channel = lock(&self.apply).clone();
+                channel.deliver(applied);
+            }
+            None => {}
         }
         self.send_all(outbox);
         for op in deferred {
@@ -506,12 +571,7 @@ impl Shared {
             }
             let now = self.clock.now();
             let Some(effects) = self.due_timer(&mut core, now) else {
-                core = match core
-                    .election_deadline
-                    .into_iter()
-                    .chain(core.heartbeat_deadline)
-                    .min()
-                {
+                core = match core.earliest_deadline() {
                     Some(deadline) => wait_timeout(&self.timers_changed, core, deadline - now),
                     None => wait(&self.timers_changed, core),
                 };
@@ -519,41 +579,6 @@ impl Shared {
             };
             self.run(core, effects);
             core = lock(&self.core);
-        }
-    }
-
-    /// The applier thread: hands queued messages to the application in
-    /// order, without holding the node lock, until the peer stops or the
-    /// application drops its receiver.
-    fn run_applier(&self, tx: mpsc::Sender<ApplyMsg>) {
-        loop {
-            let batch = {
-                let mut queue = lock(&self.apply);
-                loop {
-                    if self.stopped.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    if !queue.pending.is_empty() {
-                        if mutated!(self, LockOrderInversion) {
-                            // The apply lock held while taking the node lock.
-                            drop(lock(&self.core));
-                        }
-                        break std::mem::take(&mut queue.pending);
-                    }
-                    if mutated!(self, LostWakeup) {
-                        // Checked empty, then asleep in another critical
-                        // section: a notification in between is lost.
-                        drop(queue);
-                        queue = lock(&self.apply);
-                    }
-                    queue = wait(&self.apply_ready, queue);
-                }
-            };
-            for message in batch {
-                if self.stopped.load(Ordering::SeqCst) || tx.send(message).is_err() {
-                    return;
-                }
-            }
         }
     }
 }
