@@ -3,15 +3,23 @@
 //! benchmarks' "in-process, no serialization" condition (the one openraft's
 //! own benchmark measures).
 //!
-//! Each peer has a delivery thread that blocks on its inbox, takes every
-//! message waiting there (up to [`MAX_BATCH`]) and hands them to the peer in
-//! one [`Raft::receive_batch`]: one acquisition of the node lock and one
-//! round of sends per wakeup, however many messages arrived meanwhile.
+//! Requests (RequestVote, AppendEntries, InstallSnapshot) are queued: each
+//! peer has a delivery thread that blocks on its inbox, takes every message
+//! waiting there (up to [`MAX_BATCH`]) and hands them to the peer in one
+//! [`Raft::receive_batch`]: one acquisition of the node lock and one round
+//! of sends per wakeup, however many messages arrived meanwhile.
+//!
+//! Replies are handed to their addressee at once, on the replying thread,
+//! as a function-call RPC returns its result to the caller: no thread
+//! hand-off on the way back. This cannot recurse: the runtime sends only
+//! after releasing the node lock, and handling a reply produces requests
+//! (which are queued) and never replies.
 //!
 //! It is reliable and ordered per pair of peers: no loss, no delay, no
 //! duplication. Faults belong to [`crate::network`].
 
 use crate::consensus::{Message, NodeId};
+use crate::network::Wire;
 use crate::runtime::raft::Raft;
 use crate::runtime::transport::Transport;
 use std::collections::BTreeMap;
@@ -32,21 +40,37 @@ enum Envelope {
 /// In-process channels between the members of one cluster.
 pub struct LocalNetwork {
     senders: BTreeMap<NodeId, Sender<Envelope>>,
+    peers: Peers,
     inboxes: Mutex<BTreeMap<NodeId, Receiver<Envelope>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
+
+/// The attached peers, by id, to hand replies to. Emptied at shutdown
+/// (a peer holds its transport, which holds this: the cycle is broken
+/// there).
+type Peers = Arc<BTreeMap<NodeId, Mutex<Option<Raft>>>>;
 
 /// One member's [`Transport`] on a [`LocalNetwork`].
 pub struct LocalTransport {
     me: NodeId,
     senders: BTreeMap<NodeId, Sender<Envelope>>,
+    peers: Peers,
 }
 
 impl Transport for LocalTransport {
-    /// Moves `message` into `to`'s inbox; a message to a stranger, or to a
-    /// peer whose delivery thread has stopped, is dropped.
+    /// Hands a reply to `to` at once, on this thread; moves a request into
+    /// `to`'s inbox. A message to a stranger, to a peer not attached, or
+    /// to one whose delivery thread has stopped, is dropped.
     fn send(&self, to: NodeId, message: Message) {
-        if let Some(inbox) = self.senders.get(&to) {
+        if message.is_reply() {
+            let peer = self
+                .peers
+                .get(&to)
+                .and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).clone());
+            if let Some(peer) = peer {
+                peer.receive(self.me, message);
+            }
+        } else if let Some(inbox) = self.senders.get(&to) {
             let _ = inbox.send(Envelope::Message(self.me, message));
         }
     }
@@ -62,8 +86,10 @@ impl LocalNetwork {
             senders.insert(id, tx);
             inboxes.insert(id, rx);
         }
+        let peers = members.iter().map(|&id| (id, Mutex::new(None))).collect();
         LocalNetwork {
             senders,
+            peers: Arc::new(peers),
             inboxes: Mutex::new(inboxes),
             threads: Mutex::new(Vec::new()),
         }
@@ -74,6 +100,7 @@ impl LocalNetwork {
         Arc::new(LocalTransport {
             me,
             senders: self.senders.clone(),
+            peers: Arc::clone(&self.peers),
         })
     }
 
@@ -93,6 +120,9 @@ impl LocalNetwork {
                     format!("peer {} is no member, or is attached already", id.0),
                 )
             })?;
+        if let Some(slot) = self.peers.get(&id) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(raft.clone());
+        }
         let raft = raft.clone();
         let handle = thread::Builder::new()
             .name(format!("local-{}", id.0))
@@ -105,9 +135,13 @@ impl LocalNetwork {
     }
 
     /// Stops every delivery thread (each after the batch it is handling)
-    /// and waits for them. Messages still queued are dropped. The peers
-    /// themselves keep running: shut them down separately.
+    /// and waits for them, and hands no more replies over. Messages still
+    /// queued are dropped. The peers themselves keep running: shut them
+    /// down separately.
     pub fn shutdown(&self) {
+        for slot in self.peers.values() {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
         for inbox in self.senders.values() {
             let _ = inbox.send(Envelope::Stop);
         }

@@ -62,9 +62,11 @@ impl OpLog {
         lock(&self.ops).push(op);
     }
 
-    /// Everything recorded so far.
-    pub fn read(&self) -> Vec<Recorded> {
-        lock(&self.ops).clone()
+    /// Everything recorded so far, taken out of the log (a history holds
+    /// every value a get returned: with the service doing thousands of
+    /// operations a round, copying it would double the test's memory).
+    pub fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *lock(&self.ops))
     }
 }
 
@@ -604,30 +606,17 @@ pub fn generic_test_speed(part: &str, maxraftstate: i64) {
 pub const LINEARIZABILITY_CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The recorded operations as a history of the checker's key/value model.
-pub fn to_history(ops: &[Recorded]) -> History<KvInput, KvOutput> {
+pub fn to_history(ops: Vec<Recorded>) -> History<KvInput, KvOutput> {
     let operations = ops
-        .iter()
+        .into_iter()
         .map(|r| {
-            let (key, op, output) = match (&r.op, &r.output) {
-                (Op::Get { key }, Output::Value(v)) => (key, KvOp::Get, KvOutput::Value(v.clone())),
-                (Op::Put { key, value }, _) => {
-                    (key, KvOp::Put(value.as_str().into()), KvOutput::Ack)
-                }
-                (Op::Append { key, value }, _) => {
-                    (key, KvOp::Append(value.as_str().into()), KvOutput::Ack)
-                }
+            let (key, op, output) = match (r.op, r.output) {
+                (Op::Get { key }, Output::Value(v)) => (key, KvOp::Get, KvOutput::Value(v)),
+                (Op::Put { key, value }, _) => (key, KvOp::Put(value.into()), KvOutput::Ack),
+                (Op::Append { key, value }, _) => (key, KvOp::Append(value.into()), KvOutput::Ack),
                 (op, output) => panic!("the kvraft tests record no {op:?} -> {output:?}"),
             };
-            Operation::new(
-                r.client,
-                KvInput {
-                    key: key.clone(),
-                    op,
-                },
-                output,
-                r.call,
-                r.ret,
-            )
+            Operation::new(r.client, KvInput { key, op }, output, r.call, r.ret)
         })
         .collect();
     History {
@@ -642,7 +631,7 @@ pub fn to_history(ops: &[Recorded]) -> History<KvInput, KvOutput> {
 /// HTML explanation under `target/kvraft-histories/` and fails. Unknown
 /// (the check timed out): says so loudly, as the lab does, and passes.
 pub fn check_history(title: &str, log: &OpLog) {
-    let history = to_history(&log.read());
+    let history = to_history(log.take());
     let options = CheckOptions {
         timeout: Some(LINEARIZABILITY_CHECK_TIMEOUT),
         ..CheckOptions::default()
