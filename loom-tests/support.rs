@@ -61,7 +61,7 @@ pub fn config(mutation: Option<Mutation>) -> RaftConfig {
 /// due.
 pub const PAST_ANY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A peer of a model: its handle, its loops, its storage and its clock.
+/// A peer of a model: its handle, its timer loop, its storage and its clock.
 pub struct Peer {
     /// The parts [`Raft::unstarted`] returned.
     pub parts: Unstarted,
