@@ -182,6 +182,15 @@ impl History {
         }
     }
 
+    /// Every server id this history mentions (leaders seen), so that a
+    /// driver renaming servers can tell whether a permutation changes it.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.leaders
+            .values()
+            .chain(self.leader_logs.keys())
+            .copied()
+    }
+
     /// The highest index seen committed anywhere.
     pub fn max_committed(&self) -> LogIndex {
         self.committed

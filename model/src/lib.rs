@@ -36,17 +36,27 @@
 //! ## Bounds
 //!
 //! The search is exhaustive within [`Bounds`]: states past the bounds are not
-//! explored. Two reductions shrink the space without losing behaviour:
+//! explored. Four reductions shrink the space without losing behaviour:
 //! symmetry reduction identifies states that differ only by a permutation of
-//! server ids, and [`RaftModel`] takes off the network the messages the core
-//! itself calls stale ([`Node::is_stale`]), which could only ever be
-//! delivered as no-ops. Discarding a message is something a lossy network
-//! does anyway, so a violation found with the reduction is real; and since a
-//! stale message stays stale and is inert when delivered (checked on every
-//! transition by `model/tests/stale_messages.rs`, and on every discarded
-//! message in debug builds), none is missed.
+//! server ids, and [`RaftModel`] adds three (its module documentation gives
+//! each argument; tests check each against the unreduced model):
+//!
+//! 1. it takes off the network the messages the core itself calls stale
+//!    ([`Node::is_stale`]), which could only ever be delivered as no-ops.
+//!    Discarding a message is something a lossy network does anyway, so a
+//!    violation found with the reduction is real; and since a stale message
+//!    stays stale and is inert when delivered (checked on every transition
+//!    by `model/tests/stale_messages.rs`, and on every discarded message in
+//!    debug builds), none is missed;
+//! 2. a crashed server's volatile state is replaced at once by what it
+//!    will restart with, so crashes that differ only in what they lose are
+//!    one state;
+//! 3. on a lossy duplicating network, drops are not explored as steps: a
+//!    dropped message there only takes away a choice, and the same server
+//!    states are reached without it.
 
 pub mod run;
+mod symmetry;
 mod system;
 
 pub use system::RaftModel;
@@ -55,7 +65,7 @@ use checked_raft::invariants::{History, Property as Invariant, Violation, check_
 use checked_raft::sim::app::App;
 use checked_raft::{Config, Effect, Entry, LogIndex, Message, Node, NodeId, Role, Stored, Term};
 use stateright::actor::{
-    Actor, ActorModel, ActorModelState, Envelope, Id, LossyNetwork, Network, Out, model_timeout,
+    Actor, ActorModel, ActorModelState, Envelope, Id, Network, Out, model_timeout,
 };
 use stateright::{Expectation, Property, Rewrite, RewritePlan};
 use std::borrow::Cow;
@@ -197,6 +207,11 @@ pub struct Disk {
     pub history: History,
 }
 
+/// What `Out::save` saves: the server's [`Disk`], shared with the server's
+/// own copy (a newtype so that renaming servers can share it too).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Saved(pub Arc<Disk>);
+
 /// One server's state in the model. The core and the disk sit behind `Arc`s:
 /// the checker clones and permutes states far more often than a step
 /// changes them.
@@ -272,7 +287,7 @@ impl RaftActor {
         disk.history.record(observed);
         if persisted || disk.history != server.disk.history {
             server.disk = Arc::new(disk);
-            o.save(Arc::clone(&server.disk));
+            o.save(Saved(Arc::clone(&server.disk)));
         }
     }
 
@@ -286,6 +301,24 @@ impl RaftActor {
         });
         history.record(result);
         server.applied_after_restart |= server.restarted;
+    }
+
+    /// What is left of `server` while it is down: its disk, and the core as
+    /// it will restart from that disk (its volatile state is gone). The
+    /// state machine and the restart flags are rebuilt when it restarts.
+    /// A disk the core refuses is left for `on_start` to report.
+    pub(crate) fn down(&self, id: Id, server: &Server) -> Server {
+        match Node::restart(self.config(id), &server.disk.stored) {
+            Ok((node, _)) => Server {
+                node: Arc::new(node),
+                app: App::new(),
+                disk: Arc::clone(&server.disk),
+                restarted: false,
+                applied_after_restart: false,
+                installed_snapshot: server.installed_snapshot,
+            },
+            Err(_) => server.clone(),
+        }
     }
 
     /// The client timers stay armed; they only do something on a leader.
@@ -303,11 +336,14 @@ impl Actor for RaftActor {
     type Msg = Msg;
     type Timer = Timer;
     type State = Server;
-    type Storage = Arc<Disk>;
+    type Storage = Saved;
     type Random = ();
 
-    fn on_start(&self, id: Id, storage: &Option<Arc<Disk>>, o: &mut Out<Self>) -> Server {
-        let mut disk = storage.as_deref().cloned().unwrap_or_default();
+    fn on_start(&self, id: Id, storage: &Option<Saved>, o: &mut Out<Self>) -> Server {
+        let mut disk = storage
+            .as_ref()
+            .map(|saved| Disk::clone(&saved.0))
+            .unwrap_or_default();
         let config = self.config(id);
         let (node, effects, refused) = match Node::restart(config.clone(), &disk.stored) {
             Ok((node, effects)) => (node, effects, None),
@@ -352,7 +388,7 @@ impl Actor for RaftActor {
                         property: Invariant::NodeInvariants,
                         detail: format!("core refused a message: {e}"),
                     }));
-                o.save(Arc::clone(&server.disk));
+                o.save(Saved(Arc::clone(&server.disk)));
             }
         }
         // Always a new state, even when the core ignored the message (a
@@ -499,11 +535,6 @@ fn actor_model(bounds: Bounds) -> ActorModel<RaftActor, ModelCfg, ()> {
         NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
         NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
     };
-    let lossy = if bounds.lossy {
-        LossyNetwork::Yes
-    } else {
-        LossyNetwork::No
-    };
     let actors = (0..bounds.servers).map(|_| RaftActor {
         bounds: bounds.clone(),
     });
@@ -515,7 +546,6 @@ fn actor_model(bounds: Bounds) -> ActorModel<RaftActor, ModelCfg, ()> {
     )
     .actors(actors)
     .init_network(network)
-    .lossy_network(lossy)
     .max_crashes(bounds.crashes)
 }
 
@@ -643,7 +673,9 @@ pub fn bug_bounds(bug: checked_raft::bugs::Bug) -> Bounds {
         },
         // Figure 8 needs four elections with three servers: deeper than a
         // breadth-first frontier can hold, so the depth-first part of the
-        // hunt finds it. Its leaders retry at once after a conflict, so
+        // hunt finds it (delivering messages before firing timers, it
+        // reaches four elections won in seconds). Its leaders retry at once
+        // after a conflict, so
         // heartbeats only slow the hunt, and it needs no reordering, so an
         // ordered network (fewer interleavings) still exhibits it.
         Bug::CommitPreviousTermByCounting => Bounds {
@@ -705,13 +737,9 @@ impl Rewrite<Id> for Msg {
     }
 }
 
-impl Rewrite<Id> for Disk {
+impl Rewrite<Id> for Saved {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
-        let rename = rename_with(plan);
-        Disk {
-            stored: self.stored.rename_nodes(&rename),
-            history: self.history.rename_nodes(&rename),
-        }
+        Saved(symmetry::rename_disk(&self.0, &rename_with(plan)))
     }
 }
 
@@ -725,7 +753,7 @@ impl Rewrite<Id> for Server {
         }
         Server {
             node: Arc::new(self.node.rename_nodes(&rename)),
-            disk: self.disk.rewrite(plan),
+            disk: symmetry::rename_disk(&self.disk, &rename),
             ..self.clone()
         }
     }

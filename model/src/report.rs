@@ -4,7 +4,9 @@
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, Setup};
 use checked_raft::bugs::Bug;
 use raft_model::run::{Action, Outcome, Progress, PropertyOutcome, Verdict};
-use raft_model::{Bounds, RaftState, describe_action, describe_servers, property_name};
+use raft_model::{
+    Bounds, NetworkKind, RaftState, describe_action, describe_servers, property_name,
+};
 use serde_json::{Value, json};
 use stateright::{Expectation, Path};
 use std::fmt::Write as _;
@@ -109,6 +111,15 @@ pub fn header(setup: &Setup) -> String {
         },
         options.threads
     );
+    if !options.forget_crashed_state && setup.bounds.crashes > 0 {
+        line.push_str("; crashed state kept");
+    }
+    if !options.subsume_drops
+        && setup.bounds.lossy
+        && setup.bounds.network == NetworkKind::Duplicating
+    {
+        line.push_str("; drops explored");
+    }
     if let Some(depth) = options.max_depth {
         let _ = write!(line, "; depth <= {depth}");
     }
@@ -137,10 +148,14 @@ pub fn out_of_reach(bounds: &Bounds, name: &str) -> Option<&'static str> {
         "a restarted server rejoins and applies" if bounds.crashes == 0 || !commits => {
             Some("needs --crashes >= 1 and entries to commit")
         }
+        // A leader sends InstallSnapshot only to a follower that lacks
+        // entries it has compacted, which are committed; with two servers a
+        // majority is both, so every committed entry is on both (logs are
+        // persisted before they are acknowledged).
         "a snapshot is installed by InstallSnapshot"
-            if !bounds.snapshots || bounds.servers < 2 || !commits =>
+            if !bounds.snapshots || bounds.servers < 3 || !commits =>
         {
-            Some("needs --snapshots, 2 servers or more and entries to commit")
+            Some("needs --snapshots, 3 servers or more and entries to commit")
         }
         _ => None,
     }
@@ -362,6 +377,8 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         "bounds": bounds_json(setup),
         "symmetry": outcome.symmetry,
         "discard_stale": outcome.discard_stale,
+        "forget_crashed_state": outcome.forget_crashed_state,
+        "subsume_drops": outcome.subsume_drops,
         "states": outcome.states,
         "unique_states": outcome.unique,
         "max_depth": outcome.max_depth,

@@ -13,6 +13,13 @@ pub struct Options {
     /// Take messages the core calls stale off the network after every step
     /// ([`crate::RaftModel`] explains why this loses no behaviour).
     pub discard_stale: bool,
+    /// Replace a crashed server's volatile state by what it will restart
+    /// with ([`crate::RaftModel`], reduction 2).
+    pub forget_crashed_state: bool,
+    /// Leave out the drop steps of a lossy duplicating network, which reach
+    /// no server state the network without them does not
+    /// ([`crate::RaftModel`], reduction 3).
+    pub subsume_drops: bool,
     /// Checker threads.
     pub threads: usize,
     /// Stop exploring past this depth (the search is then incomplete).
@@ -34,6 +41,8 @@ impl Default for Options {
         Options {
             symmetry: true,
             discard_stale: true,
+            forget_crashed_state: true,
+            subsume_drops: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_depth: None,
             timeout: None,
@@ -112,6 +121,10 @@ pub struct Outcome {
     pub symmetry: bool,
     /// Whether stale messages were discarded.
     pub discard_stale: bool,
+    /// Whether crashed servers' volatile state was forgotten.
+    pub forget_crashed_state: bool,
+    /// Whether a lossy duplicating network's drops were left out.
+    pub subsume_drops: bool,
     /// States generated.
     pub states: usize,
     /// Distinct states (up to symmetry when it is on).
@@ -244,13 +257,25 @@ pub enum Strategy {
     BreadthFirst,
 }
 
-/// One search of the model, without the second, shortest-path search.
-pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome {
-    let started = Instant::now();
+/// The model for `bounds` with the reductions `options` turn on.
+pub fn build_model(bounds: &Bounds, options: &Options) -> crate::RaftModel {
     let mut model = model(bounds.clone());
     if !options.discard_stale {
         model = model.keeping_stale();
     }
+    if !options.forget_crashed_state {
+        model = model.keeping_crashed_state();
+    }
+    if !options.subsume_drops {
+        model = model.with_explicit_drops();
+    }
+    model
+}
+
+/// One search of the model, without the second, shortest-path search.
+pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome {
+    let started = Instant::now();
+    let model = build_model(bounds, options);
     let mut builder =
         model
             .checker()
@@ -339,6 +364,8 @@ fn collect(
         bounds: bounds.clone(),
         symmetry: options.symmetry,
         discard_stale: options.discard_stale,
+        forget_crashed_state: options.forget_crashed_state,
+        subsume_drops: options.subsume_drops,
         states: checker.state_count(),
         unique: checker.unique_state_count(),
         max_depth: checker.max_depth(),

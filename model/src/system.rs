@@ -1,42 +1,111 @@
 //! The model the checker explores: stateright's actor model of the servers,
-//! with the properties, the bounds, and one reduction.
+//! with the properties, the bounds, and three reductions. Each merges
+//! states that have the same futures, or drops states whose futures another
+//! state already has, so none loses a behaviour; each can be switched off
+//! (`check --keep-stale`, `--keep-crashed-state`, `--explicit-drops`) and
+//! `model/tests/reductions.rs` and `stale_messages.rs` check that it
+//! changes no verdict and no reachable server state.
 //!
-//! The reduction: after every step, messages the core itself calls stale
-//! ([`Node::is_stale`]: delivering them, now or later, changes nothing) are
-//! taken off the network. A state with such a message in flight and the same
-//! state without it have the same futures, up to deliveries that do nothing,
-//! so they are one state; without the reduction every late reply from an
-//! old term multiplies the states by the moments it could still be
-//! delivered. In debug builds (the model's tests) each discarded message is
-//! first delivered to a copy of its receiver, which must neither change nor
-//! send anything.
+//! 1. **Stale messages.** After every step, messages the core itself calls
+//!    stale ([`Node::is_stale`]: delivering them, now or later, changes
+//!    nothing) are taken off the network. A state with such a message in
+//!    flight and the same state without it have the same futures, up to
+//!    deliveries that do nothing, so they are one state; without the
+//!    reduction every late reply from an old term multiplies the states by
+//!    the moments it could still be delivered. In debug builds (the model's
+//!    tests) each discarded message is first delivered to a copy of its
+//!    receiver, which must neither change nor send anything.
+//! 2. **A crashed server forgets.** stateright keeps a crashed actor's last
+//!    state until it recovers, and then restarts it from its storage alone.
+//!    So when a server crashes, its volatile state (role, commit index,
+//!    leader's progress, state machine) is replaced by what it will restart
+//!    with: the core [`Node::restart`] builds from its disk. Two crashes that
+//!    differ only in what was about to be lost become one state.
+//! 3. **Loss on a duplicating network is not explored step by step.** On
+//!    that network a delivered message stays deliverable, so dropping one
+//!    only takes away a choice: every run from the state without the
+//!    message is a run from the state with it (deliver the same messages;
+//!    the message's presence changes no step and no property). A lossy
+//!    duplicating network therefore reaches exactly the server states of a
+//!    duplicating one, and the drop steps, which multiply the network by
+//!    every subset of what was sent, are left out. (On the other networks a
+//!    drop is explored: a FIFO channel delivers what was behind the lost
+//!    message sooner, and the unordered one bounds copies in flight.)
 //!
 //! The duplicating network also stops recording the last delivered message:
 //! stateright keeps it only so that a delivery that changes nothing still
 //! makes a new state, and the actors here consume every delivery.
 
 use crate::run::Action;
-use crate::{Bounds, Msg, RaftActor, RaftState, properties, within_boundary};
+use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState, properties, within_boundary};
 use checked_raft::Node;
-use stateright::actor::{ActorModel, Id, Network};
+use stateright::actor::{ActorModel, ActorModelAction, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::fmt::Debug;
+use std::sync::Arc;
 
 /// The model checked by `check`: the servers of [`crate::model`].
 pub struct RaftModel {
     actors: ActorModel<RaftActor, crate::ModelCfg, ()>,
     bounds: Bounds,
     discard_stale: bool,
+    forget_crashed: bool,
 }
 
 impl RaftModel {
     pub(crate) fn new(actors: ActorModel<RaftActor, crate::ModelCfg, ()>) -> RaftModel {
         let bounds = actors.cfg.bounds.clone();
+        // Reduction 3: a duplicating network's drops are subsumed.
+        let lossy = bounds.lossy && bounds.network != NetworkKind::Duplicating;
         RaftModel {
-            actors,
+            actors: actors.lossy_network(if lossy {
+                LossyNetwork::Yes
+            } else {
+                LossyNetwork::No
+            }),
             bounds,
             discard_stale: true,
+            forget_crashed: true,
         }
+    }
+
+    /// The same model with every drop of a lossy duplicating network
+    /// explored as a step (reduction 3 off), for tests that compare the two
+    /// and `check --explicit-drops`.
+    pub fn with_explicit_drops(mut self) -> RaftModel {
+        if self.bounds.lossy {
+            self.actors = self.actors.lossy_network(LossyNetwork::Yes);
+        }
+        self
+    }
+
+    /// The same model in which a crashed server keeps its last state until
+    /// it restarts (reduction 2 off), for tests that compare the two and
+    /// `check --keep-crashed-state`.
+    pub fn keeping_crashed_state(mut self) -> RaftModel {
+        self.forget_crashed = false;
+        self
+    }
+
+    /// What this model's reductions make of `state` after a step: crashed
+    /// servers' volatile state forgotten (reduction 2) and stale messages
+    /// taken off the network (reduction 1), each when it is on. For tests
+    /// that map the states of a model without a reduction onto the states
+    /// of the model with it.
+    pub fn canonical(&self, state: &RaftState) -> RaftState {
+        let mut state = state.clone();
+        if self.forget_crashed {
+            for i in 0..state.crashed.len() {
+                if state.crashed[i] {
+                    let down = self.actors.actors[i].down(Id::from(i), &state.actor_states[i]);
+                    state.actor_states[i] = Arc::new(down);
+                }
+            }
+        }
+        if self.discard_stale {
+            discard_stale(&mut state, self.forget_crashed);
+        }
+        state
     }
 
     /// The same model without the stale-message reduction: stale messages
@@ -57,8 +126,8 @@ impl RaftModel {
             return state.actor_states[i].node.is_stale(from, &msg.0);
         }
         let stored = state.actor_storages[i]
-            .as_deref()
-            .map(|disk| disk.stored.clone())
+            .as_ref()
+            .map(|saved| saved.0.stored.clone())
             .unwrap_or_default();
         Node::restart(self.actors.actors[i].config(dst), &stored)
             .is_ok_and(|(node, _)| node.is_stale(from, &msg.0))
@@ -77,19 +146,31 @@ impl Model for RaftModel {
     fn init_states(&self) -> Vec<RaftState> {
         let mut states = self.actors.init_states();
         if self.discard_stale {
-            states.iter_mut().for_each(discard_stale);
+            states
+                .iter_mut()
+                .for_each(|s| discard_stale(s, self.forget_crashed));
         }
         states
     }
 
     fn actions(&self, state: &RaftState, actions: &mut Vec<Action>) {
         self.actors.actions(state, actions);
+        // A stable sort: stateright's own order within each kind is kept.
+        actions.sort_by_key(exploration_rank);
     }
 
     fn next_state(&self, last: &RaftState, action: Action) -> Option<RaftState> {
+        let crashed = match action {
+            ActorModelAction::Crash(id) if self.forget_crashed => Some(usize::from(id)),
+            _ => None,
+        };
         let mut next = self.actors.next_state(last, action)?;
+        if let Some(i) = crashed {
+            let down = self.actors.actors[i].down(Id::from(i), &next.actor_states[i]);
+            next.actor_states[i] = Arc::new(down);
+        }
         if self.discard_stale {
-            discard_stale(&mut next);
+            discard_stale(&mut next, self.forget_crashed);
         }
         Some(next)
     }
@@ -119,16 +200,38 @@ impl Model for RaftModel {
     }
 }
 
+/// Where an action goes in the list [`RaftModel::actions`] returns. A
+/// depth-first search explores the last action first, so this order makes
+/// it deliver messages before timers fire, and crash servers or lose
+/// messages last, as real networks mostly do: it reaches deep protocol
+/// states (Figure 8's four elections, each won and used) long before it has
+/// exhausted the runs in which servers only keep timing out. The order
+/// changes neither what an exhaustive search visits nor the length of a
+/// breadth-first counterexample.
+fn exploration_rank(action: &Action) -> u8 {
+    use stateright::actor::ActorModelAction as A;
+    match action {
+        A::Drop(_) => 0,
+        A::Recover(_) => 1,
+        A::Crash(_) => 2,
+        A::SelectRandom { .. } => 3,
+        A::Timeout(..) => 4,
+        A::Deliver { .. } => 5,
+    }
+}
+
 /// Takes stale messages off the network (see the module documentation).
-fn discard_stale(state: &mut RaftState) {
+/// A crashed server is judged as it will restart when its state was
+/// forgotten (it then is that restarted core), and not at all otherwise.
+fn discard_stale(state: &mut RaftState, crashed_forgotten: bool) {
     let servers = &state.actor_states;
     let crashed = &state.crashed;
-    // A crashed server's term is on its disk, and it restarts with it.
     let stale = |src: Id, dst: Id, msg: &Msg| {
         let i = usize::from(dst);
         let node = &servers[i].node;
         let from = crate::node_id(src.into());
-        let stale = !crashed[i] && node.is_stale(from, &msg.0);
+        let judged = !crashed[i] || crashed_forgotten;
+        let stale = judged && node.is_stale(from, &msg.0);
         #[cfg(debug_assertions)]
         if stale {
             check_no_op(node, from, msg);

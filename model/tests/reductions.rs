@@ -1,0 +1,210 @@
+//! Reductions 2 and 3 of [`raft_model::RaftModel`] lose no behaviour:
+//!
+//! - forgetting a crashed server's volatile state maps the reachable states
+//!   of the model that keeps it exactly onto the reachable states of the
+//!   model that forgets it;
+//! - leaving out the drops of a lossy duplicating network reaches exactly
+//!   the server states that exploring every drop reaches;
+//!
+//! and neither changes a verdict. (Reduction 1, stale messages, has its own
+//! file: `stale_messages.rs`.)
+
+use raft_model::run::{Options, Outcome, Strategy, Verdict, search};
+use raft_model::{Bounds, NetworkKind, RaftModel, RaftState, Server, model};
+use stateright::Model;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+/// Every reachable state within the bounds, breadth first, without
+/// symmetry reduction.
+fn reachable(model: &RaftModel) -> HashSet<RaftState> {
+    let mut seen = HashSet::new();
+    let mut queue: VecDeque<RaftState> = model.init_states().into_iter().collect();
+    let mut actions = Vec::new();
+    while let Some(state) = queue.pop_front() {
+        if !model.within_boundary(&state) || !seen.insert(state.clone()) {
+            continue;
+        }
+        model.actions(&state, &mut actions);
+        for action in actions.drain(..) {
+            if let Some(next) = model.next_state(&state, action)
+                && !seen.contains(&next)
+            {
+                queue.push_back(next);
+            }
+        }
+    }
+    seen
+}
+
+fn verdicts(outcome: &Outcome) -> Vec<(&'static str, Verdict)> {
+    outcome
+        .properties
+        .iter()
+        .map(|p| (p.name, p.verdict.clone()))
+        .collect()
+}
+
+fn explore(bounds: &Bounds, options: Options) -> Outcome {
+    let outcome = search(bounds, &options, Strategy::DepthFirst);
+    assert!(outcome.complete, "{bounds}: search incomplete");
+    outcome
+}
+
+/// Crashes with every other source of variety: snapshots, a duplicating
+/// network, and two terms.
+fn crashing() -> [Bounds; 3] {
+    [
+        Bounds {
+            servers: 2,
+            max_term: 1,
+            max_log: 1,
+            crashes: 1,
+            network: NetworkKind::Duplicating,
+            snapshots: true,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 2,
+            max_term: 2,
+            max_log: 1,
+            crashes: 1,
+            network: NetworkKind::Unordered,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 3,
+            max_term: 1,
+            values: 0,
+            max_log: 0,
+            crashes: 1,
+            network: NetworkKind::Unordered,
+            ..Bounds::default()
+        },
+    ]
+}
+
+#[test]
+fn forgetting_a_crashed_servers_state_maps_the_state_space_onto_the_reduced_one() {
+    for bounds in crashing() {
+        let reduced = model(bounds.clone());
+        let full = model(bounds.clone()).keeping_crashed_state();
+        let full_states = reachable(&full);
+        let reduced_states = reachable(&reduced);
+        let mapped: HashSet<RaftState> = full_states.iter().map(|s| reduced.canonical(s)).collect();
+        assert!(
+            mapped == reduced_states,
+            "{bounds}: {} mapped states, {} reduced states, {} only mapped, {} only reduced",
+            mapped.len(),
+            reduced_states.len(),
+            mapped.difference(&reduced_states).count(),
+            reduced_states.difference(&mapped).count(),
+        );
+        assert!(
+            reduced_states.len() < full_states.len(),
+            "{bounds}: forgetting should merge states ({} vs {})",
+            reduced_states.len(),
+            full_states.len()
+        );
+        // Every property says the same of a state and of what the
+        // reduction makes of it, so the reduced search judges each state of
+        // the full one.
+        let properties = reduced.properties();
+        for state in &full_states {
+            let canonical = reduced.canonical(state);
+            for p in &properties {
+                assert_eq!(
+                    (p.condition)(&reduced, state),
+                    (p.condition)(&reduced, &canonical),
+                    "{bounds}: {} differs after forgetting",
+                    p.name
+                );
+            }
+        }
+        // And some crashed server's state really was forgotten.
+        assert!(full_states.iter().any(|s| reduced.canonical(s) != *s));
+    }
+}
+
+#[test]
+fn forgetting_a_crashed_servers_state_gives_the_verdicts_of_keeping_it() {
+    for bounds in crashing() {
+        let kept = explore(
+            &bounds,
+            Options {
+                forget_crashed_state: false,
+                ..Options::default()
+            },
+        );
+        let forgotten = explore(&bounds, Options::default());
+        assert_eq!(verdicts(&kept), verdicts(&forgotten), "{bounds}");
+        assert!(forgotten.unique < kept.unique, "{bounds}");
+    }
+}
+
+/// Lossy duplicating networks, with crashes and snapshots.
+fn lossy_duplicating() -> [Bounds; 2] {
+    [
+        Bounds {
+            servers: 2,
+            max_term: 1,
+            max_log: 1,
+            crashes: 1,
+            network: NetworkKind::Duplicating,
+            lossy: true,
+            snapshots: true,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 3,
+            max_term: 1,
+            max_log: 1,
+            network: NetworkKind::Duplicating,
+            lossy: true,
+            ..Bounds::default()
+        },
+    ]
+}
+
+/// The servers of a state and which are down: everything a property reads.
+fn servers(state: &RaftState) -> (Vec<Arc<Server>>, Vec<bool>) {
+    (state.actor_states.clone(), state.crashed.clone())
+}
+
+#[test]
+fn drops_on_a_duplicating_network_reach_no_new_server_state() {
+    for bounds in lossy_duplicating() {
+        let explicit = reachable(&model(bounds.clone()).with_explicit_drops());
+        let subsumed = reachable(&model(bounds.clone()));
+        assert!(
+            subsumed.len() < explicit.len(),
+            "{bounds}: leaving drops out should shrink the space ({} vs {})",
+            subsumed.len(),
+            explicit.len()
+        );
+        let with_drops: HashSet<_> = explicit.iter().map(servers).collect();
+        let without: HashSet<_> = subsumed.iter().map(servers).collect();
+        assert!(
+            with_drops == without,
+            "{bounds}: {} server states with drops, {} without",
+            with_drops.len(),
+            without.len()
+        );
+    }
+}
+
+#[test]
+fn leaving_drops_out_gives_the_verdicts_of_exploring_them() {
+    for bounds in lossy_duplicating() {
+        let explicit = explore(
+            &bounds,
+            Options {
+                subsume_drops: false,
+                ..Options::default()
+            },
+        );
+        let subsumed = explore(&bounds, Options::default());
+        assert_eq!(verdicts(&explicit), verdicts(&subsumed), "{bounds}");
+        assert!(subsumed.unique < explicit.unique, "{bounds}");
+    }
+}
