@@ -4,26 +4,21 @@
 //! explored, and every `Sometimes` property is reachable (the model is not
 //! vacuous). Larger bounds are measured with `check` (README).
 
-use raft_model::run::{Options, Outcome, Strategy, Verdict, check, search};
+mod common;
+
+use common::verdicts;
+use raft_model::run::{Options, Outcome, Verdict, check};
 use raft_model::{Bounds, NetworkKind, PROPERTIES};
 use stateright::Expectation;
 
-fn verdicts(outcome: &Outcome) -> Vec<(&'static str, Verdict)> {
-    outcome
-        .properties
-        .iter()
-        .map(|p| (p.name, p.verdict.clone()))
-        .collect()
-}
-
 fn explore(bounds: &Bounds, symmetry: bool) -> Outcome {
-    let options = Options {
-        symmetry,
-        ..Options::default()
-    };
-    let outcome = search(bounds, &options, Strategy::DepthFirst);
-    assert!(outcome.complete, "{bounds}: search incomplete");
-    outcome
+    common::explore(
+        bounds,
+        Options {
+            symmetry,
+            ..Options::default()
+        },
+    )
 }
 
 fn assert_safe(outcome: &Outcome) {

@@ -9,7 +9,10 @@
 //! and neither changes a verdict. (Reduction 1, stale messages, has its own
 //! file: `stale_messages.rs`.)
 
-use raft_model::run::{Options, Outcome, Strategy, Verdict, search};
+mod common;
+
+use common::assert_reduction_keeps_verdicts;
+use raft_model::run::Options;
 use raft_model::{Bounds, NetworkKind, RaftModel, RaftState, Server, model};
 use stateright::Model;
 use std::collections::{HashSet, VecDeque};
@@ -35,20 +38,6 @@ fn reachable(model: &RaftModel) -> HashSet<RaftState> {
         }
     }
     seen
-}
-
-fn verdicts(outcome: &Outcome) -> Vec<(&'static str, Verdict)> {
-    outcome
-        .properties
-        .iter()
-        .map(|p| (p.name, p.verdict.clone()))
-        .collect()
-}
-
-fn explore(bounds: &Bounds, options: Options) -> Outcome {
-    let outcome = search(bounds, &options, Strategy::DepthFirst);
-    assert!(outcome.complete, "{bounds}: search incomplete");
-    outcome
 }
 
 /// Crashes with every other source of variety: snapshots, a duplicating
@@ -129,16 +118,11 @@ fn forgetting_a_crashed_servers_state_maps_the_state_space_onto_the_reduced_one(
 #[test]
 fn forgetting_a_crashed_servers_state_gives_the_verdicts_of_keeping_it() {
     for bounds in crashing() {
-        let kept = explore(
-            &bounds,
-            Options {
-                forget_crashed_state: false,
-                ..Options::default()
-            },
-        );
-        let forgotten = explore(&bounds, Options::default());
-        assert_eq!(verdicts(&kept), verdicts(&forgotten), "{bounds}");
-        assert!(forgotten.unique < kept.unique, "{bounds}");
+        let kept = Options {
+            forget_crashed_state: false,
+            ..Options::default()
+        };
+        assert_reduction_keeps_verdicts(&bounds, kept);
     }
 }
 
@@ -196,15 +180,10 @@ fn drops_on_a_duplicating_network_reach_no_new_server_state() {
 #[test]
 fn leaving_drops_out_gives_the_verdicts_of_exploring_them() {
     for bounds in lossy_duplicating() {
-        let explicit = explore(
-            &bounds,
-            Options {
-                subsume_drops: false,
-                ..Options::default()
-            },
-        );
-        let subsumed = explore(&bounds, Options::default());
-        assert_eq!(verdicts(&explicit), verdicts(&subsumed), "{bounds}");
-        assert!(subsumed.unique < explicit.unique, "{bounds}");
+        let explicit = Options {
+            subsume_drops: false,
+            ..Options::default()
+        };
+        assert_reduction_keeps_verdicts(&bounds, explicit);
     }
 }
