@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::assert_reduction_keeps_verdicts;
+use common::{assert_reduction_keeps_verdicts, two_servers_crashing};
 use raft_model::run::Options;
 use raft_model::{Bounds, NetworkKind, RaftModel, RaftState, Server, model};
 use stateright::Model;
@@ -44,15 +44,7 @@ fn reachable(model: &RaftModel) -> HashSet<RaftState> {
 /// network, and two terms.
 fn crashing() -> [Bounds; 3] {
     [
-        Bounds {
-            servers: 2,
-            max_term: 1,
-            max_log: 1,
-            crashes: 1,
-            network: NetworkKind::Duplicating,
-            snapshots: true,
-            ..Bounds::default()
-        },
+        two_servers_crashing(),
         Bounds {
             servers: 2,
             max_term: 2,
@@ -130,14 +122,8 @@ fn forgetting_a_crashed_servers_state_gives_the_verdicts_of_keeping_it() {
 fn lossy_duplicating() -> [Bounds; 2] {
     [
         Bounds {
-            servers: 2,
-            max_term: 1,
-            max_log: 1,
-            crashes: 1,
-            network: NetworkKind::Duplicating,
             lossy: true,
-            snapshots: true,
-            ..Bounds::default()
+            ..two_servers_crashing()
         },
         Bounds {
             servers: 3,

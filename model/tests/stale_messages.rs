@@ -11,26 +11,14 @@
 
 mod common;
 
-use common::assert_reduction_keeps_verdicts;
+// `two_servers_crashing`: every way a message can outlive its moment.
+// (Loss only takes messages away.)
+use common::{assert_reduction_keeps_verdicts, two_servers_crashing};
 use raft_model::run::Options;
 use raft_model::{Bounds, Msg, NetworkKind, RaftModel, RaftState, model};
 use stateright::Model;
 use stateright::actor::{ActorModelAction, Id, Network};
 use std::collections::{HashSet, VecDeque};
-
-/// A crash, a duplicating network and snapshots: every way a message can
-/// outlive its moment. (Loss only takes messages away.)
-fn two_servers_crashing() -> Bounds {
-    Bounds {
-        servers: 2,
-        max_term: 1,
-        max_log: 1,
-        crashes: 1,
-        network: NetworkKind::Duplicating,
-        snapshots: true,
-        ..Bounds::default()
-    }
-}
 
 /// Two terms, so that replies outlive their term.
 fn two_servers_two_terms() -> Bounds {

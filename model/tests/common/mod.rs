@@ -2,8 +2,8 @@
 //! on its own and uses what it needs.)
 #![allow(dead_code)]
 
-use raft_model::Bounds;
 use raft_model::run::{Options, Outcome, Strategy, Verdict, search};
+use raft_model::{Bounds, NetworkKind};
 
 /// Each property's name and verdict, in `PROPERTIES` order.
 pub fn verdicts(outcome: &Outcome) -> Vec<(&'static str, Verdict)> {
@@ -34,4 +34,19 @@ pub fn assert_reduction_keeps_verdicts(bounds: &Bounds, off: Options) {
         reduced.unique,
         unreduced.unique
     );
+}
+
+/// Two servers, one crash, a duplicating network and snapshots: every way a
+/// message or a server's state can outlive its moment, in a space small
+/// enough to explore state by state.
+pub fn two_servers_crashing() -> Bounds {
+    Bounds {
+        servers: 2,
+        max_term: 1,
+        max_log: 1,
+        crashes: 1,
+        network: NetworkKind::Duplicating,
+        snapshots: true,
+        ..Bounds::default()
+    }
 }
