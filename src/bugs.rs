@@ -39,11 +39,16 @@ pub enum Bug {
     /// leader sent (Figure 2, AppendEntries rule 5 takes the minimum with the
     /// index of the last new entry).
     CommitPastSentEntries,
+    /// A candidate counts a granted vote from an earlier term of its own,
+    /// as if it were for its current election (§5.2: votes are per term).
+    /// The core still calls such a reply stale ([`crate::Node::is_stale`]),
+    /// so this is also the bug a checker that trusts that predicate misses.
+    StaleVoteCounted,
 }
 
 impl Bug {
     /// Every bug in the catalogue.
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 10] = [
         Bug::VoteNotPersisted,
         Bug::TermNotPersisted,
         Bug::NoElectionRestriction,
@@ -53,6 +58,7 @@ impl Bug {
         Bug::LeaderOverwritesOwnEntries,
         Bug::SnapshotMovesStateMachineBack,
         Bug::CommitPastSentEntries,
+        Bug::StaleVoteCounted,
     ];
 
     /// The bug's name on the command line.
@@ -67,6 +73,7 @@ impl Bug {
             Bug::LeaderOverwritesOwnEntries => "leader-overwrites-entries",
             Bug::SnapshotMovesStateMachineBack => "snapshot-moves-back",
             Bug::CommitPastSentEntries => "commit-past-sent-entries",
+            Bug::StaleVoteCounted => "count-stale-votes",
         }
     }
 
@@ -78,9 +85,10 @@ impl Bug {
     /// The property a checker reports when it finds this bug.
     pub fn breaks(self) -> Property {
         match self {
-            Bug::VoteNotPersisted | Bug::TermNotPersisted | Bug::TwoVotesPerTerm => {
-                Property::ElectionSafety
-            }
+            Bug::VoteNotPersisted
+            | Bug::TermNotPersisted
+            | Bug::TwoVotesPerTerm
+            | Bug::StaleVoteCounted => Property::ElectionSafety,
             Bug::NoElectionRestriction
             | Bug::CommitPreviousTermByCounting
             | Bug::TruncateOnStaleAppend => Property::LeaderCompleteness,
@@ -111,6 +119,7 @@ impl Bug {
             Bug::CommitPastSentEntries => {
                 "a follower takes leader_commit as its commit index, past the entries it was sent"
             }
+            Bug::StaleVoteCounted => "a candidate counts a vote granted in an earlier term",
         }
     }
 }

@@ -44,21 +44,27 @@
 //! 1. it takes off the network the messages the core itself calls stale
 //!    ([`Node::is_stale`]), which could only ever be delivered as no-ops.
 //!    Discarding a message is something a lossy network does anyway, so a
-//!    violation found with the reduction is real; and since a stale message
-//!    stays stale and is inert when delivered (checked on every transition
-//!    by `model/tests/stale_messages.rs`, and on every discarded message in
-//!    debug builds), none is missed;
+//!    violation found with the reduction is real. That a discarded message
+//!    would have been a no-op is checked on every message discarded, in
+//!    every search ([`audit`]: a message that does something fails "Stale
+//!    messages are no-ops" and stays in flight); that it stays stale as its
+//!    receiver moves on is checked on every transition of smaller searches
+//!    by `model/tests/stale_messages.rs` and on every delivery by the
+//!    simulator;
 //! 2. a crashed server's volatile state is replaced at once by what it
 //!    will restart with, so crashes that differ only in what they lose are
-//!    one state;
+//!    one state (checked at every recovery: "Crashed servers restart as
+//!    forgotten");
 //! 3. on a lossy duplicating network, drops are not explored as steps: a
 //!    dropped message there only takes away a choice, and the same server
-//!    states are reached without it.
+//!    states are reached without it (a claim about the model alone).
 
+pub mod audit;
 pub mod run;
 mod symmetry;
 mod system;
 
+pub use audit::{Audit, RESTARTS_AS_FORGOTTEN, STALE_MESSAGES_ARE_NO_OPS};
 pub use system::RaftModel;
 
 use checked_raft::invariants::{History, Property as Invariant, Violation, check_property};
@@ -456,16 +462,18 @@ pub struct ModelCfg {
 }
 
 /// A state of [`RaftModel`].
-pub type RaftState = ActorModelState<RaftActor, ()>;
+pub type RaftState = ActorModelState<RaftActor, Audit>;
 
 /// The properties, named as in the paper, with what each expects.
-pub const PROPERTIES: [(Expectation, &str); 11] = [
+pub const PROPERTIES: [(Expectation, &str); 13] = [
     (Expectation::Always, ELECTION_SAFETY),
     (Expectation::Always, LEADER_APPEND_ONLY),
     (Expectation::Always, LOG_MATCHING),
     (Expectation::Always, LEADER_COMPLETENESS),
     (Expectation::Always, STATE_MACHINE_SAFETY),
     (Expectation::Always, NODE_INVARIANTS),
+    (Expectation::Always, STALE_MESSAGES_ARE_NO_OPS),
+    (Expectation::Always, RESTARTS_AS_FORGOTTEN),
     (Expectation::Sometimes, "a leader is elected"),
     (Expectation::Sometimes, "an entry commits"),
     (Expectation::Sometimes, "a leader is elected in term >= 2"),
@@ -529,7 +537,7 @@ pub fn model(bounds: Bounds) -> RaftModel {
 
 /// Stateright's actor model of the servers: the actors, the network and the
 /// crashes. [`RaftModel`] adds the properties and the bounds.
-fn actor_model(bounds: Bounds) -> ActorModel<RaftActor, ModelCfg, ()> {
+fn actor_model(bounds: Bounds) -> ActorModel<RaftActor, ModelCfg, Audit> {
     let network = match bounds.network {
         NetworkKind::Ordered => Network::new_ordered([]),
         NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
@@ -542,7 +550,7 @@ fn actor_model(bounds: Bounds) -> ActorModel<RaftActor, ModelCfg, ()> {
         ModelCfg {
             bounds: bounds.clone(),
         },
-        (),
+        Audit::default(),
     )
     .actors(actors)
     .init_network(network)
@@ -569,6 +577,12 @@ fn properties() -> Vec<Property<RaftModel>> {
         }),
         Property::always(NODE_INVARIANTS, |_, s: &RaftState| {
             holds(s, Invariant::NodeInvariants)
+        }),
+        Property::always(STALE_MESSAGES_ARE_NO_OPS, |_, s: &RaftState| {
+            s.history.holds(audit::Claim::StaleIsNoOp)
+        }),
+        Property::always(RESTARTS_AS_FORGOTTEN, |_, s: &RaftState| {
+            s.history.holds(audit::Claim::RestartsAsForgotten)
         }),
         Property::sometimes("a leader is elected", |_, s: &RaftState| {
             live_nodes(s).iter().any(|n| n.is_leader())
@@ -689,6 +703,13 @@ pub fn bug_bounds(bug: checked_raft::bugs::Bug) -> Bounds {
             max_term: 1,
             max_log: 1,
             snapshots: true,
+            ..base
+        },
+        // The issue's example: two elections, no log.
+        Bug::StaleVoteCounted => Bounds {
+            max_term: 2,
+            values: 0,
+            max_log: 0,
             ..base
         },
         Bug::CommitPastSentEntries => Bounds {

@@ -145,6 +145,12 @@ struct ModelArgs {
     /// cost in states).
     #[arg(long, global = true)]
     explicit_drops: bool,
+    /// Take the reductions' claims about the core on trust instead of
+    /// checking each where it is used (stale messages delivered as no-ops,
+    /// restarts as forgotten). Only to measure what the checks cost: the
+    /// verdict then rests on claims nothing checked.
+    #[arg(long, global = true)]
+    unaudited: bool,
     /// Checker threads.
     #[arg(long, global = true, value_name = "K", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
@@ -292,6 +298,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
         discard_stale: !args.keep_stale,
         forget_crashed_state: !args.keep_crashed_state,
         subsume_drops: !args.explicit_drops,
+        audit: !args.unaudited,
         threads: args.threads.unwrap_or(defaults.threads),
         max_depth: cli.max_depth,
         timeout: cli.timeout.map(Duration::from_secs),

@@ -120,6 +120,9 @@ pub fn header(setup: &Setup) -> String {
     {
         line.push_str("; drops explored");
     }
+    if !options.audit {
+        line.push_str("; reductions UNAUDITED (their claims about the core taken on trust)");
+    }
     if let Some(depth) = options.max_depth {
         let _ = write!(line, "; depth <= {depth}");
     }
@@ -301,7 +304,7 @@ fn counterexample(name: &str, path: &Path<RaftState, Action>, shortest: bool) ->
         steps.len().saturating_sub(1)
     );
     if !shortest {
-        let _ = writeln!(out, "  (found depth-first: not necessarily the shortest)");
+        let _ = writeln!(out, "  (not necessarily the shortest)");
     }
     if let Some((initial, _)) = steps.first() {
         let _ = writeln!(out, "  initial state");
@@ -319,6 +322,12 @@ fn counterexample(name: &str, path: &Path<RaftState, Action>, shortest: bool) ->
         for line in describe_servers(after) {
             let _ = writeln!(out, "      {line}");
         }
+    }
+    if let Some(breach) = steps
+        .last()
+        .and_then(|(state, _)| state.history.breach.as_ref())
+    {
+        let _ = writeln!(out, "  {}: {}", breach.claim.property(), breach.detail);
     }
     out
 }
@@ -379,6 +388,7 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         "discard_stale": outcome.discard_stale,
         "forget_crashed_state": outcome.forget_crashed_state,
         "subsume_drops": outcome.subsume_drops,
+        "audit": outcome.audit,
         "states": outcome.states,
         "unique_states": outcome.unique,
         "max_depth": outcome.max_depth,

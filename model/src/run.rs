@@ -20,6 +20,9 @@ pub struct Options {
     /// no server state the network without them does not
     /// ([`crate::RaftModel`], reduction 3).
     pub subsume_drops: bool,
+    /// Check, wherever a reduction uses it, each claim it makes about the
+    /// core ([`crate::audit`]). Off only to measure what the checks cost.
+    pub audit: bool,
     /// Checker threads.
     pub threads: usize,
     /// Stop exploring past this depth (the search is then incomplete).
@@ -43,6 +46,7 @@ impl Default for Options {
             discard_stale: true,
             forget_crashed_state: true,
             subsume_drops: true,
+            audit: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_depth: None,
             timeout: None,
@@ -125,6 +129,8 @@ pub struct Outcome {
     pub forget_crashed_state: bool,
     /// Whether a lossy duplicating network's drops were left out.
     pub subsume_drops: bool,
+    /// Whether the reductions' claims about the core were checked.
+    pub audit: bool,
     /// States generated.
     pub states: usize,
     /// Distinct states (up to symmetry when it is on).
@@ -269,6 +275,9 @@ pub fn build_model(bounds: &Bounds, options: &Options) -> crate::RaftModel {
     if !options.subsume_drops {
         model = model.with_explicit_drops();
     }
+    if !options.audit {
+        model = model.unaudited();
+    }
     model
 }
 
@@ -340,10 +349,19 @@ fn collect(
             .any(|(e, n)| *e == Expectation::Always && discoveries.contains_key(n)),
     };
     let complete = !depth_cut && !timed_out && !stopped_early;
+    let model = checker.model();
+    let conditions = model.properties();
     let properties = PROPERTIES
         .iter()
         .map(|(expectation, name)| {
-            let path = discoveries.remove(name);
+            let path = discoveries.remove(name).map(|path| {
+                match conditions.iter().find(|p| p.name == *name) {
+                    Some(property) if *expectation == Expectation::Always => {
+                        first_violation(model, property, path)
+                    }
+                    _ => path,
+                }
+            });
             let verdict = match (expectation, path.is_some(), complete) {
                 (Expectation::Sometimes, true, _) => Verdict::Found,
                 (_, true, _) => Verdict::Violated,
@@ -356,7 +374,9 @@ fn collect(
                 expectation: expectation.clone(),
                 verdict,
                 path,
-                shortest: strategy_is_breadth_first,
+                // Only the property the search stopped at: stateright keeps
+                // the last violating state it visited for the others.
+                shortest: strategy_is_breadth_first && options.stop_at == Some(*name),
             }
         })
         .collect();
@@ -366,6 +386,7 @@ fn collect(
         discard_stale: options.discard_stale,
         forget_crashed_state: options.forget_crashed_state,
         subsume_drops: options.subsume_drops,
+        audit: options.audit,
         states: checker.state_count(),
         unique: checker.unique_state_count(),
         max_depth: checker.max_depth(),
@@ -373,4 +394,25 @@ fn collect(
         complete,
         properties,
     }
+}
+
+/// The prefix of `path` that ends at its first state violating the `Always`
+/// property `property`. stateright records the last violating state it
+/// visits, and a violation recorded in a ghost history (a server's, or the
+/// model's audit) stays in every later state, so the path it keeps may run
+/// past the step that broke the property.
+fn first_violation(
+    model: &crate::RaftModel,
+    property: &stateright::Property<crate::RaftModel>,
+    path: Path<RaftState, Action>,
+) -> Path<RaftState, Action> {
+    let steps = path.clone().into_vec();
+    let Some(end) = steps
+        .iter()
+        .position(|(state, _)| !(property.condition)(model, state))
+    else {
+        return path;
+    };
+    let actions: Vec<Action> = steps[..end].iter().filter_map(|(_, a)| a.clone()).collect();
+    Path::from_actions(model, steps[0].0.clone(), &actions).unwrap_or(path)
 }

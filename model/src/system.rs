@@ -12,15 +12,23 @@
 //!    flight and the same state without it have the same futures, up to
 //!    deliveries that do nothing, so they are one state; without the
 //!    reduction every late reply from an old term multiplies the states by
-//!    the moments it could still be delivered. In debug builds (the model's
-//!    tests) each discarded message is first delivered to a copy of its
-//!    receiver, which must neither change nor send anything.
+//!    the moments it could still be delivered. The claim rests on the core
+//!    under test, so it is checked where it is used, in every search: each
+//!    message is first delivered to a copy of its receiver, which must
+//!    neither change nor emit anything; one that does stays in flight and
+//!    fails the property "Stale messages are no-ops" ([`crate::audit`]).
 //! 2. **A crashed server forgets.** stateright keeps a crashed actor's last
 //!    state until it recovers, and then restarts it from its storage alone.
 //!    So when a server crashes, its volatile state (role, commit index,
 //!    leader's progress, state machine) is replaced by what it will restart
 //!    with: the core [`Node::restart`] builds from its disk. Two crashes that
-//!    differ only in what was about to be lost become one state.
+//!    differ only in what was about to be lost become one state. Nothing
+//!    reads a crashed server's volatile state (stateright neither delivers
+//!    to it nor fires its timers; the properties read only its disk and
+//!    ghost flags) except the stale-message judgement, which the audit
+//!    above checks against this core; at recovery the core the server
+//!    restarts as must be this one, or "Crashed servers restart as
+//!    forgotten" fails.
 //! 3. **Loss on a duplicating network is not explored step by step.** On
 //!    that network a delivered message stays deliverable, so dropping one
 //!    only takes away a choice: every run from the state without the
@@ -28,7 +36,9 @@
 //!    the message's presence changes no step and no property). A lossy
 //!    duplicating network therefore reaches exactly the server states of a
 //!    duplicating one, and the drop steps, which multiply the network by
-//!    every subset of what was sent, are left out. (On the other networks a
+//!    every subset of what was sent, are left out. This rests on no claim
+//!    about the core: only on the model, whose properties and bounds do not
+//!    read a duplicating network. (On the other networks a
 //!    drop is explored: a FIFO channel delivers what was behind the lost
 //!    message sooner, and the unordered one bounds copies in flight.)
 //!
@@ -36,6 +46,7 @@
 //! stateright keeps it only so that a delivery that changes nothing still
 //! makes a new state, and the actors here consume every delivery.
 
+use crate::audit::{Breach, restart_breach, stale_delivery_breach};
 use crate::run::Action;
 use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState, properties, within_boundary};
 use checked_raft::Node;
@@ -46,14 +57,15 @@ use std::sync::Arc;
 
 /// The model checked by `check`: the servers of [`crate::model`].
 pub struct RaftModel {
-    actors: ActorModel<RaftActor, crate::ModelCfg, ()>,
+    actors: ActorModel<RaftActor, crate::ModelCfg, crate::Audit>,
     bounds: Bounds,
     discard_stale: bool,
     forget_crashed: bool,
+    audit: bool,
 }
 
 impl RaftModel {
-    pub(crate) fn new(actors: ActorModel<RaftActor, crate::ModelCfg, ()>) -> RaftModel {
+    pub(crate) fn new(actors: ActorModel<RaftActor, crate::ModelCfg, crate::Audit>) -> RaftModel {
         let bounds = actors.cfg.bounds.clone();
         // Reduction 3: a duplicating network's drops are subsumed.
         let lossy = bounds.lossy && bounds.network != NetworkKind::Duplicating;
@@ -66,6 +78,7 @@ impl RaftModel {
             bounds,
             discard_stale: true,
             forget_crashed: true,
+            audit: true,
         }
     }
 
@@ -87,6 +100,15 @@ impl RaftModel {
         self
     }
 
+    /// The same model with the reductions' claims taken on trust rather
+    /// than checked ([`crate::audit`]): only to measure what the checks
+    /// cost (`check --unaudited`). A verdict of this model rests on claims
+    /// about the core that nothing checked.
+    pub fn unaudited(mut self) -> RaftModel {
+        self.audit = false;
+        self
+    }
+
     /// What this model's reductions make of `state` after a step: crashed
     /// servers' volatile state forgotten (reduction 2) and stale messages
     /// taken off the network (reduction 1), each when it is on. For tests
@@ -103,7 +125,7 @@ impl RaftModel {
             }
         }
         if self.discard_stale {
-            discard_stale(&mut state, self.forget_crashed);
+            discard_stale(&mut state, self.forget_crashed, false);
         }
         state
     }
@@ -146,9 +168,11 @@ impl Model for RaftModel {
     fn init_states(&self) -> Vec<RaftState> {
         let mut states = self.actors.init_states();
         if self.discard_stale {
-            states
-                .iter_mut()
-                .for_each(|s| discard_stale(s, self.forget_crashed));
+            for state in &mut states {
+                if let Some(breach) = discard_stale(state, self.forget_crashed, self.audit) {
+                    state.history.record(breach);
+                }
+            }
         }
         states
     }
@@ -160,17 +184,26 @@ impl Model for RaftModel {
     }
 
     fn next_state(&self, last: &RaftState, action: Action) -> Option<RaftState> {
-        let crashed = match action {
-            ActorModelAction::Crash(id) if self.forget_crashed => Some(usize::from(id)),
-            _ => None,
+        let (crashed, recovered) = match action {
+            ActorModelAction::Crash(id) if self.forget_crashed => (Some(usize::from(id)), None),
+            ActorModelAction::Recover(id) if self.forget_crashed => (None, Some(usize::from(id))),
+            _ => (None, None),
         };
         let mut next = self.actors.next_state(last, action)?;
         if let Some(i) = crashed {
             let down = self.actors.actors[i].down(Id::from(i), &next.actor_states[i]);
             next.actor_states[i] = Arc::new(down);
         }
-        if self.discard_stale {
-            discard_stale(&mut next, self.forget_crashed);
+        if let Some(i) = recovered.filter(|_| self.audit) {
+            let forgotten = &last.actor_states[i].node;
+            if let Some(breach) = restart_breach(forgotten, &next.actor_states[i].node) {
+                next.history.record(breach);
+            }
+        }
+        if self.discard_stale
+            && let Some(breach) = discard_stale(&mut next, self.forget_crashed, self.audit)
+        {
+            next.history.record(breach);
         }
         Some(next)
     }
@@ -223,58 +256,58 @@ fn exploration_rank(action: &Action) -> u8 {
 /// Takes stale messages off the network (see the module documentation).
 /// A crashed server is judged as it will restart when its state was
 /// forgotten (it then is that restarted core), and not at all otherwise.
-fn discard_stale(state: &mut RaftState, crashed_forgotten: bool) {
+/// With `audit`, each message is first delivered to a copy of its receiver
+/// ([`stale_delivery_breach`]); one that does something stays in flight
+/// and its breach is returned.
+fn discard_stale(state: &mut RaftState, crashed_forgotten: bool, audit: bool) -> Option<Breach> {
     let servers = &state.actor_states;
     let crashed = &state.crashed;
-    let stale = |src: Id, dst: Id, msg: &Msg| {
+    let called_stale = |src: Id, dst: Id, msg: &Msg| {
         let i = usize::from(dst);
-        let node = &servers[i].node;
-        let from = crate::node_id(src.into());
         let judged = !crashed[i] || crashed_forgotten;
-        let stale = judged && node.is_stale(from, &msg.0);
-        #[cfg(debug_assertions)]
-        if stale {
-            check_no_op(node, from, msg);
+        judged && servers[i].node.is_stale(crate::node_id(src.into()), &msg.0)
+    };
+    let mut breach = None;
+    let mut discard = |src: Id, dst: Id, msg: &Msg| {
+        if !called_stale(src, dst, msg) {
+            return false;
         }
-        stale
+        if !audit {
+            return true;
+        }
+        let node = &servers[usize::from(dst)].node;
+        match stale_delivery_breach(node, crate::node_id(src.into()), msg) {
+            None => true,
+            Some(found) => {
+                breach.get_or_insert(found);
+                false
+            }
+        }
     };
     match &mut state.network {
         Network::UnorderedNonDuplicating(multiset) => {
-            if multiset.keys().any(|e| stale(e.src, e.dst, &e.msg)) {
-                multiset.retain(|e, _| !stale(e.src, e.dst, &e.msg));
+            if multiset.keys().any(|e| called_stale(e.src, e.dst, &e.msg)) {
+                multiset.retain(|e, _| !discard(e.src, e.dst, &e.msg));
             }
         }
         Network::UnorderedDuplicating(set, last) => {
             *last = None;
-            if set.iter().any(|e| stale(e.src, e.dst, &e.msg)) {
-                set.retain(|e| !stale(e.src, e.dst, &e.msg));
+            if set.iter().any(|e| called_stale(e.src, e.dst, &e.msg)) {
+                set.retain(|e| !discard(e.src, e.dst, &e.msg));
             }
         }
         Network::Ordered(flows) => {
             let any = flows
                 .iter()
-                .any(|(&(src, dst), queue)| queue.iter().any(|m| stale(src, dst, m)));
+                .any(|(&(src, dst), queue)| queue.iter().any(|m| called_stale(src, dst, m)));
             if any {
                 for (&(src, dst), queue) in flows.iter_mut() {
-                    queue.retain(|m| !stale(src, dst, m));
+                    queue.retain(|m| !discard(src, dst, m));
                 }
                 // stateright keeps no empty flows.
                 flows.retain(|_, queue| !queue.is_empty());
             }
         }
     }
-}
-
-/// Delivers a message the core calls stale to a copy of its receiver:
-/// nothing may change and nothing may be sent.
-#[cfg(debug_assertions)]
-fn check_no_op(node: &Node, from: checked_raft::NodeId, msg: &Msg) {
-    let mut copy = node.clone();
-    let effects = copy.step(from, msg.0.clone());
-    assert!(
-        matches!(&effects, Ok(e) if e.is_empty()) && copy == *node,
-        "{} called {:?} from {from} stale, but delivering it gave {effects:?}",
-        node.id(),
-        msg.0
-    );
+    breach
 }

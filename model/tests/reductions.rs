@@ -173,3 +173,55 @@ fn leaving_drops_out_gives_the_verdicts_of_exploring_them() {
         assert_reduction_keeps_verdicts(&bounds, explicit);
     }
 }
+
+/// Reduction 2's one assumption, that a recovering server restarts as the
+/// core the model forgot it to (the core messages to it were judged stale
+/// by), is checked at every recovery: a forgotten core that is not the one
+/// recovery builds is reported as a breach of "Crashed servers restart as
+/// forgotten". (A pure `Node::restart` cannot break it, so the test breaks
+/// the forgotten state instead.)
+#[test]
+fn a_restart_other_than_the_forgotten_core_is_reported() {
+    use checked_raft::{Config, Node};
+    use stateright::actor::{ActorModelAction, Id};
+    let model = model(Bounds {
+        servers: 2,
+        crashes: 1,
+        ..Bounds::default()
+    });
+    let step = |state: &RaftState, wanted: ActorModelAction<_, _, _>| {
+        let mut actions = Vec::new();
+        model.actions(state, &mut actions);
+        let action = actions
+            .into_iter()
+            .find(|a| *a == wanted)
+            .expect("the action is enabled");
+        model
+            .next_state(state, action)
+            .expect("the action is a step")
+    };
+    let init = model.init_states().remove(0);
+    let candidate = step(
+        &init,
+        ActorModelAction::Timeout(Id::from(0), raft_model::Timer::Election),
+    );
+    let crashed = step(&candidate, ActorModelAction::Crash(Id::from(0)));
+    let property = |state: &RaftState| {
+        model
+            .properties()
+            .into_iter()
+            .find(|p| p.name == raft_model::RESTARTS_AS_FORGOTTEN)
+            .is_some_and(|p| (p.condition)(&model, state))
+    };
+
+    let recovered = step(&crashed, ActorModelAction::Recover(Id::from(0)));
+    assert!(property(&recovered), "an honest restart is no breach");
+
+    let mut tampered = crashed.clone();
+    let server = Arc::make_mut(&mut tampered.actor_states[0]);
+    let members = vec![raft_model::node_id(0), raft_model::node_id(1)];
+    let (fresh, _) = Node::new(Config::new(raft_model::node_id(0), members)).expect("valid");
+    server.node = Arc::new(fresh);
+    let recovered = step(&tampered, ActorModelAction::Recover(Id::from(0)));
+    assert!(!property(&recovered), "the breach is reported");
+}

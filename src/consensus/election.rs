@@ -84,7 +84,8 @@ impl Node {
         reply: RequestVoteReply,
         out: &mut Vec<Effect>,
     ) {
-        if reply.term < self.current_term || !reply.vote_granted {
+        let earlier_term = reply.term < self.current_term && !bug!(self, StaleVoteCounted);
+        if earlier_term || !reply.vote_granted {
             return;
         }
         if let Role::Candidate { votes_granted } = &mut self.role {
