@@ -60,6 +60,7 @@
 //!    states are reached without it (a claim about the model alone).
 
 pub mod audit;
+pub mod ledger;
 pub mod run;
 mod symmetry;
 mod system;

@@ -225,6 +225,17 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
             "INCOMPLETE"
         }
     );
+    if outcome.audit && outcome.discard_stale {
+        let ledger = outcome.ledger;
+        let _ = writeln!(
+            out,
+            "audit: {} discard(s) followed along {} step(s) between {} server state(s) in {:.1} s",
+            ledger.discards,
+            ledger.steps,
+            ledger.cores,
+            outcome.audit_time.as_secs_f64()
+        );
+    }
     let width = outcome
         .properties
         .iter()
@@ -266,6 +277,14 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
         if let (Verdict::Violated, Some(path)) = (&property.verdict, &property.path) {
             let _ = writeln!(out);
             out.push_str(&counterexample(property.name, path, property.shortest));
+        }
+        if let (Verdict::Violated, Some(detail)) = (&property.verdict, &property.detail) {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "{} (found by the audit after the search):\n  {detail}",
+                property.name
+            );
         }
     }
     if let Some(bug) = setup.bug {
@@ -379,6 +398,7 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
                 "result": p.verdict.name(),
                 "counterexample_length": p.path.as_ref().map(|path| path.clone().into_actions().len()),
                 "out_of_reach": out_of_reach(&setup.bounds, p.name),
+                "detail": p.detail,
             })
         })
         .collect();
@@ -389,6 +409,12 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         "forget_crashed_state": outcome.forget_crashed_state,
         "subsume_drops": outcome.subsume_drops,
         "audit": outcome.audit,
+        "audit_ledger": {
+            "discards": outcome.ledger.discards,
+            "server_states": outcome.ledger.cores,
+            "steps": outcome.ledger.steps,
+            "seconds": outcome.audit_time.as_secs_f64(),
+        },
         "states": outcome.states,
         "unique_states": outcome.unique,
         "max_depth": outcome.max_depth,

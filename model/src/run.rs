@@ -114,6 +114,9 @@ pub struct PropertyOutcome {
     pub path: Option<Path<RaftState, Action>>,
     /// Whether `path` is a shortest one (found breadth-first).
     pub shortest: bool,
+    /// What broke the property, in words, when no path shows it (a breach
+    /// found by the audit after the search, [`crate::ledger`]).
+    pub detail: Option<String>,
 }
 
 /// The result of a search.
@@ -131,6 +134,10 @@ pub struct Outcome {
     pub subsume_drops: bool,
     /// Whether the reductions' claims about the core were checked.
     pub audit: bool,
+    /// What the audit's ledger held at the end ([`crate::ledger`]).
+    pub ledger: crate::ledger::LedgerSize,
+    /// How long the audit after the search took (part of `elapsed`).
+    pub audit_time: Duration,
     /// States generated.
     pub states: usize,
     /// Distinct states (up to symmetry when it is on).
@@ -278,6 +285,9 @@ pub fn build_model(bounds: &Bounds, options: &Options) -> crate::RaftModel {
     if !options.audit {
         model = model.unaudited();
     }
+    if !options.symmetry {
+        model = model.without_symmetry();
+    }
     model
 }
 
@@ -377,9 +387,24 @@ fn collect(
                 // Only the property the search stopped at: stateright keeps
                 // the last violating state it visited for the others.
                 shortest: strategy_is_breadth_first && options.stop_at == Some(*name),
+                detail: None,
             }
         })
         .collect();
+    let audit_started = Instant::now();
+    let mut properties: Vec<PropertyOutcome> = properties;
+    if let Some(breach) = model.final_audit()
+        && let Some(p) = properties
+            .iter_mut()
+            .find(|p| p.name == breach.claim.property())
+        && p.verdict != Verdict::Violated
+    {
+        p.verdict = Verdict::Violated;
+        p.detail = Some(breach.detail);
+    }
+    let ledger = model.ledger_size();
+    let audit_time = audit_started.elapsed();
+    let elapsed = started.elapsed();
     Outcome {
         bounds: bounds.clone(),
         symmetry: options.symmetry,
@@ -387,6 +412,8 @@ fn collect(
         forget_crashed_state: options.forget_crashed_state,
         subsume_drops: options.subsume_drops,
         audit: options.audit,
+        ledger,
+        audit_time,
         states: checker.state_count(),
         unique: checker.unique_state_count(),
         max_depth: checker.max_depth(),

@@ -47,6 +47,7 @@
 //! makes a new state, and the actors here consume every delivery.
 
 use crate::audit::{Breach, restart_breach, stale_delivery_breach};
+use crate::ledger::{Ledger, LedgerSize};
 use crate::run::Action;
 use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState, properties, within_boundary};
 use checked_raft::Node;
@@ -62,6 +63,8 @@ pub struct RaftModel {
     discard_stale: bool,
     forget_crashed: bool,
     audit: bool,
+    /// What the search saw of each server, for the audit after it.
+    ledger: Arc<Ledger>,
 }
 
 impl RaftModel {
@@ -79,6 +82,9 @@ impl RaftModel {
             discard_stale: true,
             forget_crashed: true,
             audit: true,
+            // Under every naming: right whether or not the checker uses
+            // symmetry (`without_symmetry` narrows it).
+            ledger: Arc::new(Ledger::new(true)),
         }
     }
 
@@ -125,9 +131,36 @@ impl RaftModel {
             }
         }
         if self.discard_stale {
-            discard_stale(&mut state, self.forget_crashed, false);
+            discard_stale(&mut state, self.forget_crashed, None);
         }
         state
+    }
+
+    /// The same model for a search without symmetry reduction: the audit's
+    /// ledger then records steps under the servers' own names only.
+    pub fn without_symmetry(mut self) -> RaftModel {
+        self.ledger = Arc::new(Ledger::new(false));
+        self
+    }
+
+    /// The audit after the search ([`Ledger`]): every step and core the
+    /// search saw against every message it discarded. The breach, if any.
+    pub fn final_audit(&self) -> Option<Breach> {
+        if self.audit && self.discard_stale {
+            self.ledger.breach()
+        } else {
+            None
+        }
+    }
+
+    /// What the ledger holds.
+    pub fn ledger_size(&self) -> LedgerSize {
+        self.ledger.size()
+    }
+
+    /// The ledger, when the audit is on.
+    fn ledger(&self) -> Option<&Ledger> {
+        (self.audit && self.discard_stale).then_some(&*self.ledger)
     }
 
     /// The same model without the stale-message reduction: stale messages
@@ -169,7 +202,7 @@ impl Model for RaftModel {
         let mut states = self.actors.init_states();
         if self.discard_stale {
             for state in &mut states {
-                if let Some(breach) = discard_stale(state, self.forget_crashed, self.audit) {
+                if let Some(breach) = discard_stale(state, self.forget_crashed, self.ledger()) {
                     state.history.record(breach);
                 }
             }
@@ -184,6 +217,13 @@ impl Model for RaftModel {
     }
 
     fn next_state(&self, last: &RaftState, action: Action) -> Option<RaftState> {
+        let stepped = match &action {
+            ActorModelAction::Deliver { dst: id, .. }
+            | ActorModelAction::Timeout(id, _)
+            | ActorModelAction::Crash(id)
+            | ActorModelAction::Recover(id) => Some(usize::from(*id)),
+            ActorModelAction::Drop(_) | ActorModelAction::SelectRandom { .. } => None,
+        };
         let (crashed, recovered) = match action {
             ActorModelAction::Crash(id) if self.forget_crashed => (Some(usize::from(id)), None),
             ActorModelAction::Recover(id) if self.forget_crashed => (None, Some(usize::from(id))),
@@ -200,8 +240,11 @@ impl Model for RaftModel {
                 next.history.record(breach);
             }
         }
+        if let (Some(i), Some(ledger)) = (stepped, self.ledger()) {
+            ledger.step(&last.actor_states[i].node, &next.actor_states[i].node);
+        }
         if self.discard_stale
-            && let Some(breach) = discard_stale(&mut next, self.forget_crashed, self.audit)
+            && let Some(breach) = discard_stale(&mut next, self.forget_crashed, self.ledger())
         {
             next.history.record(breach);
         }
@@ -256,10 +299,15 @@ fn exploration_rank(action: &Action) -> u8 {
 /// Takes stale messages off the network (see the module documentation).
 /// A crashed server is judged as it will restart when its state was
 /// forgotten (it then is that restarted core), and not at all otherwise.
-/// With `audit`, each message is first delivered to a copy of its receiver
-/// ([`stale_delivery_breach`]); one that does something stays in flight
-/// and its breach is returned.
-fn discard_stale(state: &mut RaftState, crashed_forgotten: bool, audit: bool) -> Option<Breach> {
+/// With a `ledger` (the audit on), each message is first delivered to a
+/// copy of its receiver ([`stale_delivery_breach`]); one that does
+/// something stays in flight and its breach is returned, and one discarded
+/// is recorded in the ledger.
+fn discard_stale(
+    state: &mut RaftState,
+    crashed_forgotten: bool,
+    ledger: Option<&Ledger>,
+) -> Option<Breach> {
     let servers = &state.actor_states;
     let crashed = &state.crashed;
     let called_stale = |src: Id, dst: Id, msg: &Msg| {
@@ -272,12 +320,15 @@ fn discard_stale(state: &mut RaftState, crashed_forgotten: bool, audit: bool) ->
         if !called_stale(src, dst, msg) {
             return false;
         }
-        if !audit {
+        let Some(ledger) = ledger else {
             return true;
-        }
+        };
         let node = &servers[usize::from(dst)].node;
         match stale_delivery_breach(node, crate::node_id(src.into()), msg) {
-            None => true,
+            None => {
+                ledger.discarded(node, crate::node_id(src.into()), msg);
+                true
+            }
             Some(found) => {
                 breach.get_or_insert(found);
                 false

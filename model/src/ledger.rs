@@ -1,0 +1,200 @@
+//! The stale-message claim checked over the runs the search explored, not
+//! only at the moment a message is discarded.
+//!
+//! [`crate::audit`] delivers each message to a copy of its receiver when it
+//! is discarded. Discarding is sound only if the message would have been a
+//! no-op at every later moment too, whatever its receiver did next. So the
+//! ledger records, while the search runs,
+//!
+//! - every distinct step of one server, from core `a` to core `b` (crashes,
+//!   which forget a server to the core it restarts as, included), and
+//! - every discard: the message, its sender, and the receiver's core then,
+//!
+//! and after the search follows each discarded message along the recorded
+//! steps of its receiver, from the core it was discarded at: at every core
+//! reached the core must still call it stale ([`Node::is_stale`]) and
+//! delivering it there must change nothing ([`stale_delivery_breach`]).
+//! Every run through a state the search explored moves each server along
+//! recorded steps, so a message discarded on that run is checked at every
+//! core its receiver could have met it in; the recorded steps also join
+//! steps of different runs, so the check covers more than the runs do,
+//! never less.
+//!
+//! Under symmetry reduction the search continues a run from a state it has
+//! seen under another naming of the servers, so every step and discard is
+//! recorded under every renaming of the servers as well (each distinct one
+//! once; there are few: tens to thousands per search).
+//!
+//! Cores are keyed by 64-bit fingerprints, as stateright keys states: two
+//! cores that collide would be checked as one.
+
+use crate::Msg;
+use crate::audit::{Breach, Claim, stale_delivery_breach};
+use checked_raft::{Message, Node, NodeId};
+use dashmap::{DashMap, DashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// What the search saw of each server on its own.
+#[derive(Debug)]
+pub struct Ledger {
+    /// Record every step and discard under every renaming of the servers.
+    all_namings: bool,
+    /// Every distinct core recorded, by fingerprint.
+    cores: DashMap<u64, Arc<Node>>,
+    /// Every distinct step of one server (fingerprints of its core before
+    /// and after), under every naming.
+    steps: DashMap<u64, HashSet<u64>>,
+    /// The steps as the search took them (to record each only once).
+    seen_steps: DashSet<(u64, u64)>,
+    /// Every distinct discard (receiver's core, message, sender), under
+    /// every naming.
+    discards: DashSet<(u64, Message, NodeId)>,
+    /// The discards as the search made them.
+    seen_discards: DashSet<(u64, Message, NodeId)>,
+}
+
+/// Sizes of a [`Ledger`], for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerSize {
+    /// Distinct cores.
+    pub cores: usize,
+    /// Distinct steps.
+    pub steps: usize,
+    /// Distinct discards.
+    pub discards: usize,
+}
+
+fn fingerprint(node: &Node) -> u64 {
+    // Fixed seeds: the same core has the same fingerprint in every thread.
+    ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(node)
+}
+
+/// Every permutation of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut all = Vec::new();
+    for rest in permutations(n - 1) {
+        for at in 0..=rest.len() {
+            let mut p = rest.clone();
+            p.insert(at, n - 1);
+            all.push(p);
+        }
+    }
+    all
+}
+
+impl Ledger {
+    /// A ledger that records under every naming of the servers when
+    /// `all_namings` (the search uses symmetry reduction).
+    pub fn new(all_namings: bool) -> Ledger {
+        Ledger {
+            all_namings,
+            cores: DashMap::new(),
+            steps: DashMap::new(),
+            seen_steps: DashSet::new(),
+            discards: DashSet::new(),
+            seen_discards: DashSet::new(),
+        }
+    }
+
+    /// The renamings to record under: every permutation of the servers, or
+    /// only the identity.
+    fn namings(&self, node: &Node) -> Vec<Vec<usize>> {
+        let servers = node.peers().len() + 1;
+        if self.all_namings {
+            permutations(servers)
+        } else {
+            vec![(0..servers).collect()]
+        }
+    }
+
+    fn intern(&self, node: Node) -> u64 {
+        let fp = fingerprint(&node);
+        self.cores.entry(fp).or_insert_with(|| Arc::new(node));
+        fp
+    }
+
+    /// Records a step of one server from core `before` to core `after`.
+    pub fn step(&self, before: &Arc<Node>, after: &Arc<Node>) {
+        if Arc::ptr_eq(before, after) {
+            return;
+        }
+        let taken = (fingerprint(before), fingerprint(after));
+        if taken.0 == taken.1 || !self.seen_steps.insert(taken) {
+            return;
+        }
+        for naming in self.namings(before) {
+            let rename = |n: NodeId| NodeId(naming[n.0 as usize] as u64);
+            let a = self.intern(before.rename_nodes(&rename));
+            let b = self.intern(after.rename_nodes(&rename));
+            self.steps.entry(a).or_default().insert(b);
+        }
+    }
+
+    /// Records that `msg` from `from` was discarded while its receiver was
+    /// at core `receiver`.
+    pub fn discarded(&self, receiver: &Node, from: NodeId, msg: &Msg) {
+        let taken = (fingerprint(receiver), msg.0.clone(), from);
+        if self.seen_discards.contains(&taken) || !self.seen_discards.insert(taken) {
+            return;
+        }
+        for naming in self.namings(receiver) {
+            let rename = |n: NodeId| NodeId(naming[n.0 as usize] as u64);
+            let core = self.intern(receiver.rename_nodes(&rename));
+            self.discards.insert((core, msg.0.clone(), rename(from)));
+        }
+    }
+
+    /// How much was recorded.
+    pub fn size(&self) -> LedgerSize {
+        LedgerSize {
+            cores: self.cores.len(),
+            steps: self.steps.iter().map(|s| s.len()).sum(),
+            discards: self.discards.len(),
+        }
+    }
+
+    /// Follows every discarded message along its receiver's recorded steps
+    /// (see the module documentation). The first breach found, if any.
+    pub fn breach(&self) -> Option<Breach> {
+        let mut seen: HashSet<(u64, Message, NodeId)> = HashSet::new();
+        let mut todo: Vec<(u64, Message, NodeId)> =
+            self.discards.iter().map(|d| d.key().clone()).collect();
+        while let Some((core, message, from)) = todo.pop() {
+            if !seen.insert((core, message.clone(), from)) {
+                continue;
+            }
+            let Some(node) = self.cores.get(&core).map(|n| Arc::clone(n.value())) else {
+                continue;
+            };
+            let msg = Msg(message);
+            if let Some(breach) = stale_delivery_breach(&node, from, &msg) {
+                return Some(breach);
+            }
+            let Some(next) = self.steps.get(&core).map(|s| s.value().clone()) else {
+                continue;
+            };
+            for after in next {
+                let Some(later) = self.cores.get(&after).map(|n| Arc::clone(n.value())) else {
+                    continue;
+                };
+                if !later.is_stale(from, &msg.0) {
+                    return Some(Breach {
+                        claim: Claim::StaleIsNoOp,
+                        detail: format!(
+                            "{} discarded {} from {from} as stale, and after a step it is not \
+                             stale any more: before {node:?}, after {later:?}",
+                            node.id(),
+                            checked_raft::sim::describe(&msg.0),
+                        ),
+                    });
+                }
+                todo.push((after, msg.0.clone(), from));
+            }
+        }
+        None
+    }
+}
