@@ -198,3 +198,81 @@ impl Ledger {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checked_raft::{
+        AppendEntriesReply, AppendResult, Config, LogIndex, RequestVoteReply, Term,
+    };
+
+    fn id(n: u64) -> NodeId {
+        NodeId(n)
+    }
+
+    /// n0 elected leader of term 1 by n1's vote, with one entry proposed.
+    fn leader() -> Node {
+        let config = Config::new(id(0), vec![id(0), id(1), id(2)]);
+        let (mut node, _) = Node::new(config).expect("valid config");
+        node.handle_election_timeout();
+        let vote = RequestVoteReply {
+            term: Term(1),
+            vote_granted: true,
+        };
+        node.step(id(1), Message::RequestVoteReply(vote))
+            .expect("a vote");
+        node.propose(bytes::Bytes::from_static(b"v"))
+            .expect("a leader proposes");
+        node
+    }
+
+    fn success(match_index: u64) -> Msg {
+        Msg(Message::AppendEntriesReply(AppendEntriesReply {
+            term: Term(1),
+            prev_log_index: LogIndex(0),
+            result: AppendResult::Success {
+                match_index: LogIndex(match_index),
+            },
+        }))
+    }
+
+    /// A core that stays consistent with what it discarded passes; a step
+    /// after which a discarded reply is no longer stale (a leader whose
+    /// match index goes backwards) is a breach, on either naming policy.
+    #[test]
+    fn a_discarded_message_that_stops_being_stale_is_a_breach() {
+        let fresh = Arc::new(leader());
+        let mut acked = leader();
+        acked.step(id(1), success(1).0).expect("an ack");
+        let acked = Arc::new(acked);
+        assert!(acked.is_stale(id(1), &success(1).0));
+        assert!(!fresh.is_stale(id(1), &success(1).0));
+
+        for all_namings in [false, true] {
+            let honest = Ledger::new(all_namings);
+            honest.step(&fresh, &acked);
+            honest.discarded(&acked, id(1), &success(1));
+            assert_eq!(honest.breach(), None);
+
+            let regressing = Ledger::new(all_namings);
+            regressing.step(&fresh, &acked);
+            regressing.discarded(&acked, id(1), &success(1));
+            regressing.step(&acked, &fresh);
+            let breach = regressing.breach().expect("the regression is found");
+            assert_eq!(breach.claim, Claim::StaleIsNoOp);
+            assert!(
+                breach.detail.contains("not stale any more"),
+                "{}",
+                breach.detail
+            );
+        }
+    }
+
+    #[test]
+    fn permutations_are_all_there_once() {
+        let all = permutations(3);
+        assert_eq!(all.len(), 6);
+        assert_eq!(all.iter().collect::<HashSet<_>>().len(), 6);
+        assert_eq!(permutations(1), vec![vec![0]]);
+    }
+}
