@@ -22,7 +22,7 @@
 //! reads which messages a duplicating network holds beyond offering them.
 
 use crate::Msg;
-use checked_raft::{Node, NodeId};
+use checked_raft::{Effect, Node, NodeId};
 use stateright::actor::Id;
 use stateright::{Rewrite, RewritePlan};
 use std::sync::Arc;
@@ -106,10 +106,29 @@ pub fn stale_delivery_breach(node: &Node, from: NodeId, msg: &Msg) -> Option<Bre
             match &effects {
                 Err(e) => format!("is refused: {e}"),
                 Ok(e) if e.is_empty() => "changes the server".to_string(),
-                Ok(e) => format!("gives {} effect(s): {e:?}", e.len()),
+                Ok(e) => format!(
+                    "gives {}",
+                    e.iter().map(describe_effect).collect::<Vec<_>>().join(", ")
+                ),
             }
         ),
     })
+}
+
+/// One effect in a few words.
+fn describe_effect(effect: &Effect) -> String {
+    match effect {
+        Effect::Persist(op) => format!("persist {op:?}"),
+        Effect::Send { to, message } => {
+            format!("send {} to {to}", checked_raft::sim::describe(message))
+        }
+        Effect::ResetElectionTimer => "reset the election timer".into(),
+        Effect::SetHeartbeatTimer => "set the heartbeat timer".into(),
+        Effect::ApplyEntries(entries) => format!("apply {} entries", entries.len()),
+        Effect::ApplySnapshot(snapshot) => {
+            format!("apply a snapshot through {}", snapshot.meta.last_included_index)
+        }
+    }
 }
 
 /// Compares the core a recovering server restarted as with the one the

@@ -345,6 +345,7 @@ fn counterexample(name: &str, path: &Path<RaftState, Action>, shortest: bool) ->
     if let Some(breach) = steps
         .last()
         .and_then(|(state, _)| state.history.breach.as_ref())
+        .filter(|breach| breach.claim.property() == name)
     {
         let _ = writeln!(out, "  {}: {}", breach.claim.property(), breach.detail);
     }
