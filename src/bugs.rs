@@ -44,11 +44,24 @@ pub enum Bug {
     /// The core still calls such a reply stale ([`crate::Node::is_stale`]),
     /// so this is also the bug a checker that trusts that predicate misses.
     StaleVoteCounted,
+    /// A leader that probes a follower again on a heartbeat (entries are
+    /// unacknowledged) forgets how far the follower's log matches its own
+    /// (`match_index` goes back to 0; etcd's `Progress.Match` never
+    /// decreases). No safety property of the
+    /// paper breaks, but a reply the core once called stale is fresh again,
+    /// which is what the model checker's stale-message reduction must not
+    /// trust: its audit reports it.
+    MatchIndexRegresses,
+    /// A server votes only for candidates with a higher id than its own (a
+    /// "priority" rule some systems add). No safety property of the paper
+    /// breaks, but servers are no longer interchangeable, which the model
+    /// checker's symmetry reduction must not trust: its audit reports it.
+    VotesByServerId,
 }
 
 impl Bug {
     /// Every bug in the catalogue.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 12] = [
         Bug::VoteNotPersisted,
         Bug::TermNotPersisted,
         Bug::NoElectionRestriction,
@@ -59,6 +72,8 @@ impl Bug {
         Bug::SnapshotMovesStateMachineBack,
         Bug::CommitPastSentEntries,
         Bug::StaleVoteCounted,
+        Bug::MatchIndexRegresses,
+        Bug::VotesByServerId,
     ];
 
     /// The bug's name on the command line.
@@ -74,6 +89,8 @@ impl Bug {
             Bug::SnapshotMovesStateMachineBack => "snapshot-moves-back",
             Bug::CommitPastSentEntries => "commit-past-sent-entries",
             Bug::StaleVoteCounted => "count-stale-votes",
+            Bug::MatchIndexRegresses => "match-index-regresses",
+            Bug::VotesByServerId => "votes-by-server-id",
         }
     }
 
@@ -82,9 +99,13 @@ impl Bug {
         Bug::ALL.into_iter().find(|b| b.name() == name)
     }
 
-    /// The property a checker reports when it finds this bug.
-    pub fn breaks(self) -> Property {
-        match self {
+    /// The property of the paper a checker reports when it finds this bug;
+    /// `None` for a bug that breaks only a claim the model checker's
+    /// reductions rest on ([`Bug::MatchIndexRegresses`],
+    /// [`Bug::VotesByServerId`]), which the simulator, having no
+    /// reductions, does not look for.
+    pub fn breaks(self) -> Option<Property> {
+        Some(match self {
             Bug::VoteNotPersisted
             | Bug::TermNotPersisted
             | Bug::TwoVotesPerTerm
@@ -96,7 +117,8 @@ impl Bug {
             Bug::SnapshotMovesStateMachineBack => Property::StateMachineSafety,
             // The follower believes in entries it does not hold.
             Bug::CommitPastSentEntries => Property::NodeInvariants,
-        }
+            Bug::MatchIndexRegresses | Bug::VotesByServerId => return None,
+        })
     }
 
     /// One line on what the bug does.
@@ -120,6 +142,10 @@ impl Bug {
                 "a follower takes leader_commit as its commit index, past the entries it was sent"
             }
             Bug::StaleVoteCounted => "a candidate counts a vote granted in an earlier term",
+            Bug::MatchIndexRegresses => {
+                "a leader probing a follower again resets the follower's match index"
+            }
+            Bug::VotesByServerId => "a server votes only for candidates with a higher id",
         }
     }
 }

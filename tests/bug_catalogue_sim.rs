@@ -17,7 +17,9 @@ const SEEDS: u64 = 5_000;
 #[test]
 fn the_simulator_finds_the_bugs_of_the_catalogue() {
     let mut missed = Vec::new();
-    for bug in Bug::ALL {
+    // A bug that breaks only a reduction's claim is the model checker's to
+    // find: the simulator has no reductions.
+    for bug in Bug::ALL.into_iter().filter(|bug| bug.breaks().is_some()) {
         let failure = (0..SEEDS).find_map(|seed| {
             [8, 1].into_iter().find_map(|batch| {
                 let config = SimConfig {

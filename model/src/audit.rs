@@ -8,7 +8,9 @@
 //!   ([`Node::is_stale`]) is taken off the network, it is delivered to a
 //!   copy of its receiver, which must neither change nor emit a single
 //!   effect. A message that fails is left in flight (so the search goes on
-//!   with it, soundly) and the breach is recorded in the state.
+//!   with it, soundly) and the breach is recorded in the state. That the
+//!   message would have stayed a no-op whatever its receiver did next is
+//!   checked after the search by [`crate::ledger`].
 //! - **Crashed servers restart as forgotten.** A crashed server's volatile
 //!   state is replaced at once by the core [`Node::restart`] builds from its
 //!   disk, and messages to it are judged stale by that core. When it
@@ -29,6 +31,9 @@ use std::sync::Arc;
 
 /// Name of the property that every discarded stale message is a no-op.
 pub const STALE_MESSAGES_ARE_NO_OPS: &str = "Stale messages are no-ops";
+/// Name of the property that the core treats server ids alike (the claim
+/// symmetry reduction rests on, [`crate::equivariance`]).
+pub const SERVERS_ARE_INTERCHANGEABLE: &str = "Servers are interchangeable";
 /// Name of the property that a crashed server restarts as the core the
 /// model forgot it to.
 pub const RESTARTS_AS_FORGOTTEN: &str = "Crashed servers restart as forgotten";
@@ -41,6 +46,8 @@ pub enum Claim {
     /// A recovering server restarts as the core the model replaced its
     /// crashed state with.
     RestartsAsForgotten,
+    /// A server's step commutes with renaming the servers.
+    ServersInterchangeable,
 }
 
 impl Claim {
@@ -49,6 +56,7 @@ impl Claim {
         match self {
             Claim::StaleIsNoOp => STALE_MESSAGES_ARE_NO_OPS,
             Claim::RestartsAsForgotten => RESTARTS_AS_FORGOTTEN,
+            Claim::ServersInterchangeable => SERVERS_ARE_INTERCHANGEABLE,
         }
     }
 }
@@ -116,7 +124,7 @@ pub fn stale_delivery_breach(node: &Node, from: NodeId, msg: &Msg) -> Option<Bre
 }
 
 /// One effect in a few words.
-fn describe_effect(effect: &Effect) -> String {
+pub(crate) fn describe_effect(effect: &Effect) -> String {
     match effect {
         Effect::Persist(op) => format!("persist {op:?}"),
         Effect::Send { to, message } => {
@@ -126,7 +134,10 @@ fn describe_effect(effect: &Effect) -> String {
         Effect::SetHeartbeatTimer => "set the heartbeat timer".into(),
         Effect::ApplyEntries(entries) => format!("apply {} entries", entries.len()),
         Effect::ApplySnapshot(snapshot) => {
-            format!("apply a snapshot through {}", snapshot.meta.last_included_index)
+            format!(
+                "apply a snapshot through {}",
+                snapshot.meta.last_included_index
+            )
         }
     }
 }

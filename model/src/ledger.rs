@@ -70,8 +70,33 @@ fn fingerprint(node: &Node) -> u64 {
     ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(node)
 }
 
+/// A core in a line: role, term, log (as terms), commit index, and a
+/// leader's match indexes.
+pub(crate) fn describe_core(node: &Node) -> String {
+    use checked_raft::Role;
+    let role = match node.role() {
+        Role::Follower => "follower".to_string(),
+        Role::Candidate { votes_granted } => {
+            format!("candidate with {} vote(s)", votes_granted.len())
+        }
+        Role::Leader { progress } => {
+            let matched: Vec<String> = progress
+                .iter()
+                .map(|(peer, p)| format!("{peer} {}", p.match_index.0))
+                .collect();
+            format!("leader (match {})", matched.join(", "))
+        }
+    };
+    format!(
+        "{role} term {} log [{}] commit {}",
+        node.current_term().0,
+        crate::log_terms(node),
+        node.commit_index().0
+    )
+}
+
 /// Every permutation of `0..n`.
-fn permutations(n: usize) -> Vec<Vec<usize>> {
+pub(crate) fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
         return vec![Vec::new()];
     }
@@ -186,9 +211,11 @@ impl Ledger {
                         claim: Claim::StaleIsNoOp,
                         detail: format!(
                             "{} discarded {} from {from} as stale, and after a step it is not \
-                             stale any more: before {node:?}, after {later:?}",
+                             stale any more: before, {}; after, {}",
                             node.id(),
                             checked_raft::sim::describe(&msg.0),
+                            describe_core(&node),
+                            describe_core(&later),
                         ),
                     });
                 }

@@ -45,12 +45,11 @@
 //!    ([`Node::is_stale`]), which could only ever be delivered as no-ops.
 //!    Discarding a message is something a lossy network does anyway, so a
 //!    violation found with the reduction is real. That a discarded message
-//!    would have been a no-op is checked on every message discarded, in
-//!    every search ([`audit`]: a message that does something fails "Stale
-//!    messages are no-ops" and stays in flight); that it stays stale as its
-//!    receiver moves on is checked on every transition of smaller searches
-//!    by `model/tests/stale_messages.rs` and on every delivery by the
-//!    simulator;
+//!    would have been a no-op is checked in every search: when it is
+//!    discarded ([`audit`]: a message that does something fails "Stale
+//!    messages are no-ops" and stays in flight), and after the search at
+//!    every core its receiver was seen to step to from there ([`ledger`]:
+//!    it must stay stale and inert);
 //! 2. a crashed server's volatile state is replaced at once by what it
 //!    will restart with, so crashes that differ only in what they lose are
 //!    one state (checked at every recovery: "Crashed servers restart as
@@ -60,12 +59,16 @@
 //!    states are reached without it (a claim about the model alone).
 
 pub mod audit;
+pub mod equivariance;
 pub mod ledger;
 pub mod run;
 mod symmetry;
 mod system;
 
-pub use audit::{Audit, RESTARTS_AS_FORGOTTEN, STALE_MESSAGES_ARE_NO_OPS};
+pub use audit::{
+    Audit, RESTARTS_AS_FORGOTTEN, SERVERS_ARE_INTERCHANGEABLE, STALE_MESSAGES_ARE_NO_OPS,
+};
+use equivariance::{Equivariance, Input};
 pub use system::RaftModel;
 
 use checked_raft::invariants::{History, Property as Invariant, Violation, check_property};
@@ -242,9 +245,24 @@ pub struct Server {
 #[derive(Clone, Debug)]
 pub struct RaftActor {
     bounds: Bounds,
+    /// Symmetry reduction's claim, checked on every distinct step (absent
+    /// when the search has no symmetry reduction or is unaudited).
+    pub(crate) equivariance: Option<Arc<Equivariance>>,
 }
 
 impl RaftActor {
+    /// Has the core carry out `input` through [`equivariance::apply`], the
+    /// model's one call of the core's handlers, and checks the step against
+    /// every renaming of the servers the first time it is taken.
+    fn step(&self, server: &mut Server, input: &Input) -> Result<Vec<Effect>, String> {
+        let before = Arc::clone(&server.node);
+        let output = equivariance::apply(Arc::make_mut(&mut server.node), input);
+        if let Some(check) = &self.equivariance {
+            check.check(&before, input, &server.node, &output);
+        }
+        output
+    }
+
     fn config(&self, id: Id) -> Config {
         let members = (0..self.bounds.servers).map(node_id).collect();
         let mut config = Config::new(node_id(usize::from(id)), members);
@@ -385,7 +403,11 @@ impl Actor for RaftActor {
 
     fn on_msg(&self, id: Id, state: &mut Cow<Server>, src: Id, msg: Msg, o: &mut Out<Self>) {
         let mut server = state.as_ref().clone();
-        match Arc::make_mut(&mut server.node).step(node_id(src.into()), msg.0) {
+        let input = Input::Deliver {
+            from: node_id(src.into()),
+            message: msg.0,
+        };
+        match self.step(&mut server, &input) {
             Ok(effects) => self.execute(id, &mut server, effects, o),
             Err(e) => {
                 // A correct peer never sends what the core must refuse.
@@ -407,13 +429,17 @@ impl Actor for RaftActor {
 
     fn on_timeout(&self, id: Id, state: &mut Cow<Server>, timer: &Timer, o: &mut Out<Self>) {
         let mut server = state.as_ref().clone();
-        let node = Arc::make_mut(&mut server.node);
         let effects = match timer {
             Timer::Election | Timer::Heartbeat => {
-                let effects = match timer {
-                    Timer::Election => node.handle_election_timeout(),
-                    _ if !self.bounds.heartbeats => Vec::new(),
-                    _ => node.handle_heartbeat_timeout(),
+                let input = match timer {
+                    Timer::Election => Some(Input::ElectionTimeout),
+                    _ if !self.bounds.heartbeats => None,
+                    _ => Some(Input::HeartbeatTimeout),
+                };
+                let effects = match input {
+                    // Timeouts are never refused.
+                    Some(input) => self.step(&mut server, &input).unwrap_or_default(),
+                    None => Vec::new(),
                 };
                 if effects.is_empty() && server == **state {
                     // The core ignored it (a leader's election timer, a
@@ -426,19 +452,25 @@ impl Actor for RaftActor {
             }
             Timer::Propose(v) => {
                 o.set_timer(timer.clone(), model_timeout());
-                let room = node.log().last_index() < LogIndex(self.bounds.max_log);
-                match node.propose(value(*v)) {
-                    Ok((_, effects)) if room => effects,
-                    _ => return,
+                if server.node.log().last_index() >= LogIndex(self.bounds.max_log) {
+                    return;
+                }
+                match self.step(&mut server, &Input::Propose(value(*v))) {
+                    Ok(effects) => effects,
+                    Err(_) => return,
                 }
             }
             Timer::Snapshot => {
                 o.set_timer(timer.clone(), model_timeout());
-                let applied = node.last_applied();
-                if applied <= node.log().snapshot_index() {
+                let applied = server.node.last_applied();
+                if applied <= server.node.log().snapshot_index() {
                     return;
                 }
-                match node.compact(applied, server.app.snapshot_data()) {
+                let input = Input::Compact {
+                    index: applied,
+                    data: server.app.snapshot_data(),
+                };
+                match self.step(&mut server, &input) {
                     Ok(effects) => effects,
                     Err(_) => return,
                 }
@@ -466,7 +498,7 @@ pub struct ModelCfg {
 pub type RaftState = ActorModelState<RaftActor, Audit>;
 
 /// The properties, named as in the paper, with what each expects.
-pub const PROPERTIES: [(Expectation, &str); 13] = [
+pub const PROPERTIES: [(Expectation, &str); 14] = [
     (Expectation::Always, ELECTION_SAFETY),
     (Expectation::Always, LEADER_APPEND_ONLY),
     (Expectation::Always, LOG_MATCHING),
@@ -475,6 +507,7 @@ pub const PROPERTIES: [(Expectation, &str); 13] = [
     (Expectation::Always, NODE_INVARIANTS),
     (Expectation::Always, STALE_MESSAGES_ARE_NO_OPS),
     (Expectation::Always, RESTARTS_AS_FORGOTTEN),
+    (Expectation::Always, SERVERS_ARE_INTERCHANGEABLE),
     (Expectation::Sometimes, "a leader is elected"),
     (Expectation::Sometimes, "an entry commits"),
     (Expectation::Sometimes, "a leader is elected in term >= 2"),
@@ -500,6 +533,18 @@ pub const LEADER_COMPLETENESS: &str = "Leader Completeness";
 pub const STATE_MACHINE_SAFETY: &str = "State Machine Safety";
 /// Name of the property that each server's own invariants hold.
 pub const NODE_INVARIANTS: &str = "Server invariants";
+
+/// The property `check` reports when it finds the catalogue bug `bug`: the
+/// property of the paper it breaks, or, for a bug that breaks only a claim
+/// the reductions rest on, the property named for that claim.
+pub fn bug_property(bug: checked_raft::bugs::Bug) -> &'static str {
+    use checked_raft::bugs::Bug;
+    match (bug.breaks(), bug) {
+        (Some(property), _) => property_name(property),
+        (None, Bug::VotesByServerId) => SERVERS_ARE_INTERCHANGEABLE,
+        (None, _) => STALE_MESSAGES_ARE_NO_OPS,
+    }
+}
 
 /// The property name the model uses for an invariant of the core crate.
 pub fn property_name(invariant: Invariant) -> &'static str {
@@ -546,6 +591,7 @@ fn actor_model(bounds: Bounds) -> ActorModel<RaftActor, ModelCfg, Audit> {
     };
     let actors = (0..bounds.servers).map(|_| RaftActor {
         bounds: bounds.clone(),
+        equivariance: None,
     });
     ActorModel::new(
         ModelCfg {
@@ -585,6 +631,9 @@ fn properties() -> Vec<Property<RaftModel>> {
         Property::always(RESTARTS_AS_FORGOTTEN, |_, s: &RaftState| {
             s.history.holds(audit::Claim::RestartsAsForgotten)
         }),
+        // Checked on steps, not states: a breach is reported after the
+        // search (`RaftModel::final_audit`).
+        Property::always(SERVERS_ARE_INTERCHANGEABLE, |_, _| true),
         Property::sometimes("a leader is elected", |_, s: &RaftState| {
             live_nodes(s).iter().any(|n| n.is_leader())
         }),
@@ -704,6 +753,20 @@ pub fn bug_bounds(bug: checked_raft::bugs::Bug) -> Bounds {
             max_term: 1,
             max_log: 1,
             snapshots: true,
+            ..base
+        },
+        // A follower acknowledges an entry twice (the second is discarded),
+        // then a heartbeat finds a second entry unacknowledged.
+        Bug::MatchIndexRegresses => Bounds {
+            max_term: 1,
+            max_log: 2,
+            ..base
+        },
+        // One election is enough to tell the servers apart.
+        Bug::VotesByServerId => Bounds {
+            max_term: 1,
+            values: 0,
+            max_log: 0,
             ..base
         },
         // The issue's example: two elections, no log.
@@ -830,6 +893,17 @@ impl Ord for Server {
     }
 }
 
+/// A server's log as the terms of its entries, e.g. `1 1 2`.
+pub fn log_terms(node: &Node) -> String {
+    let terms: Vec<String> = node
+        .log()
+        .entries()
+        .iter()
+        .map(|e| e.term.0.to_string())
+        .collect();
+    terms.join(" ")
+}
+
 /// One line per server: role, term, vote, log (as terms), commit index.
 pub fn describe_servers(state: &RaftState) -> Vec<String> {
     state
@@ -843,12 +917,6 @@ pub fn describe_servers(state: &RaftState) -> Vec<String> {
                 Role::Candidate { .. } => "candidate",
                 Role::Leader { .. } => "LEADER",
             };
-            let log: Vec<String> = node
-                .log()
-                .entries()
-                .iter()
-                .map(|e| e.term.0.to_string())
-                .collect();
             let snapshot = node.log().snapshot_index();
             format!(
                 "{}: {:<9} term {} voted_for {:<4} log [{}{}] commit {}{}",
@@ -861,7 +929,7 @@ pub fn describe_servers(state: &RaftState) -> Vec<String> {
                 } else {
                     String::new()
                 },
-                log.join(" "),
+                log_terms(node),
                 node.commit_index().0,
                 server
                     .disk

@@ -36,7 +36,7 @@ use checked_raft::bugs::Bug;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use raft_model::run::{Options, check};
-use raft_model::{Bounds, NetworkKind, property_name};
+use raft_model::{Bounds, NetworkKind};
 use stateright::Model as _;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
@@ -302,7 +302,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
         threads: args.threads.unwrap_or(defaults.threads),
         max_depth: cli.max_depth,
         timeout: cli.timeout.map(Duration::from_secs),
-        stop_at: bug.map(|bug| property_name(bug.breaks())),
+        stop_at: bug.map(raft_model::bug_property),
         progress: Some(report::progress_reporter()),
         ..defaults
     };

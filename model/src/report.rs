@@ -4,9 +4,7 @@
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, Setup};
 use checked_raft::bugs::Bug;
 use raft_model::run::{Action, Outcome, Progress, PropertyOutcome, Verdict};
-use raft_model::{
-    Bounds, NetworkKind, RaftState, describe_action, describe_servers, property_name,
-};
+use raft_model::{Bounds, NetworkKind, RaftState, bug_property, describe_action, describe_servers};
 use serde_json::{Value, json};
 use stateright::{Expectation, Path};
 use std::fmt::Write as _;
@@ -81,7 +79,7 @@ pub fn bug_list() -> String {
     let name_width = Bug::ALL.iter().map(|b| b.name().len()).max().unwrap_or(0);
     let property_width = Bug::ALL
         .iter()
-        .map(|b| property_name(b.breaks()).len())
+        .map(|b| bug_property(*b).len())
         .max()
         .unwrap_or(0);
     let mut out = String::new();
@@ -90,7 +88,7 @@ pub fn bug_list() -> String {
             out,
             "{:<name_width$}  {:<property_width$}  {}",
             bug.name(),
-            property_name(bug.breaks()),
+            bug_property(bug),
             bug.description()
         );
     }
@@ -194,7 +192,7 @@ pub fn exit_status(setup: &Setup, outcome: &Outcome) -> u8 {
 /// Whether the search found the violation that `bug` causes.
 fn expected_violation_found(bug: Bug, outcome: &Outcome) -> bool {
     outcome
-        .property(property_name(bug.breaks()))
+        .property(bug_property(bug))
         .is_some_and(|p| p.verdict == Verdict::Violated)
 }
 
@@ -288,7 +286,7 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
         }
     }
     if let Some(bug) = setup.bug {
-        let expected = property_name(bug.breaks());
+        let expected = bug_property(bug);
         let _ = writeln!(out);
         let _ = if expected_violation_found(bug, outcome) {
             writeln!(

@@ -192,7 +192,12 @@ pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
     let Some(name) = violated else {
         return outcome;
     };
-    if outcome.property(name).is_some_and(|p| p.shortest) {
+    if outcome
+        .property(name)
+        .is_some_and(|p| p.shortest || p.path.is_none())
+    {
+        // Already a shortest path, or a breach the audit found after the
+        // search, which no path shows.
         return outcome;
     }
     let found_at = outcome
@@ -393,14 +398,15 @@ fn collect(
         .collect();
     let audit_started = Instant::now();
     let mut properties: Vec<PropertyOutcome> = properties;
-    if let Some(breach) = model.final_audit()
-        && let Some(p) = properties
+    for breach in model.final_audit() {
+        if let Some(p) = properties
             .iter_mut()
             .find(|p| p.name == breach.claim.property())
-        && p.verdict != Verdict::Violated
-    {
-        p.verdict = Verdict::Violated;
-        p.detail = Some(breach.detail);
+            && p.verdict != Verdict::Violated
+        {
+            p.verdict = Verdict::Violated;
+            p.detail = Some(breach.detail);
+        }
     }
     let ledger = model.ledger_size();
     let audit_time = audit_started.elapsed();

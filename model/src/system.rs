@@ -17,6 +17,9 @@
 //!    message is first delivered to a copy of its receiver, which must
 //!    neither change nor emit anything; one that does stays in flight and
 //!    fails the property "Stale messages are no-ops" ([`crate::audit`]).
+//!    After the search, every discarded message is followed along the
+//!    steps its receiver was seen to take from there, and must stay stale
+//!    and inert ([`crate::ledger`]).
 //! 2. **A crashed server forgets.** stateright keeps a crashed actor's last
 //!    state until it recovers, and then restarts it from its storage alone.
 //!    So when a server crashes, its volatile state (role, commit index,
@@ -47,6 +50,7 @@
 //! makes a new state, and the actors here consume every delivery.
 
 use crate::audit::{Breach, restart_breach, stale_delivery_breach};
+use crate::equivariance::Equivariance;
 use crate::ledger::{Ledger, LedgerSize};
 use crate::run::Action;
 use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState, properties, within_boundary};
@@ -65,11 +69,20 @@ pub struct RaftModel {
     audit: bool,
     /// What the search saw of each server, for the audit after it.
     ledger: Arc<Ledger>,
+    /// Symmetry reduction's claim, checked by the servers on every
+    /// distinct step ([`crate::equivariance`]).
+    equivariance: Arc<Equivariance>,
 }
 
 impl RaftModel {
-    pub(crate) fn new(actors: ActorModel<RaftActor, crate::ModelCfg, crate::Audit>) -> RaftModel {
+    pub(crate) fn new(
+        mut actors: ActorModel<RaftActor, crate::ModelCfg, crate::Audit>,
+    ) -> RaftModel {
         let bounds = actors.cfg.bounds.clone();
+        let equivariance = Arc::new(Equivariance::default());
+        for actor in &mut actors.actors {
+            actor.equivariance = Some(Arc::clone(&equivariance));
+        }
         // Reduction 3: a duplicating network's drops are subsumed.
         let lossy = bounds.lossy && bounds.network != NetworkKind::Duplicating;
         RaftModel {
@@ -85,6 +98,14 @@ impl RaftModel {
             // Under every naming: right whether or not the checker uses
             // symmetry (`without_symmetry` narrows it).
             ledger: Arc::new(Ledger::new(true)),
+            equivariance,
+        }
+    }
+
+    /// Stops checking each distinct step against renamings of the servers.
+    fn without_equivariance_checks(&mut self) {
+        for actor in &mut self.actors.actors {
+            actor.equivariance = None;
         }
     }
 
@@ -112,6 +133,7 @@ impl RaftModel {
     /// about the core that nothing checked.
     pub fn unaudited(mut self) -> RaftModel {
         self.audit = false;
+        self.without_equivariance_checks();
         self
     }
 
@@ -140,17 +162,23 @@ impl RaftModel {
     /// ledger then records steps under the servers' own names only.
     pub fn without_symmetry(mut self) -> RaftModel {
         self.ledger = Arc::new(Ledger::new(false));
+        self.without_equivariance_checks();
         self
     }
 
-    /// The audit after the search ([`Ledger`]): every step and core the
-    /// search saw against every message it discarded. The breach, if any.
-    pub fn final_audit(&self) -> Option<Breach> {
+    /// The audit after the search: every discarded message followed along
+    /// the steps its receiver was seen to take ([`Ledger`]), and the first
+    /// step that did not commute with renaming the servers
+    /// ([`Equivariance`]). The breaches found.
+    pub fn final_audit(&self) -> Vec<Breach> {
+        let mut breaches = Vec::new();
         if self.audit && self.discard_stale {
-            self.ledger.breach()
-        } else {
-            None
+            breaches.extend(self.ledger.breach());
         }
+        if self.audit {
+            breaches.extend(self.equivariance.breach());
+        }
+        breaches
     }
 
     /// What the ledger holds.

@@ -7,7 +7,7 @@
 
 use checked_raft::bugs::Bug;
 use raft_model::run::{Options, Verdict, check};
-use raft_model::{bug_bounds, property_name};
+use raft_model::{bug_bounds, bug_property};
 use std::time::Duration;
 
 /// How many states each hunt may generate: a budget in states, not time,
@@ -23,7 +23,7 @@ const STATE_BUDGET: usize = 50_000_000;
 fn the_model_checker_finds_every_bug_of_the_catalogue() {
     let mut missed = Vec::new();
     for bug in Bug::ALL {
-        let expected = property_name(bug.breaks());
+        let expected = bug_property(bug);
         let bounds = bug_bounds(bug);
         let outcome = check(
             &bounds,
@@ -109,5 +109,47 @@ fn check_reports_a_stale_message_that_is_no_no_op() {
         table_verdict(&stdout, raft_model::ELECTION_SAFETY),
         Some("holds"),
         "{stdout}"
+    );
+}
+
+/// The other half of the stale-message claim, that a discarded message
+/// stays stale whatever its receiver does next, is checked by the audit
+/// after the search (the ledger), through `check` itself: a leader that
+/// forgets a follower's match index when it probes it again makes a reply
+/// it discarded fresh again. Every message is a no-op when it is
+/// discarded, so only the ledger can see it; no property of the paper
+/// breaks.
+#[test]
+fn check_reports_a_discarded_message_that_stops_being_stale() {
+    let (status, stdout) = run_check(&["--bug", "match-index-regresses"]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert_eq!(
+        table_verdict(&stdout, raft_model::STALE_MESSAGES_ARE_NO_OPS),
+        Some("VIOLATED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(found by the audit after the search)")
+            && stdout.contains("it is not stale any more"),
+        "the audit names the message and the step:\n{stdout}"
+    );
+}
+
+/// Symmetry reduction's claim, that the core treats server ids alike, is
+/// checked on every distinct step the search takes, through `check` itself:
+/// a core whose servers vote only for candidates with a higher id is
+/// reported as breaking "Servers are interchangeable", with the step.
+#[test]
+fn check_reports_a_core_that_tells_servers_apart() {
+    let (status, stdout) = run_check(&["--bug", "votes-by-server-id"]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert_eq!(
+        table_verdict(&stdout, raft_model::SERVERS_ARE_INTERCHANGEABLE),
+        Some("VIOLATED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("once the servers are renamed"),
+        "the audit names the step:\n{stdout}"
     );
 }

@@ -46,7 +46,8 @@ impl Node {
     ) {
         let vote_granted = request.term == self.current_term
             && (self.voted_for.is_none_or(|v| v == candidate) || bug!(self, TwoVotesPerTerm))
-            && (self.candidate_log_is_up_to_date(&request) || bug!(self, NoElectionRestriction));
+            && (self.candidate_log_is_up_to_date(&request) || bug!(self, NoElectionRestriction))
+            && (candidate > self.id || !bug!(self, VotesByServerId));
         if vote_granted {
             if self.voted_for != Some(candidate) {
                 // §5.2 one vote per term, durable before the reply promises it.

@@ -67,12 +67,16 @@ impl Node {
     /// `next_index`, in case a message was lost.
     pub(crate) fn broadcast_append(&mut self, out: &mut Vec<Effect>) {
         let last_index = self.log.last_index();
+        let regress = bug!(self, MatchIndexRegresses);
         for i in 0..self.peers.len() {
             let peer = self.peers[i];
             if let Some(p) = self.leader_progress_mut(peer)
                 && p.match_index < last_index
             {
                 p.probe();
+                if regress {
+                    p.match_index = LogIndex(0);
+                }
             }
             self.send_append(peer, out);
         }
