@@ -38,8 +38,11 @@
 //! The search is exhaustive within [`Bounds`]: states past the bounds are not
 //! explored. Four reductions shrink the space without losing behaviour:
 //! symmetry reduction identifies states that differ only by a permutation of
-//! server ids, and [`RaftModel`] adds three (its module documentation gives
-//! each argument; tests check each against the unreduced model):
+//! server ids (sound if the core treats ids alike, which every search checks
+//! on each distinct step it takes: [`equivariance`]), and [`RaftModel`] adds
+//! three (its module documentation gives each argument; tests check each
+//! against the unreduced model; each claim one makes about the core is
+//! checked in every search: [`audit`], [`ledger`]):
 //!
 //! 1. it takes off the network the messages the core itself calls stale
 //!    ([`Node::is_stale`]), which could only ever be delivered as no-ops.

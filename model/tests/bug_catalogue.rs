@@ -112,6 +112,23 @@ fn check_reports_a_stale_message_that_is_no_no_op() {
     );
 }
 
+/// `check --bug <bug>` exits 1 with `property` VIOLATED, found by the
+/// audit after the search, whose words include `says`.
+fn assert_audit_reports(bug: &str, property: &str, says: &str) {
+    let (status, stdout) = run_check(&["--bug", bug]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert_eq!(
+        table_verdict(&stdout, property),
+        Some("VIOLATED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{property} (found by the audit after the search)"))
+            && stdout.contains(says),
+        "the audit says what broke:\n{stdout}"
+    );
+}
+
 /// The other half of the stale-message claim, that a discarded message
 /// stays stale whatever its receiver does next, is checked by the audit
 /// after the search (the ledger), through `check` itself: a leader that
@@ -121,17 +138,10 @@ fn check_reports_a_stale_message_that_is_no_no_op() {
 /// breaks.
 #[test]
 fn check_reports_a_discarded_message_that_stops_being_stale() {
-    let (status, stdout) = run_check(&["--bug", "match-index-regresses"]);
-    assert_eq!(status, Some(1), "{stdout}");
-    assert_eq!(
-        table_verdict(&stdout, raft_model::STALE_MESSAGES_ARE_NO_OPS),
-        Some("VIOLATED"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("(found by the audit after the search)")
-            && stdout.contains("it is not stale any more"),
-        "the audit names the message and the step:\n{stdout}"
+    assert_audit_reports(
+        "match-index-regresses",
+        raft_model::STALE_MESSAGES_ARE_NO_OPS,
+        "it is not stale any more",
     );
 }
 
@@ -141,15 +151,9 @@ fn check_reports_a_discarded_message_that_stops_being_stale() {
 /// reported as breaking "Servers are interchangeable", with the step.
 #[test]
 fn check_reports_a_core_that_tells_servers_apart() {
-    let (status, stdout) = run_check(&["--bug", "votes-by-server-id"]);
-    assert_eq!(status, Some(1), "{stdout}");
-    assert_eq!(
-        table_verdict(&stdout, raft_model::SERVERS_ARE_INTERCHANGEABLE),
-        Some("VIOLATED"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("once the servers are renamed"),
-        "the audit names the step:\n{stdout}"
+    assert_audit_reports(
+        "votes-by-server-id",
+        raft_model::SERVERS_ARE_INTERCHANGEABLE,
+        "once the servers are renamed",
     );
 }
