@@ -11,7 +11,10 @@
 //! 4, 119 for 5; the search meets few distinct pairs, hundreds to
 //! thousands). A step that does not commute with a renaming is a breach of
 //! "Servers are interchangeable", reported after the search with the core,
-//! the input and the renaming.
+//! the input and the renaming. Not covered yet: a restart from storage
+//! (`Node::restart`, called by the actor's `on_start`) is not one of these
+//! inputs, so its symmetry rests on `model/tests/model.rs`'s comparison of
+//! the symmetric and the full search on small bounds.
 
 use crate::audit::{Breach, Claim, describe_effect};
 use crate::ledger::describe_core;
