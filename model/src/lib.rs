@@ -65,6 +65,7 @@ pub mod audit;
 pub mod equivariance;
 pub mod ledger;
 pub mod run;
+pub mod scenarios;
 mod symmetry;
 mod system;
 

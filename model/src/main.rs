@@ -6,7 +6,8 @@
 //! counterexample of every violated one.
 //!
 //! ```text
-//! cargo run --release --bin check                       # default bounds, exhaustive
+//! cargo run --release --bin check                       # every scenario, exhaustive (~45 s)
+//! cargo run --release --bin check -- --scenario faults  # one of them
 //! cargo run --release --bin check -- --max-term 1 --max-log 1
 //! cargo run --release --bin check -- --crashes 1 --network ordered --lossy
 //! cargo run --release --bin check -- --snapshots --values 2 --max-log 3 --timeout 600
@@ -16,6 +17,12 @@
 //! cargo run --release --features bug-catalogue --bin check -- --bug two-votes-per-term
 //! cargo run --release --bin check -- explore --addr 127.0.0.1:3000 --servers 2
 //! ```
+//!
+//! Without any bound on the command line, `check` runs the scenarios of
+//! [`raft_model::scenarios`] one after another (between them they exercise
+//! every property) and ends with every property's verdict over all of them;
+//! any bound (or `--bug`) runs that one configuration instead, over
+//! [`Bounds::default`] for the bounds not given.
 //!
 //! Progress goes to stderr about once a second on a terminal (at most every
 //! five seconds otherwise); results go to stdout, as text or, with `--json`,
@@ -36,6 +43,7 @@ use checked_raft::bugs::Bug;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use raft_model::run::{Options, check};
+use raft_model::scenarios::Scenario;
 use raft_model::{Bounds, NetworkKind};
 use stateright::Model as _;
 use std::io::Write as _;
@@ -84,6 +92,11 @@ struct Cli {
     /// does) and exit.
     #[arg(long)]
     list_bugs: bool,
+    /// Run only this scenario of the default run (replication, elections,
+    /// faults, two-servers), with `--bug` in a bug-catalogue build; without
+    /// it and without any bound or bug, `check` runs them all.
+    #[arg(long, value_name = "NAME")]
+    scenario: Option<String>,
 }
 
 /// The subcommands.
@@ -313,6 +326,108 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
     })
 }
 
+/// Whether the command line sets any bound, which (like `--bug` without
+/// `--scenario`) makes the check one configuration instead of the default
+/// run's scenarios.
+fn bounds_given(args: &ModelArgs) -> bool {
+    let ModelArgs {
+        servers,
+        max_term,
+        values,
+        max_log,
+        crashes,
+        network,
+        lossy,
+        snapshots,
+        no_symmetry: _,
+        keep_stale: _,
+        keep_crashed_state: _,
+        explicit_drops: _,
+        unaudited: _,
+        threads: _,
+        max_entries,
+        max_copies,
+        bug: _,
+    } = args;
+    servers.is_some()
+        || max_term.is_some()
+        || values.is_some()
+        || max_log.is_some()
+        || crashes.is_some()
+        || network.is_some()
+        || *lossy
+        || *snapshots
+        || max_entries.is_some()
+        || max_copies.is_some()
+}
+
+/// The scenarios to run: the one `--scenario` names, or all of them; a
+/// usage error when bounds are given too, or the name is unknown.
+fn scenarios_to_run(cli: &Cli) -> Result<Vec<Scenario>, clap::Error> {
+    let Some(name) = cli.scenario.as_deref() else {
+        return Ok(raft_model::scenarios::scenarios());
+    };
+    if bounds_given(&cli.model) {
+        return Err(usage_error(
+            ErrorKind::ArgumentConflict,
+            "--scenario sets the bounds itself: give either a scenario or bounds",
+        ));
+    }
+    raft_model::scenarios::scenario(name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = raft_model::scenarios::scenarios()
+                .iter()
+                .map(|s| s.name)
+                .collect();
+            usage_error(
+                ErrorKind::InvalidValue,
+                format!(
+                    "no scenario named '{name}'; valid names: {}",
+                    names.join(", ")
+                ),
+            )
+        })
+        .map(|scenario| vec![scenario])
+}
+
+/// Runs each scenario with the command line's search options and reports
+/// them together.
+fn run_scenarios(cli: &Cli, scenarios: Vec<Scenario>) -> ExitCode {
+    let mut runs = Vec::new();
+    for scenario in scenarios {
+        let mut setup = match setup(cli) {
+            Ok(setup) => setup,
+            Err(e) => e.exit(),
+        };
+        setup.bounds = Bounds {
+            // `--scenario NAME --bug BUG`: the scenario with the bug in.
+            #[cfg(feature = "bug-catalogue")]
+            bug: setup.bug,
+            ..scenario.bounds.clone()
+        };
+        if !cli.json {
+            eprintln!(
+                "scenario {}: checking {}",
+                scenario.name,
+                report::header(&setup)
+            );
+        }
+        let outcome = check(&setup.bounds, &setup.options);
+        report::end_progress();
+        runs.push(report::ScenarioRun {
+            scenario,
+            setup,
+            outcome,
+        });
+    }
+    if cli.json {
+        emit(&format!("{}\n", report::suite_json(&runs)));
+    } else {
+        emit(&report::suite_human(&runs));
+    }
+    ExitCode::from(report::suite_exit_status(&runs))
+}
+
 /// `check explore`: serves stateright's Explorer until interrupted.
 fn explore(setup: Setup, addr: SocketAddr) -> Result<(), clap::Error> {
     if !addr.ip().is_loopback() {
@@ -395,16 +510,23 @@ fn main() -> ExitCode {
         Ok(setup) => setup,
         Err(e) => e.exit(),
     };
-    if let Some(Command::Explore { addr }) = cli.command {
-        if cli.json || cli.max_depth.is_some() || cli.timeout.is_some() {
+    if let Some(Command::Explore { addr }) = &cli.command {
+        if cli.json || cli.max_depth.is_some() || cli.timeout.is_some() || cli.scenario.is_some() {
             usage_error(
                 ErrorKind::ArgumentConflict,
-                "--json, --max-depth and --timeout apply to a check, not to explore",
+                "--json, --max-depth, --timeout and --scenario apply to a check, not to explore",
             )
             .exit();
         }
-        return match explore(setup, addr) {
+        return match explore(setup, *addr) {
             Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) => e.exit(),
+        };
+    }
+    let default_run = !bounds_given(&cli.model) && cli.model.bug.is_none();
+    if cli.command.is_none() && (cli.scenario.is_some() || default_run) {
+        return match scenarios_to_run(&cli) {
+            Ok(scenarios) => run_scenarios(&cli, scenarios),
             Err(e) => e.exit(),
         };
     }

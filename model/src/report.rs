@@ -4,6 +4,7 @@
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, Setup};
 use checked_raft::bugs::Bug;
 use raft_model::run::{Action, Outcome, Progress, PropertyOutcome, Verdict};
+use raft_model::scenarios::{Scenario, out_of_reach};
 use raft_model::{Bounds, NetworkKind, RaftState, bug_property, describe_action, describe_servers};
 use serde_json::{Value, json};
 use stateright::{Expectation, Path};
@@ -71,6 +72,8 @@ pub fn end_progress() {
     if LINE_SHOWN.swap(false, Ordering::Relaxed) {
         eprint!("\r\x1b[K");
     }
+    // The next search's clock starts again at zero.
+    LAST_PLAIN_MS.store(0, Ordering::Relaxed);
 }
 
 /// `--list-bugs`: one bug a line, its name first, then the property it
@@ -131,35 +134,6 @@ pub fn header(setup: &Setup) -> String {
         let _ = write!(line, "; bug {}", bug.name());
     }
     line
-}
-
-/// Why a `Sometimes` property cannot be reached within `bounds` whatever the
-/// core does, if it cannot: such a property is reported but does not fail
-/// the check (default bounds have no crashes and no snapshots, for
-/// instance).
-pub fn out_of_reach(bounds: &Bounds, name: &str) -> Option<&'static str> {
-    let elects = bounds.max_term >= 1;
-    let commits = elects && bounds.values >= 1 && bounds.max_log >= 1;
-    match name {
-        "a leader is elected" if !elects => Some("needs --max-term >= 1"),
-        "an entry commits" if !commits => {
-            Some("needs --max-term >= 1, --values >= 1 and --max-log >= 1")
-        }
-        "a leader is elected in term >= 2" if bounds.max_term < 2 => Some("needs --max-term >= 2"),
-        "a restarted server rejoins and applies" if bounds.crashes == 0 || !commits => {
-            Some("needs --crashes >= 1 and entries to commit")
-        }
-        // A leader sends InstallSnapshot only to a follower that lacks
-        // entries it has compacted, which are committed; with two servers a
-        // majority is both, so every committed entry is on both (logs are
-        // persisted before they are acknowledged).
-        "a snapshot is installed by InstallSnapshot"
-            if !bounds.snapshots || bounds.servers < 3 || !commits =>
-        {
-            Some("needs --snapshots, 3 servers or more and entries to commit")
-        }
-        _ => None,
-    }
 }
 
 /// Whether this property's verdict fails the check.
@@ -421,5 +395,206 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         "complete": outcome.complete,
         "properties": properties,
         "exit_status": exit_status(setup, outcome),
+    })
+}
+
+/// One scenario of the default run, searched.
+pub struct ScenarioRun {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Its bounds and the search options.
+    pub setup: Setup,
+    /// What the search found.
+    pub outcome: Outcome,
+}
+
+/// A property's verdict over every scenario of the default run: violated
+/// in any, found in any, holds when it held in every complete search; with
+/// the scenarios that decided it (those that found or violated it, or all
+/// that held it).
+fn combined(runs: &[ScenarioRun], name: &str) -> (Verdict, Vec<&'static str>) {
+    let verdicts: Vec<(&'static str, &Verdict, bool)> = runs
+        .iter()
+        .filter_map(|run| {
+            let p = run.outcome.property(name)?;
+            let reachable = out_of_reach(&run.setup.bounds, name).is_none();
+            Some((run.scenario.name, &p.verdict, reachable))
+        })
+        .collect();
+    let having = |wanted: Verdict| -> Vec<&'static str> {
+        verdicts
+            .iter()
+            .filter(|(_, verdict, _)| **verdict == wanted)
+            .map(|(scenario, _, _)| *scenario)
+            .collect()
+    };
+    for decisive in [Verdict::Violated, Verdict::Found] {
+        let scenarios = having(decisive.clone());
+        if !scenarios.is_empty() {
+            return (decisive, scenarios);
+        }
+    }
+    // Not found in a scenario that had it within reach fails that
+    // scenario; out of reach everywhere cannot happen (scenarios.rs tests
+    // it), but would read as "not found".
+    let missed: Vec<&'static str> = verdicts
+        .iter()
+        .filter(|(_, verdict, reachable)| **verdict == Verdict::NotFound && *reachable)
+        .map(|(scenario, _, _)| *scenario)
+        .collect();
+    if !missed.is_empty() || verdicts.iter().all(|(_, v, _)| **v == Verdict::NotFound) {
+        return (Verdict::NotFound, missed);
+    }
+    let held = having(Verdict::Holds);
+    if held.len() == verdicts.len() {
+        (Verdict::Holds, held)
+    } else {
+        (Verdict::Unknown, held)
+    }
+}
+
+/// A scenario in which every property held or was found, in four lines:
+/// its bounds, its counts, then what held, what was found and what its
+/// bounds put out of reach.
+fn scenario_summary(run: &ScenarioRun) -> String {
+    let full = human(&run.setup, &run.outcome);
+    // The header, the counts and the audit line, as a single run has them.
+    let mut out: String = full
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let properties = &run.outcome.properties;
+    let named = |verdict: Verdict, reachable: bool| -> Vec<&str> {
+        properties
+            .iter()
+            .filter(|p| p.verdict == verdict)
+            .filter(|p| out_of_reach(&run.setup.bounds, p.name).is_none() == reachable)
+            .map(|p| p.name)
+            .collect()
+    };
+    let always = properties
+        .iter()
+        .filter(|p| p.expectation == Expectation::Always)
+        .count();
+    let _ = writeln!(out, "  holds: all {always} always properties");
+    let _ = writeln!(out, "  found: {}", named(Verdict::Found, true).join("; "));
+    let missing = named(Verdict::NotFound, false);
+    if !missing.is_empty() {
+        let _ = writeln!(out, "  out of reach here: {}", missing.join("; "));
+    }
+    out
+}
+
+/// The exit status of the default run: a violation (or a reachable
+/// `Sometimes` never found) in any scenario, else incomplete if any search
+/// was, else every property held.
+pub fn suite_exit_status(runs: &[ScenarioRun]) -> u8 {
+    let statuses: Vec<u8> = runs
+        .iter()
+        .map(|run| exit_status(&run.setup, &run.outcome))
+        .collect();
+    if statuses.contains(&EXIT_VIOLATION) {
+        EXIT_VIOLATION
+    } else if statuses.contains(&EXIT_INCOMPLETE) {
+        EXIT_INCOMPLETE
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The text report of the default run: each scenario's report under its
+/// name, then every property's verdict over all of them.
+pub fn suite_human(runs: &[ScenarioRun]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "== scenario {}: {}",
+            run.scenario.name, run.scenario.about
+        );
+        if runs.len() > 1 && exit_status(&run.setup, &run.outcome) == EXIT_OK {
+            out.push_str(&scenario_summary(run));
+        } else {
+            // Every verdict and counterexample, as a single run shows them.
+            out.push_str(&human(&run.setup, &run.outcome));
+        }
+        let _ = writeln!(out);
+    }
+    if runs.len() == 1 {
+        // One scenario (`--scenario NAME`): its own table says it all.
+        return out;
+    }
+    let seconds: f64 = runs.iter().map(|r| r.outcome.elapsed.as_secs_f64()).sum();
+    let states: usize = runs.iter().map(|r| r.outcome.states).sum();
+    let unique: usize = runs.iter().map(|r| r.outcome.unique).sum();
+    let complete = runs.iter().all(|r| r.outcome.complete);
+    let _ = writeln!(
+        out,
+        "== every property over {} scenarios: states {states}, unique {unique}, {seconds:.1} s, {}",
+        runs.len(),
+        if complete { "complete" } else { "INCOMPLETE" }
+    );
+    let width = raft_model::PROPERTIES
+        .iter()
+        .map(|(_, name)| name.len())
+        .chain(["property".len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  {:<width$}  {:<9}  verdict", "property", "expects");
+    for (expectation, name) in raft_model::PROPERTIES {
+        let (verdict, scenarios) = combined(runs, name);
+        let verdict = match verdict {
+            Verdict::Holds => format!("holds in all {}", scenarios.len()),
+            Verdict::Found => format!("found ({})", scenarios.join(", ")),
+            Verdict::Violated => format!("VIOLATED ({})", scenarios.join(", ")),
+            Verdict::NotFound if scenarios.is_empty() => {
+                "not found (out of reach of every scenario)".to_string()
+            }
+            Verdict::NotFound => format!("NOT FOUND ({})", scenarios.join(", ")),
+            Verdict::Unknown => format!("unknown (holds in {})", scenarios.join(", ")),
+        };
+        let _ = writeln!(
+            out,
+            "  {name:<width$}  {:<9}  {verdict}",
+            expectation_name(&expectation)
+        );
+    }
+    out
+}
+
+/// `--json` for the default run: one object with each scenario's object
+/// (as a single run prints it, plus its name) and the combined verdicts.
+pub fn suite_json(runs: &[ScenarioRun]) -> Value {
+    let scenarios: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            let mut object = json(&run.setup, &run.outcome);
+            object["scenario"] = json!(run.scenario.name);
+            object["about"] = json!(run.scenario.about);
+            object
+        })
+        .collect();
+    let properties: Vec<Value> = raft_model::PROPERTIES
+        .iter()
+        .map(|(expectation, name)| {
+            let (verdict, scenarios) = combined(runs, name);
+            json!({
+                "name": name,
+                "expectation": expectation_name(expectation),
+                "result": verdict.name(),
+                "scenarios": scenarios,
+            })
+        })
+        .collect();
+    json!({
+        "scenarios": scenarios,
+        "properties": properties,
+        "states": runs.iter().map(|r| r.outcome.states).sum::<usize>(),
+        "unique_states": runs.iter().map(|r| r.outcome.unique).sum::<usize>(),
+        "seconds": runs.iter().map(|r| r.outcome.elapsed.as_secs_f64()).sum::<f64>(),
+        "complete": runs.iter().all(|r| r.outcome.complete),
+        "exit_status": suite_exit_status(runs),
     })
 }

@@ -157,3 +157,18 @@ fn check_reports_a_core_that_tells_servers_apart() {
         "once the servers are renamed",
     );
 }
+
+/// A scenario of the default run fails when the core is broken:
+/// `--scenario elections --bug count-stale-votes` reports the Election
+/// Safety violation and exits 1 as a bug hunt does.
+#[test]
+fn a_scenario_with_a_bug_in_reports_the_violation() {
+    let (status, stdout) = run_check(&["--scenario", "elections", "--bug", "count-stale-votes"]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert!(stdout.contains("== scenario elections"), "{stdout}");
+    assert_eq!(table_verdict(&stdout, "Election Safety"), Some("VIOLATED"));
+    assert!(
+        stdout.contains("bug count-stale-votes: Election Safety violated, as expected"),
+        "{stdout}"
+    );
+}
