@@ -1,13 +1,15 @@
 //! Raft, as in the extended Raft paper (Ongaro and Ousterhout), written once
 //! as a sans-IO core and driven by interchangeable drivers.
 //!
-//! - [`consensus`]: the protocol. A [`Node`] holds Figure 2's state; its
+//! - [`consensus`]: the protocol, from the `no_std` crate `raft-core`
+//!   (re-exported here). A [`Node`] holds Figure 2's state; its
 //!   handlers ([`Node::step`], [`Node::handle_election_timeout`],
 //!   [`Node::handle_heartbeat_timeout`], [`Node::propose`],
 //!   [`Node::compact`], [`Node::restart`]) return an ordered list of
 //!   [`Effect`]s: persist, send, arm a timer, apply.
 //! - [`invariants`]: the safety properties of Figure 3, written once and
-//!   checked by unit tests, the simulator and the model checker.
+//!   checked by unit tests, the simulator and the model checker (also
+//!   `raft-core`'s).
 //! - [`sim`]: a seeded, deterministic whole-cluster simulator with a faulty
 //!   network, crashes and snapshots.
 //! - [`bugs`]: the bug catalogue, classic Raft bugs that the checkers must
@@ -15,9 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod bugs;
-pub mod consensus;
-pub mod invariants;
+pub use raft_core::{bugs, consensus, invariants};
 pub mod kv;
 pub mod network;
 pub mod runtime;

@@ -8,6 +8,7 @@
 use crate::consensus::node::{Node, Role};
 use crate::consensus::storage::Stored;
 use crate::consensus::types::NodeId;
+use alloc::vec::Vec;
 
 impl Node {
     /// This server with every server id passed through `rename`, which must

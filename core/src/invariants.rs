@@ -1,6 +1,6 @@
 //! The safety properties of Raft (Figure 3 of the paper), written once.
 //!
-//! Unit tests, the simulator ([`crate::sim`]) and the model checker all judge
+//! Unit tests, the simulator (`checked_raft::sim`) and the model checker all judge
 //! clusters with these functions. Some properties speak of the whole history
 //! ("at most one leader can be elected in a given term" holds even after that
 //! leader stepped down), so they are checked against a [`History`] that the
@@ -20,8 +20,9 @@
 //!   log entry for the same index.
 
 use crate::consensus::{Entry, Log, LogIndex, Node, NodeId, Term};
-use std::collections::BTreeMap;
-use std::fmt;
+use alloc::collections::BTreeMap;
+use alloc::{format, string::String, vec::Vec};
+use core::fmt;
 
 /// A property of Figure 3, or a server's own invariants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,7 +70,7 @@ impl fmt::Display for Violation {
     }
 }
 
-impl std::error::Error for Violation {}
+impl core::error::Error for Violation {}
 
 fn violation<T>(property: Property, detail: String) -> Result<T, Violation> {
     Err(Violation { property, detail })

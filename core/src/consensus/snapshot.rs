@@ -5,6 +5,7 @@ use crate::consensus::error::Error;
 use crate::consensus::message::{InstallSnapshot, InstallSnapshotReply, Message};
 use crate::consensus::node::Node;
 use crate::consensus::types::{LogIndex, NodeId, Snapshot, SnapshotMeta};
+use alloc::{vec, vec::Vec};
 use bytes::Bytes;
 
 impl Node {

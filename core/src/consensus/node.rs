@@ -23,8 +23,9 @@ use crate::consensus::message::{AppendResult, Message};
 use crate::consensus::progress::{MAX_INFLIGHT, Progress, quorum};
 use crate::consensus::storage::Stored;
 use crate::consensus::types::{HardState, LogIndex, NodeId, Snapshot, Term};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::{format, string::String, vec::Vec};
 use bytes::Bytes;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Static configuration of one server.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,6 +7,7 @@ use crate::consensus::message::{
 use crate::consensus::node::{Node, Role};
 use crate::consensus::progress::majority_index;
 use crate::consensus::types::{Entry, LogIndex, NodeId};
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 impl Node {

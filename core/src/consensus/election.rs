@@ -5,7 +5,8 @@ use crate::consensus::message::{Message, RequestVote, RequestVoteReply};
 use crate::consensus::node::{Node, Role};
 use crate::consensus::progress::Progress;
 use crate::consensus::types::NodeId;
-use std::collections::BTreeSet;
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
 
 impl Node {
     /// §5.2 "On conversion to candidate, start election: increment

@@ -2,8 +2,8 @@
 //! the persistent "hard state" and snapshots (Figure 2 and Figure 13).
 
 use bytes::Bytes;
+use core::fmt;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Identifies one server of the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! the role of the paper's `candidateId` and `leaderId` fields.
 
 use crate::consensus::types::{Entry, LogIndex, Snapshot, Term};
+use alloc::{format, string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
 
 /// Any message one server sends another.

@@ -1,6 +1,7 @@
 //! What a leader knows about each follower's log, and majority arithmetic.
 
 use crate::consensus::types::LogIndex;
+use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Most AppendEntries a leader keeps in flight to one follower: the

@@ -8,6 +8,7 @@
 
 use crate::consensus::message::Message;
 use crate::consensus::types::{Entry, HardState, LogIndex, NodeId, Snapshot};
+use alloc::vec::Vec;
 
 /// One thing for the driver to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -2,6 +2,7 @@
 //! input from a peer, the application or stable storage.
 
 use crate::consensus::types::{LogIndex, NodeId, Term};
+use alloc::string::String;
 use thiserror::Error;
 
 /// Why a handler refused its input. A refused input changes nothing.

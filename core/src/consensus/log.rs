@@ -7,6 +7,7 @@
 //!    `snapshot.last_included_term`.
 
 use crate::consensus::types::{Entry, LogIndex, SnapshotMeta, Term};
+use alloc::{format, string::String, vec::Vec};
 
 /// The log of one server: a snapshot prefix plus the entries after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

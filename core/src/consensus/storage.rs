@@ -9,6 +9,7 @@ use crate::consensus::effect::Persist;
 use crate::consensus::error::Error;
 use crate::consensus::log::Log;
 use crate::consensus::types::{Entry, HardState, LogIndex, Snapshot, SnapshotMeta};
+use alloc::{format, vec::Vec};
 use serde::{Deserialize, Serialize};
 
 /// Everything Raft keeps on stable storage (Figure 2's persistent state plus
