@@ -1,0 +1,214 @@
+//! `cargo xtask test`: every test suite of the workspace, in one command
+//! (the cargo-xtask convention: a plain binary of the workspace, run
+//! through the alias in `.cargo/config.toml`). `.ci/run` calls it after
+//! `cargo fmt --check` and clippy.
+//!
+//! ```text
+//! cargo xtask test            # every suite, as CI runs them
+//! cargo xtask test --quick    # without the real-time suites (lab 2A-2D, kvraft 3A/3B)
+//! cargo xtask test --list     # what would run, without running it
+//! ```
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The project's tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    /// The task.
+    #[command(subcommand)]
+    task: Task,
+}
+
+/// The tasks.
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run every test suite (what CI runs after fmt and clippy).
+    Test {
+        /// Leave out the suites that run in real time (the lab's Raft tests
+        /// 2A-2D and kvraft 3A/3B, most of the wall time); for local work.
+        #[arg(long)]
+        quick: bool,
+        /// Print the cargo commands instead of running them.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+/// One suite: a cargo command line and what it checks.
+struct Suite {
+    about: &'static str,
+    args: Vec<String>,
+}
+
+fn suite(about: &'static str, args: &[&str]) -> Suite {
+    Suite {
+        about,
+        args: args.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The root package's test targets that run in real time: the lab's Raft
+/// and kvraft suites, with the lab's schedules and thresholds.
+fn is_real_time(target: &str) -> bool {
+    target.starts_with("lab_") || target.starts_with("kv_")
+}
+
+/// The root package's integration tests (`tests/*.rs`), by name.
+fn root_test_targets(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("tests");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The suites, in the order CI runs them.
+fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
+    let mut suites = Vec::new();
+    if quick {
+        suites.push(suite(
+            "every crate but the root package's real-time suites",
+            &["test", "--workspace", "--exclude", "checked-raft"],
+        ));
+        // `--doc` cannot be combined with other targets: run apart below.
+        let mut args: Vec<String> = ["test", "-p", "checked-raft", "--lib"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for target in root_test_targets(root)?
+            .into_iter()
+            .filter(|t| !is_real_time(t))
+        {
+            args.push("--test".into());
+            args.push(target);
+        }
+        suites.push(Suite {
+            about: "the root package without the lab and kvraft suites",
+            args,
+        });
+        suites.push(suite(
+            "the root package's doc tests",
+            &["test", "-p", "checked-raft", "--doc"],
+        ));
+    } else {
+        suites.push(suite(
+            "every crate's tests, doc tests and examples, lab 2A-2D and kvraft 3A/3B included",
+            &["test"],
+        ));
+    }
+    suites.extend([
+        suite(
+            "the loom models of the runtime",
+            &["test", "--features", "loom"],
+        ),
+        suite(
+            "the simulator finds every bug of the catalogue",
+            &[
+                "test",
+                "--release",
+                "--features",
+                "bug-catalogue",
+                "--test",
+                "bug_catalogue_sim",
+            ],
+        ),
+        suite(
+            "the model checker finds every bug of the catalogue",
+            &[
+                "test",
+                "--release",
+                "-p",
+                "raft-model",
+                "--features",
+                "bug-catalogue",
+                "--test",
+                "bug_catalogue",
+            ],
+        ),
+        suite(
+            "jepsen-lite's harness finds the catalogue's service bugs",
+            &[
+                "test",
+                "-p",
+                "jepsen-lite",
+                "--features",
+                "bug-catalogue",
+                "--test",
+                "harness_bug",
+            ],
+        ),
+        suite(
+            "the benches compile (they are run by hand, never timed in CI)",
+            &["bench", "--no-run"],
+        ),
+    ]);
+    Ok(suites)
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn test(quick: bool, list: bool) -> Result<()> {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let suites = suites(&root, quick)?;
+    if list {
+        for s in &suites {
+            println!("cargo {}    # {}", s.args.join(" "), s.about);
+        }
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut times = Vec::new();
+    for (i, s) in suites.iter().enumerate() {
+        eprintln!(
+            "== [{}/{}] cargo {}  ({})",
+            i + 1,
+            suites.len(),
+            s.args.join(" "),
+            s.about
+        );
+        let begun = Instant::now();
+        let status = Command::new(&cargo)
+            .args(&s.args)
+            .current_dir(&root)
+            .status()
+            .with_context(|| format!("starting cargo {}", s.args.join(" ")))?;
+        times.push((s, begun.elapsed()));
+        if !status.success() {
+            bail!(
+                "cargo {} failed ({status}) after {:.0?}",
+                s.args.join(" "),
+                begun.elapsed()
+            );
+        }
+    }
+    eprintln!("== every suite passed in {:.0?}", started.elapsed());
+    for (s, took) in times {
+        eprintln!("   {:>6.0?}  cargo {}", took, s.args.join(" "));
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Test { quick, list } => test(quick, list),
+    }
+}
