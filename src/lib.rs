@@ -24,3 +24,38 @@ pub mod runtime;
 pub mod sim;
 
 pub use consensus::*;
+
+/// README's code blocks, compiled and run as doc tests, so that an example
+/// that does not work fails CI.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The code blocks of the pages under `docs/`, compiled as doc tests.
+#[cfg(doctest)]
+pub mod docs {
+    /// docs/core.md
+    #[doc = include_str!("../docs/core.md")]
+    pub struct Core;
+    /// docs/runtime.md
+    #[doc = include_str!("../docs/runtime.md")]
+    pub struct Runtime;
+    /// docs/kv.md
+    #[doc = include_str!("../docs/kv.md")]
+    pub struct Kv;
+    /// docs/model-checking.md
+    #[doc = include_str!("../docs/model-checking.md")]
+    pub struct ModelChecking;
+    /// docs/testing.md
+    #[doc = include_str!("../docs/testing.md")]
+    pub struct Testing;
+    /// docs/jepsen-lite.md
+    #[doc = include_str!("../docs/jepsen-lite.md")]
+    pub struct JepsenLite;
+    /// docs/benchmarks.md
+    #[doc = include_str!("../docs/benchmarks.md")]
+    pub struct Benchmarks;
+    /// docs/design.md
+    #[doc = include_str!("../docs/design.md")]
+    pub struct Design;
+}

@@ -499,7 +499,7 @@ fn emit(text: &str) {
 
 /// The checker clones, permutes and drops millions of small states from two
 /// threads; mimalloc serves that about a fifth faster than the system
-/// allocator (README, "What has been verified").
+/// allocator (docs/model-checking.md, "What has been verified").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

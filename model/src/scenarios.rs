@@ -7,7 +7,7 @@
 //! entry, and "a snapshot is installed by InstallSnapshot" snapshots and
 //! three servers; three servers with all of that (`--max-term 2 --crashes 1
 //! --snapshots`, on any network kind) ran past 90 s with millions of unique
-//! states and still growing (README, "What has been verified"). So the
+//! states and still growing (docs/model-checking.md). So the
 //! default run is a few exhaustive searches that between them reach every
 //! `Sometimes` property and check every `Always` one, each under different
 //! faults, like TLC's several configurations of one spec. Any bound on the
@@ -28,7 +28,7 @@ pub struct Scenario {
 }
 
 /// The scenarios of the default run, cheapest last (about 45 s in all with
-/// two threads on this project's 2-core machine; README lists each run).
+/// two threads on this project's 2-core machine; docs/model-checking.md lists each run).
 pub fn scenarios() -> Vec<Scenario> {
     let base = Bounds::default();
     vec![

@@ -2,7 +2,7 @@
 //! the safety properties hold exhaustively, symmetry reduction gives the
 //! verdicts of a full search with fewer states, every network kind is
 //! explored, and every `Sometimes` property is reachable (the model is not
-//! vacuous). Larger bounds are measured with `check` (README).
+//! vacuous). Larger bounds are measured with `check` (docs/model-checking.md).
 
 mod common;
 

@@ -150,6 +150,10 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
             ],
         ),
         suite(
+            "the example a newcomer runs first works",
+            &["run", "--example", "replicated_counter"],
+        ),
+        suite(
             "the benches compile (they are run by hand, never timed in CI)",
             &["bench", "--no-run"],
         ),
