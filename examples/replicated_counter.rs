@@ -13,8 +13,8 @@ use checked_raft::NodeId;
 use checked_raft::network::Network;
 use checked_raft::runtime::{ApplyMsg, MemoryPersister, Raft, RaftConfig, StartError};
 use std::error::Error;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -29,15 +29,13 @@ struct Peer {
     applier: JoinHandle<()>,
 }
 
-/// Applies committed increments, in log order, until the peer shuts down.
-fn apply(applied: mpsc::Receiver<ApplyMsg>, total: Arc<AtomicU64>) {
-    for message in applied {
-        if let ApplyMsg::Command { command, .. } = message {
-            let bytes: [u8; 8] = command.as_ref().try_into().unwrap_or([0; 8]);
-            total.fetch_add(u64::from_le_bytes(bytes), Ordering::SeqCst);
-        }
-        // No snapshots are taken here, so none is installed.
+/// Applies one committed message to the counter.
+fn apply(total: &AtomicU64, message: ApplyMsg) {
+    if let ApplyMsg::Command { command, .. } = message {
+        let bytes: [u8; 8] = command.as_ref().try_into().unwrap_or([0; 8]);
+        total.fetch_add(u64::from_le_bytes(bytes), Ordering::SeqCst);
     }
+    // No snapshots are taken here, so none is installed.
 }
 
 /// Starts peer `me` from `persister` (empty: a fresh peer) and attaches it
@@ -60,7 +58,12 @@ fn start(
     net.add_server(me, raft.handler());
     let total = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&total);
-    let applier = thread::spawn(move || apply(applied, counter));
+    // Committed commands arrive in log order until the peer shuts down.
+    let applier = thread::spawn(move || {
+        while let Ok(message) = applied.recv() {
+            apply(&counter, message);
+        }
+    });
     Ok(Peer {
         raft,
         persister,

@@ -41,7 +41,7 @@ fn model(mutation: Option<Mutation>) {
         })
     };
     raft.shutdown();
-    let persisted = persister.load();
+    let persisted = persister.load().expect("a memory persister loads");
     let mut delivered = 0;
     while applied.try_recv().is_ok() {
         delivered += 1;
@@ -50,7 +50,7 @@ fn model(mutation: Option<Mutation>) {
 
     assert!(delivered <= 2, "applied past the commit index");
     assert_eq!(
-        persister.load(),
+        persister.load().expect("a memory persister loads"),
         persisted,
         "persisted after shutdown returned"
     );

@@ -104,7 +104,7 @@ impl Peer {
     /// Fails the model if what the peer holds in memory differs from what
     /// it has persisted: a lost or reordered storage update.
     pub fn assert_persisted_matches_memory(&self) {
-        let stored = self.persister.load();
+        let stored = self.persister.load().expect("a memory persister loads");
         self.parts.raft.with_node(|node| {
             assert_eq!(stored.hard_state, node.hard_state(), "hard state");
             assert_eq!(stored.entries.as_slice(), node.log().entries(), "log");
@@ -164,7 +164,12 @@ impl Transport for CheckingTransport {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if let Some(persister) = persister
-            && let Err(why) = persisted_before_send(self.me, &persister.load(), to, &message)
+            && let Err(why) = persisted_before_send(
+                self.me,
+                &persister.load().expect("a memory persister loads"),
+                to,
+                &message,
+            )
         {
             panic!("peer {} sent before persisting: {why}", self.me.0);
         }

@@ -3,12 +3,12 @@
 //! clerks' requests and replies, and the wiring of servers and clerks to
 //! it, as the lab runs `kvraft` over `labrpc`.
 
-use crate::consensus::{Error, Message, NodeId};
+use crate::consensus::{Message, NodeId};
 use crate::kv::clerk::{Clerk, ClerkConfig, RequestSink};
 use crate::kv::protocol::{Reply, Request};
 use crate::kv::server::{KvConfig, KvServer, ReplySink};
 use crate::network::{Endpoint, Handler, Network, Wire};
-use crate::runtime::{Persister, Transport};
+use crate::runtime::{Persister, RaftError, Transport};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ pub fn start_server(
     me: NodeId,
     persister: Arc<dyn Persister>,
     config: KvConfig,
-) -> Result<KvServer, Error> {
+) -> Result<KvServer, RaftError> {
     let endpoint = network.endpoint(me);
     let replies = endpoint.clone();
     let reply: ReplySink = Arc::new(move |to, reply| replies.send(to, KvMessage::Reply(reply)));

@@ -16,11 +16,11 @@
 //! `start`, `state`, `snapshot`); the Raft peer never calls back into the
 //! server while holding its own.
 
-use crate::consensus::{Error, LogIndex, NodeId, Term};
+use crate::consensus::{LogIndex, NodeId, Term};
 use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
 use crate::kv::state_machine::Store;
 use crate::runtime::sync::mpsc::Receiver;
-use crate::runtime::{ApplyMsg, Persister, Raft, RaftConfig, StartError, Transport};
+use crate::runtime::{ApplyMsg, Persister, Raft, RaftConfig, RaftError, StartError, Transport};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -100,7 +100,7 @@ impl KvServer {
         config: KvConfig,
         transport: Arc<dyn Transport>,
         reply: ReplySink,
-    ) -> Result<KvServer, Error> {
+    ) -> Result<KvServer, RaftError> {
         let (raft, applied) = Raft::new(members.clone(), me, persister, config.raft, transport)?;
         let inner = Arc::new(Inner {
             raft,
@@ -144,7 +144,7 @@ impl KvServer {
         }
         if let Some(e) = failure {
             server.shutdown();
-            return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
+            return Err(RaftError::Thread(Arc::new(e)));
         }
         Ok(server)
     }

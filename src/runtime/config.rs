@@ -1,6 +1,7 @@
 //! The runtime's settings and the messages it hands the application.
 
-use crate::consensus::{LogIndex, NodeId, Term};
+use crate::consensus::{Error, LogIndex, NodeId, Term};
+use crate::runtime::persister::StorageError;
 use bytes::Bytes;
 use std::ops::Range;
 use std::time::Duration;
@@ -94,4 +95,19 @@ pub enum StartError {
     /// The peer has been shut down.
     #[error("the peer has been shut down")]
     Shutdown,
+}
+
+/// Why a peer could not be started ([`crate::runtime::Raft::new`]).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum RaftError {
+    /// The configuration cannot describe a cluster, or what is stored is
+    /// nothing a correct peer could have persisted (the core's judgement).
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// The persister could not read what it holds ([`crate::runtime::Persister::load`]).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The operating system could not start the peer's thread.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::sync::Arc<std::io::Error>),
 }

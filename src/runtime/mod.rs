@@ -19,10 +19,10 @@ pub mod sync;
 pub mod transport;
 
 pub use clock::{Clock, ManualClock, RealClock};
-pub use config::{ApplyMsg, RaftConfig, StartError};
+pub use config::{ApplyMsg, RaftConfig, RaftError, StartError};
 #[cfg(not(feature = "loom"))]
 pub use local::{LocalNetwork, LocalTransport};
-pub use persister::{MemoryPersister, Persister};
+pub use persister::{MemoryPersister, Persister, StorageError};
 pub use raft::{Raft, Ticker, Unstarted};
 pub use transport::{Handler, Transport};
 

@@ -4,6 +4,32 @@
 
 use crate::consensus::{Entry, Error, HardState, Persist, Stored};
 use crate::runtime::sync::{Mutex, lock};
+use std::sync::Arc;
+
+/// Why a [`Persister`] failed. I/O and corruption are told apart: an I/O
+/// error may pass (a full disk), corruption needs an operator.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An effect that does not fit what is stored (an append that leaves a
+    /// gap, a truncation past the end): the core and the storage disagree.
+    /// Nothing was changed.
+    #[error("storage refused an effect: {0}")]
+    Rejected(#[from] Error),
+    /// The operating system failed a read, write or sync.
+    #[error("storage I/O failed: {what}: {source}")]
+    Io {
+        /// What was being done, and to which file.
+        what: String,
+        /// The operating system's error (shared, so that the error can be
+        /// cloned into every caller that asks for the peer's fault).
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// What is stored cannot be what a correct peer wrote (a bad checksum,
+    /// a missing segment): the peer must not start from it.
+    #[error("storage is corrupt: {0}")]
+    Corrupt(String),
+}
 
 /// Where a peer keeps Figure 2's persistent state and its latest snapshot.
 ///
@@ -13,12 +39,22 @@ use crate::runtime::sync::{Mutex, lock};
 /// truncate, replace the snapshot), so a disk implementation does work
 /// proportional to the change, never a whole-log rewrite.
 pub trait Persister: Send + Sync {
-    /// Executes one persist effect. An error (an effect that does not fit
-    /// what is stored) leaves the stored state unchanged.
-    fn persist(&self, op: &Persist) -> Result<(), Error>;
+    /// Executes one persist effect. A rejected effect (one that does not
+    /// fit what is stored) leaves the stored state unchanged.
+    fn persist(&self, op: &Persist) -> Result<(), StorageError>;
 
-    /// Everything stored, for [`crate::Node::restart`].
-    fn load(&self) -> Stored;
+    /// Executes the persist effects of one or more handler calls, in order,
+    /// durable together when it returns: a disk log writes them with one
+    /// write and one sync (group commit). The runtime hands each handler's
+    /// effects over in one call. On an error, the ops before the failing
+    /// one may be stored and the rest are not.
+    fn persist_batch(&self, ops: &[Persist]) -> Result<(), StorageError> {
+        ops.iter().try_for_each(|op| self.persist(op))
+    }
+
+    /// Everything stored, for [`crate::Node::restart`]; an error when it
+    /// cannot be read or is corrupt.
+    fn load(&self) -> Result<Stored, StorageError>;
 
     /// Bytes of Raft state stored (hard state and log entries, as encoded
     /// by the wire format), which a service compares with its
@@ -60,7 +96,7 @@ impl MemoryPersister {
 }
 
 impl Persister for MemoryPersister {
-    fn persist(&self, op: &Persist) -> Result<(), Error> {
+    fn persist(&self, op: &Persist) -> Result<(), StorageError> {
         let mut state = lock(&self.state);
         state.stored.apply(op)?;
         state.entries_size = match op {
@@ -75,8 +111,8 @@ impl Persister for MemoryPersister {
         Ok(())
     }
 
-    fn load(&self) -> Stored {
-        lock(&self.state).stored.clone()
+    fn load(&self) -> Result<Stored, StorageError> {
+        Ok(lock(&self.state).stored.clone())
     }
 
     fn raft_state_size(&self) -> usize {
@@ -170,7 +206,7 @@ mod tests {
         assert_eq!(p.raft_state_size(), empty + 1);
         assert_eq!(p.snapshot_size(), 5);
         assert_eq!(
-            p.load().snapshot.unwrap().meta.last_included_index,
+            p.load().unwrap().snapshot.unwrap().meta.last_included_index,
             LogIndex(1)
         );
     }
@@ -183,20 +219,48 @@ mod tests {
         let copy = p.copy();
         p.persist(&Persist::Append(vec![entry(2, 1, b"y")]))
             .unwrap();
-        assert_eq!(copy.load().entries.len(), 1);
-        assert_eq!(p.load().entries.len(), 2);
+        assert_eq!(copy.load().unwrap().entries.len(), 1);
+        assert_eq!(p.load().unwrap().entries.len(), 2);
     }
 
     #[test]
     fn a_misfit_effect_is_refused_and_changes_nothing() {
         let p = MemoryPersister::new();
-        let before = p.load();
+        let before = p.load().unwrap();
         let err = p.persist(&Persist::Append(vec![entry(5, 1, b"gap")]));
-        assert!(matches!(err, Err(Error::CorruptStorage(_))));
-        assert_eq!(p.load(), before);
+        assert!(matches!(
+            err,
+            Err(StorageError::Rejected(Error::CorruptStorage(_)))
+        ));
+        assert_eq!(p.load().unwrap(), before);
         assert_eq!(
             p.raft_state_size(),
             MemoryPersister::new().raft_state_size()
         );
+    }
+
+    #[test]
+    fn a_batch_is_executed_in_order_and_stops_at_a_misfit() {
+        let p = MemoryPersister::new();
+        p.persist_batch(&[
+            Persist::Append(vec![entry(1, 1, b"x")]),
+            Persist::Append(vec![entry(2, 1, b"y")]),
+            Persist::TruncateAfter { after: LogIndex(1) },
+        ])
+        .unwrap();
+        assert_eq!(p.load().unwrap().entries.len(), 1);
+        let err = p.persist_batch(&[
+            Persist::Append(vec![entry(2, 1, b"z")]),
+            Persist::Append(vec![entry(9, 1, b"gap")]),
+            Persist::Append(vec![entry(3, 1, b"never")]),
+        ]);
+        assert!(matches!(err, Err(StorageError::Rejected(_))));
+        let entries = p.load().unwrap().entries;
+        assert_eq!(
+            entries.len(),
+            2,
+            "the op before the misfit is stored, none after"
+        );
+        assert_eq!(entries[1].command, Bytes::from_static(b"z"));
     }
 }

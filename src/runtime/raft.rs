@@ -32,10 +32,10 @@ use crate::consensus::{
     Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Proposed, Term,
 };
 use crate::runtime::clock::{Clock, RealClock};
-use crate::runtime::config::{ApplyMsg, RaftConfig, StartError};
+use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
 #[cfg(feature = "loom")]
 use crate::runtime::mutation::Mutation;
-use crate::runtime::persister::Persister;
+use crate::runtime::persister::{Persister, StorageError};
 use crate::runtime::sync::{
     Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, mpsc, thread, wait,
     wait_timeout,
@@ -95,7 +95,7 @@ struct Core {
     rng: StdRng,
     /// Set when stable storage refused an effect: the peer then takes no
     /// further input (it cannot promise what it failed to persist).
-    fault: Option<Error>,
+    fault: Option<StorageError>,
 }
 
 /// The application's end of the channel of committed entries and
@@ -187,7 +187,7 @@ impl Raft {
         persister: std::sync::Arc<dyn Persister>,
         config: RaftConfig,
         transport: std::sync::Arc<dyn Transport>,
-    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), Error> {
+    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), RaftError> {
         Raft::with_clock(
             members,
             me,
@@ -206,7 +206,7 @@ impl Raft {
         config: RaftConfig,
         transport: std::sync::Arc<dyn Transport>,
         clock: std::sync::Arc<dyn Clock>,
-    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), Error> {
+    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), RaftError> {
         let Unstarted {
             raft,
             ticker,
@@ -219,7 +219,7 @@ impl Raft {
             Ok(handle) => lock(&raft.shared.threads).push(handle),
             Err(e) => {
                 raft.shutdown();
-                return Err(Error::InvalidConfig(format!("cannot spawn a thread: {e}")));
+                return Err(RaftError::Thread(std::sync::Arc::new(e)));
             }
         }
         Ok((raft, applied))
@@ -236,19 +236,19 @@ impl Raft {
         config: RaftConfig,
         transport: std::sync::Arc<dyn Transport>,
         clock: std::sync::Arc<dyn Clock>,
-    ) -> Result<Unstarted, Error> {
+    ) -> Result<Unstarted, RaftError> {
         if config.election_timeout.is_empty() {
-            return Err(Error::InvalidConfig(format!(
+            return Err(RaftError::Core(Error::InvalidConfig(format!(
                 "empty election timeout range {:?}",
                 config.election_timeout
-            )));
+            ))));
         }
         let core_config = Config {
             max_entries_per_message: config.max_entries_per_message,
             max_inflight: config.max_inflight,
             ..Config::new(me, members)
         };
-        let (node, effects) = Node::restart(core_config, &persister.load())?;
+        let (node, effects) = Node::restart(core_config, &persister.load()?)?;
         let (tx, applied) = mpsc::channel();
         let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed ^ me.0),
@@ -401,7 +401,7 @@ impl Raft {
     }
 
     /// The storage error that halted this peer, if one did.
-    pub fn fault(&self) -> Option<Error> {
+    pub fn fault(&self) -> Option<StorageError> {
         lock(&self.shared.core).fault.clone()
     }
 
@@ -468,16 +468,12 @@ impl Shared {
         // later costs it one early wakeup, not one per message).
         let earliest_before = core.earliest_deadline();
         let mut timers_changed = false;
-        let mut deferred = Vec::new();
+        // Every persist effect of this call, written and made durable in one
+        // go before the lock is released and anything is sent.
+        let mut persists = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Persist(op) if mutated!(self, PersistAfterSend) => deferred.push(op),
-                Effect::Persist(op) => {
-                    if let Err(e) = self.persister.persist(&op) {
-                        core.fault = Some(e);
-                        break;
-                    }
-                }
+                Effect::Persist(op) => persists.push(op),
                 Effect::Send { to, message } => outbox.push((to, message)),
                 Effect::ResetElectionTimer => {
                     let timeout = core.rng.random_range(self.config.election_timeout.clone());
@@ -502,6 +498,19 @@ impl Shared {
                     data: s.data,
                 }),
             }
+        }
+        let deferred = match mutated!(self, PersistAfterSend) {
+            true => std::mem::take(&mut persists),
+            false => Vec::new(),
+        };
+        if !persists.is_empty()
+            && let Err(e) = self.persister.persist_batch(&persists)
+        {
+            // Nothing that depends on what failed to persist may leave: no
+            // message, no entry to the application. The peer halts.
+            core.fault = Some(e);
+            outbox.clear();
+            applied.clear();
         }
         if timers_changed {
             let earliest_after = core.earliest_deadline();
@@ -532,8 +541,8 @@ impl Shared {
             None => {}
         }
         self.send_all(outbox);
-        for op in deferred {
-            let _ = self.persister.persist(&op);
+        if !deferred.is_empty() {
+            let _ = self.persister.persist_batch(&deferred);
         }
     }
 
