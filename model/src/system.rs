@@ -52,8 +52,9 @@
 use crate::audit::{Breach, restart_breach, stale_delivery_breach};
 use crate::equivariance::Equivariance;
 use crate::ledger::{Ledger, LedgerSize};
+use crate::properties::{properties, within_boundary};
 use crate::run::Action;
-use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState, properties, within_boundary};
+use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState};
 use checked_raft::Node;
 use stateright::actor::{ActorModel, ActorModelAction, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};

@@ -1,0 +1,413 @@
+//! The servers as stateright actors: each callback calls the core's
+//! handler and turns its effects into stateright commands (the table in
+//! the crate documentation), and the renaming of servers that symmetry
+//! reduction needs.
+
+use super::*;
+
+/// A message on the model's network: the core's [`Message`]. (A local type,
+/// so that stateright's traits can be implemented for it.)
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Msg(pub Message);
+
+/// The timers of one server.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// The core's election timer ([`Effect::ResetElectionTimer`]).
+    Election,
+    /// The core's heartbeat timer ([`Effect::SetHeartbeatTimer`]).
+    Heartbeat,
+    /// A client proposing value `v` to this server.
+    Propose(u8),
+    /// The application snapshotting what it has applied.
+    Snapshot,
+}
+
+/// What a server keeps across crashes: what the core's persist effects
+/// stored, and the server's history (ghost state, never read by the core).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Disk {
+    /// Stable storage, as the core's [`Effect::Persist`] effects left it.
+    pub stored: Stored,
+    /// What this server has shown so far, for the properties.
+    pub history: History,
+}
+
+/// What `Out::save` saves: the server's [`Disk`], shared with the server's
+/// own copy (a newtype so that renaming servers can share it too).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Saved(pub Arc<Disk>);
+
+/// One server's state in the model. The core and the disk sit behind `Arc`s:
+/// the checker clones and permutes states far more often than a step
+/// changes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Server {
+    /// The core.
+    pub node: Arc<Node>,
+    /// The state machine (volatile: restarts from the snapshot).
+    pub app: App,
+    /// A copy of what is on disk (what `Out::save` last saved).
+    pub disk: Arc<Disk>,
+    /// This server has restarted from its storage at least once.
+    pub restarted: bool,
+    /// It applied something after restarting (the "rejoins" example).
+    pub applied_after_restart: bool,
+    /// It installed a snapshot sent by a leader.
+    pub installed_snapshot: bool,
+}
+
+/// A server: the actor whose callbacks call the core.
+#[derive(Clone, Debug)]
+pub struct RaftActor {
+    pub(crate) bounds: Bounds,
+    /// Symmetry reduction's claim, checked on every distinct step (absent
+    /// when the search has no symmetry reduction or is unaudited).
+    pub(crate) equivariance: Option<Arc<Equivariance>>,
+}
+
+impl RaftActor {
+    /// Has the core carry out `input` through [`equivariance::apply`], the
+    /// model's one call of the core's handlers, and checks the step against
+    /// every renaming of the servers the first time it is taken.
+    fn step(&self, server: &mut Server, input: &Input) -> Result<Vec<Effect>, String> {
+        let before = Arc::clone(&server.node);
+        let output = equivariance::apply(Arc::make_mut(&mut server.node), input);
+        if let Some(check) = &self.equivariance {
+            check.check(&before, input, &server.node, &output);
+        }
+        output
+    }
+
+    pub(crate) fn config(&self, id: Id) -> Config {
+        let members = (0..self.bounds.servers).map(node_id).collect();
+        let mut config = Config::new(node_id(usize::from(id)), members);
+        config.max_entries_per_message = self.bounds.max_entries.max(1);
+        #[cfg(feature = "bug-catalogue")]
+        {
+            config.bug = self.bounds.bug;
+        }
+        config
+    }
+
+    /// Carries out the core's effects in order, then records what the
+    /// server now shows in its history and saves the disk if it changed.
+    fn execute(&self, id: Id, server: &mut Server, effects: Vec<Effect>, o: &mut Out<Self>) {
+        let mut disk = Disk::clone(&server.disk);
+        let mut persisted = false;
+        for effect in effects {
+            match effect {
+                Effect::Persist(op) => {
+                    persisted = true;
+                    let result = disk.stored.apply(&op).map_err(|e| Violation {
+                        property: Invariant::NodeInvariants,
+                        detail: format!("storage refused {op:?}: {e}"),
+                    });
+                    disk.history.record(result);
+                }
+                Effect::Send { to, message } => o.send(actor_id(to), Msg(message)),
+                Effect::ResetElectionTimer => o.set_timer(Timer::Election, model_timeout()),
+                Effect::SetHeartbeatTimer => o.set_timer(Timer::Heartbeat, model_timeout()),
+                Effect::ApplyEntries(entries) => {
+                    for entry in &entries {
+                        self.apply(id, server, &mut disk.history, entry);
+                    }
+                }
+                Effect::ApplySnapshot(snapshot) => {
+                    let result = server.app.restore(&snapshot).map_err(|detail| Violation {
+                        property: Invariant::StateMachineSafety,
+                        detail: format!("{}: {detail}", node_id(id.into())),
+                    });
+                    disk.history.record(result);
+                    server.installed_snapshot = true;
+                    server.applied_after_restart |= server.restarted;
+                }
+            }
+        }
+        let observed = disk.history.observe(&server.node);
+        disk.history.record(observed);
+        if persisted || disk.history != server.disk.history {
+            server.disk = Arc::new(disk);
+            o.save(Saved(Arc::clone(&server.disk)));
+        }
+    }
+
+    fn apply(&self, id: Id, server: &mut Server, history: &mut History, entry: &Entry) {
+        let me = node_id(id.into());
+        let applied = history.observe_applied(me, entry);
+        history.record(applied);
+        let result = server.app.apply(entry).map_err(|detail| Violation {
+            property: Invariant::StateMachineSafety,
+            detail: format!("{me}: {detail}"),
+        });
+        history.record(result);
+        server.applied_after_restart |= server.restarted;
+    }
+
+    /// What is left of `server` while it is down: its disk, and the core as
+    /// it will restart from that disk (its volatile state is gone). The
+    /// state machine and the restart flags are rebuilt when it restarts.
+    /// A disk the core refuses is left for `on_start` to report.
+    pub(crate) fn down(&self, id: Id, server: &Server) -> Server {
+        match Node::restart(self.config(id), &server.disk.stored) {
+            Ok((node, _)) => Server {
+                node: Arc::new(node),
+                app: App::new(),
+                disk: Arc::clone(&server.disk),
+                restarted: false,
+                applied_after_restart: false,
+                installed_snapshot: server.installed_snapshot,
+            },
+            Err(_) => server.clone(),
+        }
+    }
+
+    /// The client timers stay armed; they only do something on a leader.
+    fn arm_client_timers(&self, o: &mut Out<Self>) {
+        for v in 0..self.bounds.values {
+            o.set_timer(Timer::Propose(v), model_timeout());
+        }
+        if self.bounds.snapshots {
+            o.set_timer(Timer::Snapshot, model_timeout());
+        }
+    }
+}
+
+impl Actor for RaftActor {
+    type Msg = Msg;
+    type Timer = Timer;
+    type State = Server;
+    type Storage = Saved;
+    type Random = ();
+
+    fn on_start(&self, id: Id, storage: &Option<Saved>, o: &mut Out<Self>) -> Server {
+        let mut disk = storage
+            .as_ref()
+            .map(|saved| Disk::clone(&saved.0))
+            .unwrap_or_default();
+        let config = self.config(id);
+        let (node, effects, refused) = match Node::restart(config.clone(), &disk.stored) {
+            Ok((node, effects)) => (node, effects, None),
+            Err(e) => {
+                let (node, effects) = Node::new(config).expect("the model's config is valid");
+                (node, effects, Some(e))
+            }
+        };
+        if let Some(e) = refused {
+            disk.history.record(Err(Violation {
+                property: Invariant::NodeInvariants,
+                detail: format!("restart refused its own storage: {e}"),
+            }));
+        }
+        let mut server = Server {
+            node: Arc::new(node),
+            app: App::new(),
+            disk: Arc::new(disk),
+            restarted: storage.is_some(),
+            applied_after_restart: false,
+            installed_snapshot: false,
+        };
+        self.arm_client_timers(o);
+        // The restart's own ApplySnapshot restores the state machine; it is
+        // not an installation from a leader.
+        let installed = server.installed_snapshot;
+        self.execute(id, &mut server, effects, o);
+        server.installed_snapshot = installed;
+        server.applied_after_restart = false;
+        server
+    }
+
+    fn on_msg(&self, id: Id, state: &mut Cow<Server>, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let mut server = state.as_ref().clone();
+        let input = Input::Deliver {
+            from: node_id(src.into()),
+            message: msg.0,
+        };
+        match self.step(&mut server, &input) {
+            Ok(effects) => self.execute(id, &mut server, effects, o),
+            Err(e) => {
+                // A correct peer never sends what the core must refuse.
+                Arc::make_mut(&mut server.disk)
+                    .history
+                    .record(Err(Violation {
+                        property: Invariant::NodeInvariants,
+                        detail: format!("core refused a message: {e}"),
+                    }));
+                o.save(Saved(Arc::clone(&server.disk)));
+            }
+        }
+        // Always a new state, even when the core ignored the message (a
+        // stale reply): stateright then consumes the message, as a server
+        // does. A delivery that stateright saw as a no-op would leave the
+        // message in flight forever.
+        *state = Cow::Owned(server);
+    }
+
+    fn on_timeout(&self, id: Id, state: &mut Cow<Server>, timer: &Timer, o: &mut Out<Self>) {
+        let mut server = state.as_ref().clone();
+        let effects = match timer {
+            Timer::Election | Timer::Heartbeat => {
+                let input = match timer {
+                    Timer::Election => Some(Input::ElectionTimeout),
+                    _ if !self.bounds.heartbeats => None,
+                    _ => Some(Input::HeartbeatTimeout),
+                };
+                let effects = match input {
+                    // Timeouts are never refused.
+                    Some(input) => self.step(&mut server, &input).unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                if effects.is_empty() && server == **state {
+                    // The core ignored it (a leader's election timer, a
+                    // former leader's heartbeat): firing changed nothing, so
+                    // it is no step at all.
+                    o.set_timer(timer.clone(), model_timeout());
+                    return;
+                }
+                effects
+            }
+            Timer::Propose(v) => {
+                o.set_timer(timer.clone(), model_timeout());
+                if server.node.log().last_index() >= LogIndex(self.bounds.max_log) {
+                    return;
+                }
+                match self.step(&mut server, &Input::Propose(value(*v))) {
+                    Ok(effects) => effects,
+                    Err(_) => return,
+                }
+            }
+            Timer::Snapshot => {
+                o.set_timer(timer.clone(), model_timeout());
+                let applied = server.node.last_applied();
+                if applied <= server.node.log().snapshot_index() {
+                    return;
+                }
+                let input = Input::Compact {
+                    index: applied,
+                    data: server.app.snapshot_data(),
+                };
+                match self.step(&mut server, &input) {
+                    Ok(effects) => effects,
+                    Err(_) => return,
+                }
+            }
+        };
+        self.execute(id, &mut server, effects, o);
+        if server != **state {
+            *state = Cow::Owned(server);
+        }
+    }
+
+    fn name(&self) -> String {
+        "raft".into()
+    }
+}
+
+/// The bytes of client value `v`: static, so that cloning an entry costs no
+/// allocation or atomic reference count in the checker's hot path.
+pub fn value(v: u8) -> bytes::Bytes {
+    static VALUES: [u8; 256] = {
+        let mut values = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            values[i] = i as u8;
+            i += 1;
+        }
+        values
+    };
+    let v = usize::from(v);
+    bytes::Bytes::from_static(&VALUES[v..=v])
+}
+
+/// The core's id of the server at actor index `index`.
+pub fn node_id(index: usize) -> NodeId {
+    NodeId(index as u64)
+}
+
+fn actor_id(node: NodeId) -> Id {
+    Id::from(node.0 as usize)
+}
+
+// ----- symmetry reduction -----
+
+fn rename_with<S>(plan: &RewritePlan<Id, S>) -> impl Fn(NodeId) -> NodeId + '_ {
+    move |n| node_id(plan.rewrite(&actor_id(n)).into())
+}
+
+impl Rewrite<Id> for Msg {
+    /// Messages carry no server ids (the sender travels in the envelope).
+    fn rewrite<S>(&self, _: &RewritePlan<Id, S>) -> Self {
+        self.clone()
+    }
+}
+
+impl Rewrite<Id> for Saved {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        Saved(symmetry::rename_disk(&self.0, &rename_with(plan)))
+    }
+}
+
+impl Rewrite<Id> for Server {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        let ids = std::iter::once(self.node.id()).chain(self.node.peers().iter().copied());
+        let rename = rename_with(plan);
+        if ids.into_iter().all(|n| rename(n) == n) {
+            // The permutation fixes every server: share, do not copy.
+            return self.clone();
+        }
+        Server {
+            node: Arc::new(self.node.rename_nodes(&rename)),
+            disk: symmetry::rename_disk(&self.disk, &rename),
+            ..self.clone()
+        }
+    }
+}
+
+impl Server {
+    /// What the server's state says without naming any server: servers are
+    /// sorted by this first, so that states equal up to a permutation of ids
+    /// sort alike and share a representative.
+    fn symmetric_key(&self) -> impl Ord + '_ {
+        let role = match self.node.role() {
+            Role::Follower => (0, Vec::new()),
+            Role::Candidate { votes_granted } => (1, vec![(votes_granted.len(), LogIndex(0))]),
+            Role::Leader { progress } => {
+                let mut p: Vec<_> = progress
+                    .values()
+                    .map(|p| (p.next_index.0 as usize, p.match_index))
+                    .collect();
+                p.sort_unstable();
+                (2, p)
+            }
+        };
+        (
+            self.node.current_term(),
+            self.node.voted_for().is_some(),
+            role,
+            self.node.log(),
+            self.node.commit_index(),
+            self.node.last_applied(),
+            &self.app,
+            (
+                self.restarted,
+                self.applied_after_restart,
+                self.installed_snapshot,
+            ),
+        )
+    }
+}
+
+impl PartialOrd for Server {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Server {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.symmetric_key()
+            .cmp(&other.symmetric_key())
+            .then_with(|| self.node.cmp(&other.node))
+            .then_with(|| self.disk.cmp(&other.disk))
+    }
+}

@@ -1,0 +1,170 @@
+//! The properties the model checks, named as in the paper, and the
+//! states past the bounds.
+
+use super::*;
+
+/// The properties, named as in the paper, with what each expects.
+pub const PROPERTIES: [(Expectation, &str); 14] = [
+    (Expectation::Always, ELECTION_SAFETY),
+    (Expectation::Always, LEADER_APPEND_ONLY),
+    (Expectation::Always, LOG_MATCHING),
+    (Expectation::Always, LEADER_COMPLETENESS),
+    (Expectation::Always, STATE_MACHINE_SAFETY),
+    (Expectation::Always, NODE_INVARIANTS),
+    (Expectation::Always, STALE_MESSAGES_ARE_NO_OPS),
+    (Expectation::Always, RESTARTS_AS_FORGOTTEN),
+    (Expectation::Always, SERVERS_ARE_INTERCHANGEABLE),
+    (Expectation::Sometimes, "a leader is elected"),
+    (Expectation::Sometimes, "an entry commits"),
+    (Expectation::Sometimes, "a leader is elected in term >= 2"),
+    (
+        Expectation::Sometimes,
+        "a restarted server rejoins and applies",
+    ),
+    (
+        Expectation::Sometimes,
+        "a snapshot is installed by InstallSnapshot",
+    ),
+];
+
+/// Name of the Election Safety property.
+pub const ELECTION_SAFETY: &str = "Election Safety";
+/// Name of the Leader Append-Only property.
+pub const LEADER_APPEND_ONLY: &str = "Leader Append-Only";
+/// Name of the Log Matching property.
+pub const LOG_MATCHING: &str = "Log Matching";
+/// Name of the Leader Completeness property.
+pub const LEADER_COMPLETENESS: &str = "Leader Completeness";
+/// Name of the State Machine Safety property.
+pub const STATE_MACHINE_SAFETY: &str = "State Machine Safety";
+/// Name of the property that each server's own invariants hold.
+pub const NODE_INVARIANTS: &str = "Server invariants";
+
+/// The property `check` reports when it finds the catalogue bug `bug`: the
+/// property of the paper it breaks, or, for a bug that breaks only a claim
+/// the reductions rest on, the property named for that claim.
+pub fn bug_property(bug: checked_raft::bugs::Bug) -> &'static str {
+    use checked_raft::bugs::Bug;
+    match (bug.breaks(), bug) {
+        (Some(property), _) => property_name(property),
+        (None, Bug::VotesByServerId) => SERVERS_ARE_INTERCHANGEABLE,
+        (None, _) => STALE_MESSAGES_ARE_NO_OPS,
+    }
+}
+
+/// The property name the model uses for an invariant of the core crate.
+pub fn property_name(invariant: Invariant) -> &'static str {
+    match invariant {
+        Invariant::ElectionSafety => ELECTION_SAFETY,
+        Invariant::LeaderAppendOnly => LEADER_APPEND_ONLY,
+        Invariant::LogMatching => LOG_MATCHING,
+        Invariant::LeaderCompleteness => LEADER_COMPLETENESS,
+        Invariant::StateMachineSafety => STATE_MACHINE_SAFETY,
+        Invariant::NodeInvariants => NODE_INVARIANTS,
+    }
+}
+
+/// Whether `invariant` holds in `state`: over every server's history
+/// (crashed ones included) and the live servers' cores.
+pub fn holds(state: &RaftState, invariant: Invariant) -> bool {
+    let histories: Vec<&History> = state.actor_states.iter().map(|s| &s.disk.history).collect();
+    check_property(invariant, &histories, &live_nodes(state)).is_ok()
+}
+
+/// The cores of the servers that are up.
+pub fn live_nodes(state: &RaftState) -> Vec<&Node> {
+    state
+        .actor_states
+        .iter()
+        .zip(&state.crashed)
+        .filter(|(_, crashed)| !**crashed)
+        .map(|(s, _)| s.node.as_ref())
+        .collect()
+}
+
+/// The properties the model checks, named as in [`PROPERTIES`].
+pub(crate) fn properties() -> Vec<Property<RaftModel>> {
+    vec![
+        Property::always(ELECTION_SAFETY, |_, s: &RaftState| {
+            holds(s, Invariant::ElectionSafety)
+        }),
+        Property::always(LEADER_APPEND_ONLY, |_, s: &RaftState| {
+            holds(s, Invariant::LeaderAppendOnly)
+        }),
+        Property::always(LOG_MATCHING, |_, s: &RaftState| {
+            holds(s, Invariant::LogMatching)
+        }),
+        Property::always(LEADER_COMPLETENESS, |_, s: &RaftState| {
+            holds(s, Invariant::LeaderCompleteness)
+        }),
+        Property::always(STATE_MACHINE_SAFETY, |_, s: &RaftState| {
+            holds(s, Invariant::StateMachineSafety)
+        }),
+        Property::always(NODE_INVARIANTS, |_, s: &RaftState| {
+            holds(s, Invariant::NodeInvariants)
+        }),
+        Property::always(STALE_MESSAGES_ARE_NO_OPS, |_, s: &RaftState| {
+            s.history.holds(audit::Claim::StaleIsNoOp)
+        }),
+        Property::always(RESTARTS_AS_FORGOTTEN, |_, s: &RaftState| {
+            s.history.holds(audit::Claim::RestartsAsForgotten)
+        }),
+        // Checked on steps, not states: a breach is reported after the
+        // search (`RaftModel::final_audit`).
+        Property::always(SERVERS_ARE_INTERCHANGEABLE, |_, _| true),
+        Property::sometimes("a leader is elected", |_, s: &RaftState| {
+            live_nodes(s).iter().any(|n| n.is_leader())
+        }),
+        Property::sometimes("an entry commits", |_, s: &RaftState| {
+            live_nodes(s)
+                .iter()
+                .any(|n| n.commit_index() >= LogIndex(1))
+        }),
+        Property::sometimes("a leader is elected in term >= 2", |_, s: &RaftState| {
+            live_nodes(s)
+                .iter()
+                .any(|n| n.is_leader() && n.current_term() >= Term(2))
+        }),
+        Property::sometimes(
+            "a restarted server rejoins and applies",
+            |_, s: &RaftState| {
+                s.actor_states
+                    .iter()
+                    .zip(&s.crashed)
+                    .any(|(server, crashed)| !crashed && server.applied_after_restart)
+            },
+        ),
+        Property::sometimes(
+            "a snapshot is installed by InstallSnapshot",
+            |_, s: &RaftState| {
+                s.actor_states
+                    .iter()
+                    .any(|server| server.installed_snapshot)
+            },
+        ),
+    ]
+}
+
+/// States past the bounds are not explored.
+pub(crate) fn within_boundary(bounds: &Bounds, state: &RaftState) -> bool {
+    let servers_within = state.actor_states.iter().all(|s| {
+        s.node.current_term() <= Term(bounds.max_term)
+            && s.node.log().last_index() <= LogIndex(bounds.max_log)
+    });
+    servers_within && network_within(&state.network, bounds.max_copies)
+}
+
+/// At most `max` copies of any one message in flight (the constraint TLC
+/// models of raft.tla use). Without it, heartbeats would grow the ordered and
+/// unordered networks without end; the duplicating network is a set.
+fn network_within(network: &Network<Msg>, max: usize) -> bool {
+    match network {
+        Network::UnorderedDuplicating(..) => true,
+        Network::UnorderedNonDuplicating(counts) => counts.values().all(|&n| n <= max),
+        Network::Ordered(channels) => channels.values().all(|queue| {
+            queue
+                .iter()
+                .all(|m| queue.iter().filter(|other| *other == m).count() <= max)
+        }),
+    }
+}
