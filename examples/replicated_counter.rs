@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo run --example replicated_counter
+//! RUST_LOG=info cargo run --example replicated_counter   # with the runtime's log
 //! ```
 
 use bytes::Bytes;
@@ -120,6 +121,9 @@ fn crash(net: &Network, peer: Peer) -> MemoryPersister {
 }
 
 fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let net = Network::new();
     let members: Vec<NodeId> = (1..=3).map(NodeId).collect();
     for &id in &members {

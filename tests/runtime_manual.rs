@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use checked_raft::runtime::{
-    ApplyMsg, ManualClock, MemoryPersister, Raft, RaftConfig, Transport, Unstarted,
+    ApplyMsg, Leadership, ManualClock, MemoryPersister, Raft, RaftConfig, Transport, Unstarted,
 };
 use checked_raft::{LogIndex, Message, NodeId, Term};
 use std::sync::Arc;
@@ -66,4 +66,49 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
     raft.shutdown();
     assert!(applied.recv().is_err(), "the channel closes at shutdown");
     assert!(!ticker.fire_due(), "a stopped peer fires nothing");
+}
+
+#[test]
+fn a_leader_watch_sees_each_change_of_leader_and_the_shutdown() {
+    let clock = Arc::new(ManualClock::new());
+    let Unstarted { raft, ticker, .. } = Raft::unstarted(
+        vec![NodeId(0)],
+        NodeId(0),
+        Arc::new(MemoryPersister::new()),
+        RaftConfig::default(),
+        Arc::new(Nowhere),
+        clock.clone(),
+    )
+    .unwrap();
+    let mut watch = raft.leader_watch();
+    let none_yet = Leadership {
+        term: Term(0),
+        leader: None,
+        is_me: false,
+    };
+    assert_eq!(watch.current(), none_yet);
+    assert_eq!(
+        watch.changed_within(Duration::from_millis(10)),
+        None,
+        "nothing changed yet"
+    );
+
+    // A watcher on another thread is woken by the election.
+    let mut other = raft.leader_watch();
+    let waiter = std::thread::spawn(move || other.changed());
+    clock.advance(Duration::from_millis(600));
+    assert!(ticker.fire_due(), "the election timer fires");
+    let leading = Leadership {
+        term: Term(1),
+        leader: Some(NodeId(0)),
+        is_me: true,
+    };
+    assert_eq!(waiter.join().unwrap(), Some(leading));
+    assert_eq!(watch.changed(), Some(leading));
+    // Seen: no further change until one happens.
+    assert_eq!(watch.changed_within(Duration::from_millis(10)), None);
+
+    raft.shutdown();
+    assert_eq!(watch.changed(), None, "a shut-down peer ends the watch");
+    assert_eq!(watch.current(), leading, "its last value stays readable");
 }

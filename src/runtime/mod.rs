@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod leadership;
 #[cfg(not(feature = "loom"))]
 pub mod local;
 #[cfg(feature = "loom")]
@@ -20,6 +21,7 @@ pub mod transport;
 
 pub use clock::{Clock, ManualClock, RealClock};
 pub use config::{ApplyMsg, RaftConfig, RaftError, StartError};
+pub use leadership::{LeaderWatch, Leadership};
 #[cfg(not(feature = "loom"))]
 pub use local::{LocalNetwork, LocalTransport};
 pub use persister::{MemoryPersister, Persister, StorageError};

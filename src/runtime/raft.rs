@@ -29,10 +29,11 @@
 //! budget). Either way it is the same code.
 
 use crate::consensus::{
-    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Proposed, Term,
+    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Proposed, Role, Term,
 };
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
+use crate::runtime::leadership::{LeaderWatch, Leadership, Publisher};
 #[cfg(feature = "loom")]
 use crate::runtime::mutation::Mutation;
 use crate::runtime::persister::{Persister, StorageError};
@@ -85,6 +86,8 @@ struct Shared {
     persister: std::sync::Arc<dyn Persister>,
     clock: std::sync::Arc<dyn Clock>,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Who leads, for [`Raft::leader_watch`]: updated under the node lock.
+    leadership: Arc<Publisher>,
 }
 
 /// Everything guarded by the node lock.
@@ -96,6 +99,37 @@ struct Core {
     /// Set when stable storage refused an effect: the peer then takes no
     /// further input (it cannot promise what it failed to persist).
     fault: Option<StorageError>,
+    /// The leadership last published, and the role last seen (for the
+    /// log's election events).
+    published: Leadership,
+    role: RoleKind,
+}
+
+/// A role without its data, to tell role changes apart in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RoleKind {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl RoleKind {
+    fn of(node: &Node) -> RoleKind {
+        match node.role() {
+            Role::Follower => RoleKind::Follower,
+            Role::Candidate { .. } => RoleKind::Candidate,
+            Role::Leader { .. } => RoleKind::Leader,
+        }
+    }
+}
+
+/// `node`'s view of who leads.
+fn leadership(node: &Node) -> Leadership {
+    Leadership {
+        term: node.current_term(),
+        leader: node.leader_id(),
+        is_me: node.is_leader(),
+    }
 }
 
 /// The application's end of the channel of committed entries and
@@ -254,15 +288,20 @@ impl Raft {
             Some(seed) => StdRng::seed_from_u64(seed ^ me.0),
             None => StdRng::from_os_rng(),
         };
+        let published = leadership(&node);
+        let role = RoleKind::of(&node);
         let shared = Arc::new(Shared {
             id: me,
             config,
+            leadership: Publisher::new(published),
             core: Mutex::new(Core {
                 node,
                 election_deadline: None,
                 heartbeat_deadline: None,
                 rng,
                 fault: None,
+                published,
+                role,
             }),
             timers_changed: Condvar::new(),
             apply: Mutex::new(ApplyChannel { sender: Some(tx) }),
@@ -360,8 +399,9 @@ impl Raft {
         }
         match core.node.step(from, message) {
             Ok(effects) => self.shared.run(core, effects),
-            Err(_) => {
+            Err(error) => {
                 self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = self.shared.id.0, from = from.0, %error, "refused a message");
             }
         }
     }
@@ -381,8 +421,9 @@ impl Raft {
         for (from, message) in messages {
             match core.node.step(from, message) {
                 Ok(mut produced) => effects.append(&mut produced),
-                Err(_) => {
+                Err(error) => {
                     self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(peer = self.shared.id.0, from = from.0, %error, "refused a message");
                 }
             }
         }
@@ -393,6 +434,12 @@ impl Raft {
     pub fn handler(&self) -> Handler {
         let raft = self.clone();
         std::sync::Arc::new(move |from, message| raft.receive(from, message))
+    }
+
+    /// A watcher of who leads, as this peer sees it: woken at every change
+    /// of term or leader, and when the peer shuts down.
+    pub fn leader_watch(&self) -> LeaderWatch {
+        LeaderWatch::new(Arc::clone(&self.shared.leadership))
     }
 
     /// How many received messages the core refused.
@@ -436,6 +483,7 @@ impl Raft {
             lock(&shared.apply).sender = None;
         }
         shared.timers_changed.notify_all();
+        shared.leadership.close();
         let mut threads = lock(&shared.threads);
         for handle in threads.drain(..) {
             let _ = handle.join();
@@ -474,7 +522,18 @@ impl Shared {
         for effect in effects {
             match effect {
                 Effect::Persist(op) => persists.push(op),
-                Effect::Send { to, message } => outbox.push((to, message)),
+                Effect::Send { to, message } => {
+                    if let Message::InstallSnapshot(install) = &message {
+                        tracing::info!(
+                            peer = self.id.0,
+                            to = to.0,
+                            through = install.snapshot.meta.last_included_index.0,
+                            bytes = install.snapshot.data.len(),
+                            "sending a snapshot"
+                        );
+                    }
+                    outbox.push((to, message));
+                }
                 Effect::ResetElectionTimer => {
                     let timeout = core.rng.random_range(self.config.election_timeout.clone());
                     core.election_deadline = Some(self.clock.now() + timeout);
@@ -492,11 +551,18 @@ impl Shared {
                         command: e.command,
                     }));
                 }
-                Effect::ApplySnapshot(s) => applied.push(ApplyMsg::Snapshot {
-                    index: s.meta.last_included_index,
-                    term: s.meta.last_included_term,
-                    data: s.data,
-                }),
+                Effect::ApplySnapshot(s) => {
+                    tracing::info!(
+                        peer = self.id.0,
+                        through = s.meta.last_included_index.0,
+                        "installing a snapshot"
+                    );
+                    applied.push(ApplyMsg::Snapshot {
+                        index: s.meta.last_included_index,
+                        term: s.meta.last_included_term,
+                        data: s.data,
+                    });
+                }
             }
         }
         let deferred = match mutated!(self, PersistAfterSend) {
@@ -508,10 +574,12 @@ impl Shared {
         {
             // Nothing that depends on what failed to persist may leave: no
             // message, no entry to the application. The peer halts.
+            tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
             core.fault = Some(e);
             outbox.clear();
             applied.clear();
         }
+        self.publish_leadership(&mut core);
         if timers_changed {
             let earliest_after = core.earliest_deadline();
             timers_changed = match (earliest_before, earliest_after) {
@@ -543,6 +611,33 @@ impl Shared {
         self.send_all(outbox);
         if !deferred.is_empty() {
             let _ = self.persister.persist_batch(&deferred);
+        }
+    }
+
+    /// Publishes a change of term or leader to the watchers, and logs
+    /// elections won and lost and step-downs (the core decides them; this
+    /// only reports what it sees after each call).
+    fn publish_leadership(&self, core: &mut Core) {
+        let now = leadership(&core.node);
+        let role = RoleKind::of(&core.node);
+        let term = now.term.0;
+        let peer = self.id.0;
+        match (core.role, role) {
+            (before, after) if before == after => {}
+            (_, RoleKind::Candidate) => tracing::debug!(peer, term, "started an election"),
+            (_, RoleKind::Leader) => tracing::info!(peer, term, "won the election: leading"),
+            (RoleKind::Candidate, RoleKind::Follower) => {
+                tracing::info!(peer, term, leader = ?now.leader.map(|l| l.0), "lost the election")
+            }
+            (RoleKind::Leader, RoleKind::Follower) => {
+                tracing::info!(peer, term, leader = ?now.leader.map(|l| l.0), "stepped down")
+            }
+            _ => {}
+        }
+        core.role = role;
+        if now != core.published {
+            core.published = now;
+            self.leadership.publish(now);
         }
     }
 
