@@ -41,17 +41,35 @@ pub enum Property {
     NodeInvariants,
 }
 
-impl fmt::Display for Property {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
+impl Property {
+    /// Every property, in the order checkers report them: the one list the
+    /// simulator's and the model checker's lists are made from.
+    pub const ALL: [Property; 6] = [
+        Property::ElectionSafety,
+        Property::LeaderAppendOnly,
+        Property::LogMatching,
+        Property::LeaderCompleteness,
+        Property::StateMachineSafety,
+        Property::NodeInvariants,
+    ];
+
+    /// The property's name, as the paper gives it (Figure 3), and for the
+    /// servers' own invariants "Server invariants".
+    pub const fn name(self) -> &'static str {
+        match self {
             Property::ElectionSafety => "Election Safety",
             Property::LeaderAppendOnly => "Leader Append-Only",
             Property::LogMatching => "Log Matching",
             Property::LeaderCompleteness => "Leader Completeness",
             Property::StateMachineSafety => "State Machine Safety",
-            Property::NodeInvariants => "Node invariants",
-        };
-        f.write_str(name)
+            Property::NodeInvariants => "Server invariants",
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

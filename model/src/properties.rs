@@ -28,17 +28,17 @@ pub const PROPERTIES: [(Expectation, &str); 14] = [
 ];
 
 /// Name of the Election Safety property.
-pub const ELECTION_SAFETY: &str = "Election Safety";
+pub const ELECTION_SAFETY: &str = Invariant::ElectionSafety.name();
 /// Name of the Leader Append-Only property.
-pub const LEADER_APPEND_ONLY: &str = "Leader Append-Only";
+pub const LEADER_APPEND_ONLY: &str = Invariant::LeaderAppendOnly.name();
 /// Name of the Log Matching property.
-pub const LOG_MATCHING: &str = "Log Matching";
+pub const LOG_MATCHING: &str = Invariant::LogMatching.name();
 /// Name of the Leader Completeness property.
-pub const LEADER_COMPLETENESS: &str = "Leader Completeness";
+pub const LEADER_COMPLETENESS: &str = Invariant::LeaderCompleteness.name();
 /// Name of the State Machine Safety property.
-pub const STATE_MACHINE_SAFETY: &str = "State Machine Safety";
+pub const STATE_MACHINE_SAFETY: &str = Invariant::StateMachineSafety.name();
 /// Name of the property that each server's own invariants hold.
-pub const NODE_INVARIANTS: &str = "Server invariants";
+pub const NODE_INVARIANTS: &str = Invariant::NodeInvariants.name();
 
 /// The property `check` reports when it finds the catalogue bug `bug`: the
 /// property of the paper it breaks, or, for a bug that breaks only a claim
@@ -52,16 +52,10 @@ pub fn bug_property(bug: checked_raft::bugs::Bug) -> &'static str {
     }
 }
 
-/// The property name the model uses for an invariant of the core crate.
+/// The property name the model uses for an invariant of the core crate:
+/// the core's own ([`Invariant::name`]).
 pub fn property_name(invariant: Invariant) -> &'static str {
-    match invariant {
-        Invariant::ElectionSafety => ELECTION_SAFETY,
-        Invariant::LeaderAppendOnly => LEADER_APPEND_ONLY,
-        Invariant::LogMatching => LOG_MATCHING,
-        Invariant::LeaderCompleteness => LEADER_COMPLETENESS,
-        Invariant::StateMachineSafety => STATE_MACHINE_SAFETY,
-        Invariant::NodeInvariants => NODE_INVARIANTS,
-    }
+    invariant.name()
 }
 
 /// Whether `invariant` holds in `state`: over every server's history
@@ -166,5 +160,29 @@ fn network_within(network: &Network<Msg>, max: usize) -> bool {
                 .iter()
                 .all(|m| queue.iter().filter(|other| *other == m).count() <= max)
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The model's lists are the core's one list ([`Invariant::ALL`]) and
+    /// the model's own properties after it, in the same order, so that no
+    /// list can drift from another.
+    #[test]
+    fn the_lists_of_properties_agree() {
+        let checked: Vec<&str> = properties().iter().map(|p| p.name).collect();
+        let listed: Vec<&str> = PROPERTIES.iter().map(|(_, name)| *name).collect();
+        assert_eq!(checked, listed, "properties() and PROPERTIES");
+        let core: Vec<&str> = Invariant::ALL.iter().map(|i| i.name()).collect();
+        assert_eq!(
+            &listed[..core.len()],
+            &core[..],
+            "the core's properties first"
+        );
+        for (i, (expectation, _)) in PROPERTIES.iter().enumerate() {
+            assert_eq!(*expectation, properties()[i].expectation, "{}", listed[i]);
+        }
     }
 }
