@@ -26,7 +26,7 @@ struct Row {
 fn leader_of_term_2() -> Node {
     let mut node = leader(&stored(1, None, &[]));
     for index in 1..=3 {
-        node.propose(command(index, 2))
+        node.propose([command(index, 2)])
             .expect("leader accepts proposals");
     }
     node.step(N2, append_reply(2, 0, success(2)))

@@ -453,7 +453,7 @@ mod tests {
             Node::new(Config::new(NodeId(id), vec![NodeId(id)])).expect("valid config");
         node.handle_election_timeout();
         for c in commands {
-            node.propose(Bytes::from(c.to_string()))
+            node.propose([Bytes::from(c.to_string())])
                 .expect("leader accepts");
         }
         node

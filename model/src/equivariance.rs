@@ -72,7 +72,7 @@ pub fn apply(node: &mut Node, input: &Input) -> Result<Vec<Effect>, String> {
         Input::ElectionTimeout => Ok(node.handle_election_timeout()),
         Input::HeartbeatTimeout => Ok(node.handle_heartbeat_timeout()),
         Input::Propose(command) => node
-            .propose(command.clone())
+            .propose([command.clone()])
             .map(|(_, effects)| effects)
             .map_err(|e| e.to_string()),
         Input::Compact { index, data } => node

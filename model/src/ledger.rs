@@ -248,7 +248,7 @@ mod tests {
         };
         node.step(id(1), Message::RequestVoteReply(vote))
             .expect("a vote");
-        node.propose(bytes::Bytes::from_static(b"v"))
+        node.propose([bytes::Bytes::from_static(b"v")])
             .expect("a leader proposes");
         node
     }

@@ -332,7 +332,7 @@ impl Raft {
     /// the current term; replication starts immediately. There is no
     /// guarantee it will ever commit (the leader may lose its office).
     pub fn start(&self, command: Bytes) -> Result<(LogIndex, Term), StartError> {
-        self.propose_with(|node| node.propose(command))
+        self.propose_with(|node| node.propose([command]))
     }
 
     /// Proposes several commands at once ([`Raft::start`] for a batch):
@@ -341,7 +341,7 @@ impl Raft {
     /// one (the first is `commands.len() - 1` before it) and the term. An
     /// empty batch places nothing and returns the last index there is.
     pub fn start_batch(&self, commands: Vec<Bytes>) -> Result<(LogIndex, Term), StartError> {
-        self.propose_with(|node| node.propose_batch(commands))
+        self.propose_with(|node| node.propose(commands))
     }
 
     /// Runs a proposal on the core under the node lock and executes its

@@ -526,7 +526,7 @@ impl Simulation {
         let Some(node) = self.servers[server].node.as_mut() else {
             return Ok(None);
         };
-        match node.propose(command.clone()) {
+        match node.propose([command.clone()]) {
             Ok((proposed, effects)) => {
                 self.stats.proposals += 1;
                 self.note(format!(

@@ -368,7 +368,7 @@ fn s5_2_heartbeat_timeout_on_leader_sends_append_entries_to_every_peer() {
     // Leader of term 2; entry 1 is on server 2 and committed, server 3 has
     // acknowledged nothing yet.
     let mut node = leader(&stored(1, None, &[]));
-    node.propose(command(1, 2))
+    node.propose([command(1, 2)])
         .expect("leader accepts proposals");
     node.step(N2, append_reply(2, 0, success(1)))
         .expect("well-formed reply");

@@ -12,7 +12,7 @@ fn s5_3_propose_on_leader_persists_then_replicates_to_every_peer() {
     let mut node = leader(&stored(1, None, &[1]));
 
     let (proposed, effects) = node
-        .propose(command(2, 2))
+        .propose([command(2, 2)])
         .expect("leader accepts proposals");
 
     assert_eq!(
@@ -86,7 +86,7 @@ fn s5_3_propose_on_non_leader_returns_not_leader_with_known_leader() {
     {
         let before = node.clone();
 
-        let result = node.propose(command(2, 2));
+        let result = node.propose([command(2, 2)]);
 
         assert_eq!(result, Err(NotLeader { leader_hint }), "{case}: result");
         assert_eq!(node, before, "{case}: state unchanged");
@@ -100,9 +100,9 @@ fn s5_3_propose_on_non_leader_returns_not_leader_with_known_leader() {
 #[test]
 fn s5_3_leader_on_success_advances_progress_commits_and_sends_what_follows() {
     let mut node = leader_sending_one_entry_at_a_time(&stored(1, None, &[]));
-    node.propose(command(1, 2))
+    node.propose([command(1, 2)])
         .expect("leader accepts proposals");
-    node.propose(command(2, 2))
+    node.propose([command(2, 2)])
         .expect("leader accepts proposals");
 
     // Server 2 acknowledges the first proposal's request.
@@ -380,7 +380,7 @@ fn s5_3_leader_ignores_duplicated_or_reordered_success_reply() {
         // sent entry 3.
         let mut node = leader_sending_one_entry_at_a_time(&stored(1, None, &[]));
         for index in 1..=3 {
-            node.propose(command(index, 2))
+            node.propose([command(index, 2)])
                 .expect("leader accepts proposals");
         }
         let acknowledged = node
@@ -425,7 +425,7 @@ fn s5_3_leader_ignores_duplicated_or_reordered_success_reply() {
 #[test]
 fn s5_3_leader_commits_current_term_entry_once_on_a_majority() {
     let mut node = leader(&stored(1, None, &[]));
-    node.propose(command(1, 2))
+    node.propose([command(1, 2)])
         .expect("leader accepts proposals");
     assert_eq!(node.commit_index(), LogIndex(0), "on the leader alone");
 
@@ -492,7 +492,7 @@ fn s5_4_2_leader_commits_previous_term_entry_with_a_current_term_entry() {
     node.step(N2, append_reply(4, 2, success(2)))
         .expect("well-formed reply");
 
-    let (proposed, proposed_effects) = node.propose(command(3, 4)).expect("leader accepts");
+    let (proposed, proposed_effects) = node.propose([command(3, 4)]).expect("leader accepts");
     let append = Message::AppendEntries(AppendEntries {
         term: Term(4),
         prev_log_index: LogIndex(2),
@@ -576,7 +576,7 @@ fn s5_3_single_server_propose_commits_and_applies_in_same_call() {
     let (mut node, _) = Node::new(Config::new(N1, vec![N1])).expect("valid config");
     node.handle_election_timeout();
 
-    let (proposed, effects) = node.propose(command(1, 1)).expect("leader accepts");
+    let (proposed, effects) = node.propose([command(1, 1)]).expect("leader accepts");
 
     assert_eq!(
         proposed,

@@ -101,7 +101,7 @@ fn s7_leader_sends_install_snapshot_when_next_index_is_behind_its_snapshot() {
     // Leader of term 2 with log [1, 1, 1, 2]; everything is committed with
     // server 2, server 3 has acknowledged nothing (next_index 4).
     let mut node = leader(&stored(1, None, &[1, 1, 1]));
-    node.propose(command(4, 2))
+    node.propose([command(4, 2)])
         .expect("leader accepts proposals");
     node.step(N2, append_reply(2, 3, success(4)))
         .expect("well-formed reply");
@@ -155,7 +155,7 @@ fn s7_leader_sends_install_snapshot_when_next_index_is_behind_its_snapshot() {
 #[test]
 fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
     let mut node = leader(&stored(1, None, &[1, 1, 1]));
-    node.propose(command(4, 2))
+    node.propose([command(4, 2)])
         .expect("leader accepts proposals");
     node.step(N2, append_reply(2, 3, success(4)))
         .expect("well-formed reply");
@@ -167,7 +167,7 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
         "setup: n3 needs the snapshot"
     );
 
-    let (proposed, effects) = node.propose(command(5, 2)).expect("leader accepts");
+    let (proposed, effects) = node.propose([command(5, 2)]).expect("leader accepts");
 
     assert_eq!(
         proposed,
@@ -202,14 +202,14 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
 #[test]
 fn s7_leader_on_install_snapshot_reply_advances_progress_and_sends_what_follows() {
     let mut node = leader(&stored(1, None, &[1, 1, 1]));
-    node.propose(command(4, 2))
+    node.propose([command(4, 2)])
         .expect("leader accepts proposals");
     node.step(N2, append_reply(2, 3, success(4)))
         .expect("well-formed reply");
     node.compact(LogIndex(4), snapshot(4, 2).data)
         .expect("entry 4 is applied");
     let (_, proposed) = node
-        .propose(command(5, 2))
+        .propose([command(5, 2)])
         .expect("leader accepts proposals");
     assert_eq!(
         proposed,

@@ -281,31 +281,16 @@ impl Node {
         }
     }
 
-    /// Proposes a client command (Figure 2, Leaders: "If command received
-    /// from client: append entry to local log, respond after entry applied to
-    /// state machine"). Only the leader accepts; replication starts at once.
-    pub fn propose(&mut self, command: Bytes) -> Result<(Proposed, Vec<Effect>), NotLeader> {
-        if !self.is_leader() {
-            return Err(NotLeader {
-                leader_hint: self.leader_id,
-            });
-        }
-        let mut out = Vec::new();
-        let index = self.append_as_leader([command], &mut out);
-        let proposed = Proposed {
-            index,
-            term: self.current_term,
-        };
-        Ok((proposed, out))
-    }
-
-    /// Proposes several commands at once: appended in order, persisted in
-    /// one write and replicated together. Returns where the last one was
-    /// placed (the first is `commands.len() - 1` before it); no commands
+    /// Proposes client commands (Figure 2, Leaders: "If command received
+    /// from client: append entry to local log, respond after entry applied
+    /// to state machine"). Only the leader accepts; replication starts at
+    /// once. Several commands are appended in order, persisted in one write
+    /// and replicated together (`propose([command])` for one). Returns where
+    /// the last one was placed (the first is `n - 1` before it); no commands
     /// change nothing and place nothing.
-    pub fn propose_batch(
+    pub fn propose(
         &mut self,
-        commands: Vec<Bytes>,
+        commands: impl IntoIterator<Item = Bytes>,
     ) -> Result<(Proposed, Vec<Effect>), NotLeader> {
         if !self.is_leader() {
             return Err(NotLeader {

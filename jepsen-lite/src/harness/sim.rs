@@ -835,7 +835,7 @@ impl<'a> Sim<'a> {
         let Some(node) = s.node.as_mut() else {
             return Ok(());
         };
-        match node.propose(command.encode()) {
+        match node.propose([command.encode()]) {
             Ok((proposed, effects)) => {
                 let pending = Pending {
                     term: proposed.term,
