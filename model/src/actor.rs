@@ -374,7 +374,7 @@ impl Server {
             Role::Leader { progress } => {
                 let mut p: Vec<_> = progress
                     .values()
-                    .map(|p| (p.next_index.0 as usize, p.match_index))
+                    .map(|p| (p.next_index().0 as usize, p.match_index()))
                     .collect();
                 p.sort_unstable();
                 (2, p)

@@ -82,7 +82,7 @@ pub(crate) fn describe_core(node: &Node) -> String {
         Role::Leader { progress } => {
             let matched: Vec<String> = progress
                 .iter()
-                .map(|(peer, p)| format!("{peer} {}", p.match_index.0))
+                .map(|(peer, p)| format!("{peer} {}", p.match_index().0))
                 .collect();
             format!("leader (match {})", matched.join(", "))
         }

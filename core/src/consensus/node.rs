@@ -546,15 +546,8 @@ impl Node {
                     return fail("leader does not track every peer".into());
                 }
                 for (peer, p) in progress {
-                    if p.match_index >= p.next_index
-                        || p.next_index > p.sent_up_to.next()
-                        || p.sent_up_to > self.log.last_index()
-                        || p.in_flight().windows(2).any(|w| w[0] >= w[1])
-                        || p.in_flight()
-                            .iter()
-                            .any(|&i| i <= p.match_index || i > p.sent_up_to)
-                    {
-                        return fail(format!("progress of {peer} out of range: {p:?}"));
+                    if let Err(why) = p.check_invariants(self.log.last_index()) {
+                        return fail(format!("progress of {peer}: {why}: {p:?}"));
                     }
                 }
             }

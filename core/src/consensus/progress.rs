@@ -1,7 +1,7 @@
 //! What a leader knows about each follower's log, and majority arithmetic.
 
 use crate::consensus::types::LogIndex;
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
 
 /// Most AppendEntries a leader keeps in flight to one follower: the
@@ -27,19 +27,19 @@ pub const MAX_INFLIGHT: usize = 8;
 pub struct Progress {
     /// Index of the next log entry to send to that server (initialized to
     /// leader last log index + 1).
-    pub next_index: LogIndex,
+    pub(crate) next_index: LogIndex,
     /// Index of highest log entry known to be replicated on that server
     /// (initialized to 0, increases monotonically).
-    pub match_index: LogIndex,
+    pub(crate) match_index: LogIndex,
     /// The last index sent to that server since `next_index` last moved
     /// back (not in Figure 2: flow control). New entries are sent from
     /// here on, so that each entry leaves once, not once per proposal or
     /// acknowledgement; a lost message is resent by the next heartbeat or
     /// after the rejection it causes.
-    pub sent_up_to: LogIndex,
+    pub(crate) sent_up_to: LogIndex,
     /// Whether the leader is probing for the point where the follower's
     /// log matches (one message in flight) rather than replicating.
-    pub probing: bool,
+    pub(crate) probing: bool,
     /// Last index of each AppendEntries with entries in flight, oldest
     /// first (the first `inflight_len` slots).
     inflight: [LogIndex; MAX_INFLIGHT],
@@ -47,6 +47,51 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Index of the next log entry to send to that server.
+    pub fn next_index(&self) -> LogIndex {
+        self.next_index
+    }
+
+    /// Index of the highest log entry known to be replicated on that
+    /// server.
+    pub fn match_index(&self) -> LogIndex {
+        self.match_index
+    }
+
+    /// The last index sent to that server since `next_index` last moved
+    /// back.
+    pub fn sent_up_to(&self) -> LogIndex {
+        self.sent_up_to
+    }
+
+    /// Whether the leader is probing (one message in flight) rather than
+    /// replicating.
+    pub fn is_probing(&self) -> bool {
+        self.probing
+    }
+
+    /// The invariant of the type's documentation, for a leader whose log
+    /// ends at `leader_last_index`: the reason it fails, if it does.
+    pub fn check_invariants(&self, leader_last_index: LogIndex) -> Result<(), String> {
+        let window = self.in_flight();
+        if self.match_index >= self.next_index {
+            Err("match_index is not below next_index".into())
+        } else if self.next_index > self.sent_up_to.next() {
+            Err("next_index is past sent_up_to + 1".into())
+        } else if self.sent_up_to > leader_last_index {
+            Err("sent_up_to is past the leader's log".into())
+        } else if window.windows(2).any(|w| w[0] >= w[1]) {
+            Err("the window's indices do not increase".into())
+        } else if window
+            .iter()
+            .any(|&i| i <= self.match_index || i > self.sent_up_to)
+        {
+            Err("the window holds an index outside (match_index, sent_up_to]".into())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Progress of a follower right after the election (Figure 2), probing.
     pub fn new(leader_last_index: LogIndex) -> Progress {
         Progress {
@@ -306,5 +351,34 @@ mod tests {
         let mut q = Progress::new(LogIndex(10));
         assert!(q.back_off(LogIndex(50)));
         assert_eq!(q.next_index, LogIndex(10), "a hint ahead still steps back");
+    }
+
+    #[test]
+    fn check_invariants_names_what_is_out_of_range() {
+        let i = LogIndex;
+        assert_eq!(Progress::new(i(5)).check_invariants(i(5)), Ok(()));
+        let replicating = Progress::from_parts(i(4), i(2), i(5), false, &[i(4), i(5)]);
+        assert_eq!(replicating.check_invariants(i(5)), Ok(()));
+        let cases = [
+            (
+                Progress::from_parts(i(3), i(3), i(5), false, &[]),
+                i(5),
+                "match_index",
+            ),
+            (
+                Progress::from_parts(i(7), i(0), i(5), false, &[]),
+                i(5),
+                "next_index",
+            ),
+            (
+                Progress::from_parts(i(4), i(2), i(6), false, &[]),
+                i(5),
+                "sent_up_to",
+            ),
+        ];
+        for (progress, last, named) in cases {
+            let why = progress.check_invariants(last).expect_err("out of range");
+            assert!(why.starts_with(named), "{why}");
+        }
     }
 }
