@@ -5,7 +5,10 @@
 //! `cargo test --release -p raft-model --features bug-catalogue --test bug_catalogue`.
 #![cfg(feature = "bug-catalogue")]
 
+mod common;
+
 use checked_raft::bugs::Bug;
+use common::run_check;
 use raft_model::run::{Options, Verdict, check};
 use raft_model::{bug_bounds, bug_property};
 use std::time::Duration;
@@ -49,18 +52,6 @@ fn the_model_checker_finds_every_bug_of_the_catalogue() {
         }
     }
     assert!(missed.is_empty(), "bugs not found: {missed:?}");
-}
-
-/// Runs the `check` binary with `args`: its exit status and stdout.
-fn run_check(args: &[&str]) -> (Option<i32>, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_check"))
-        .args(args)
-        .output()
-        .expect("run check");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).expect("check prints UTF-8"),
-    )
 }
 
 /// The verdict `check`'s table gives the property `name`.

@@ -2,20 +2,11 @@
 //! which between them exercise every property; `--scenario NAME` runs one.
 //! These run the `check` binary itself.
 
+mod common;
+
+use common::run_check;
 use raft_model::scenarios::scenarios;
 use serde_json::Value;
-
-/// Runs the `check` binary with `args`: its exit status and stdout.
-fn run_check(args: &[&str]) -> (Option<i32>, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_check"))
-        .args(args)
-        .output()
-        .expect("run check");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).expect("check prints UTF-8"),
-    )
-}
 
 /// The combined result the default run's JSON gives the property `name`.
 fn result<'a>(json: &'a Value, name: &str) -> &'a str {

@@ -50,3 +50,15 @@ pub fn two_servers_crashing() -> Bounds {
         ..Bounds::default()
     }
 }
+
+/// Runs the `check` binary with `args`: its exit status and stdout.
+pub fn run_check(args: &[&str]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_check"))
+        .args(args)
+        .output()
+        .expect("run check");
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).expect("check prints UTF-8"),
+    )
+}
