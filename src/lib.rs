@@ -26,13 +26,15 @@ pub mod sim;
 pub use consensus::*;
 
 /// README's code blocks, compiled and run as doc tests, so that an example
-/// that does not work fails CI.
-#[cfg(doctest)]
+/// that does not work fails CI. (Not in the loom build, whose runtime runs
+/// only inside a loom model.)
+#[cfg(all(doctest, not(feature = "loom")))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// The code blocks of the pages under `docs/`, compiled as doc tests.
-#[cfg(doctest)]
+/// The code blocks of the pages under `docs/`, compiled as doc tests (not
+/// in the loom build).
+#[cfg(all(doctest, not(feature = "loom")))]
 pub mod docs {
     /// docs/core.md
     #[doc = include_str!("../docs/core.md")]
