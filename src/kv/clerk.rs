@@ -1,17 +1,11 @@
-//! The client side (the lab's `Clerk`): a unique client id, a sequence
-//! number per operation, a guess of the leader, and retries until a server
-//! answers from the log.
-//!
-//! An attempt is sent to the server believed to lead. A refusal moves on
-//! at once (to the hinted leader if there is one); silence moves on after
-//! [`ClerkConfig::attempt_timeout`]; after a whole round of servers
-//! without an answer the clerk backs off, doubling up to
-//! [`ClerkConfig::max_backoff`]. The same sequence number is used for
-//! every attempt, so the servers apply the operation once however often
-//! it is sent.
+//! The client side on threads (the lab's `Clerk`): a blocking driver of
+//! the sans-IO [`ClerkState`], which decides everything (sequence
+//! numbers, which server to try, timeouts, back-off, which replies count).
+//! This file only sends, waits on a channel with real time, and sleeps.
 
 use crate::consensus::NodeId;
-use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
+use crate::kv::clerk_state::{ClerkEffect, ClerkState};
+use crate::kv::protocol::{ClientId, Op, Output, Reply, Request};
 use rand::Rng;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -51,13 +45,12 @@ pub struct Indeterminate;
 
 /// A client of the key/value service. Runs one operation at a time.
 pub struct Clerk {
-    id: ClientId,
-    seq: u64,
+    state: ClerkState,
     servers: Vec<NodeId>,
-    leader: usize,
     send: RequestSink,
     replies: Receiver<Reply>,
-    config: ClerkConfig,
+    /// The origin of the times [`ClerkState`] is given.
+    epoch: Instant,
 }
 
 impl Clerk {
@@ -71,21 +64,21 @@ impl Clerk {
     ) -> (Clerk, Sender<Reply>) {
         let (tx, replies) = std::sync::mpsc::channel();
         let mut rng = rand::rng();
+        let id = rng.random();
+        let leader = rng.random_range(0..servers.len().max(1));
         let clerk = Clerk {
-            id: rng.random(),
-            seq: 0,
-            leader: rng.random_range(0..servers.len().max(1)),
+            state: ClerkState::new(id, servers.len(), leader, config),
             servers,
             send,
             replies,
-            config,
+            epoch: Instant::now(),
         };
         (clerk, tx)
     }
 
     /// This clerk's client id.
     pub fn id(&self) -> ClientId {
-        self.id
+        self.state.id()
     }
 
     /// The value of `key` ("" when it has none).
@@ -141,71 +134,54 @@ impl Clerk {
     /// still take effect; the clerk's next operation gets a new sequence
     /// number either way.
     pub fn execute(&mut self, op: Op, deadline: Option<Instant>) -> Result<Output, Indeterminate> {
-        self.seq += 1;
-        let command = Command {
-            client: self.id,
-            seq: self.seq,
-            op,
-        };
-        let mut backoff = self.config.min_backoff;
-        let mut tried_this_round = 0;
+        let deadline = deadline.map(|d| d.saturating_duration_since(self.epoch));
+        let mut effect = self.state.invoke(op, self.now(), deadline);
         loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Indeterminate);
-            }
-            let server = self.servers[self.leader];
-            (self.send)(
-                server,
-                Request {
-                    command: command.clone(),
-                },
-            );
-            let attempt_end = Instant::now() + self.config.attempt_timeout;
-            let attempt_end = deadline.map_or(attempt_end, |d| d.min(attempt_end));
-            match self.await_reply(attempt_end) {
-                // An output of another kind than the operation's cannot
-                // come from applying it: a faulty server; try another.
-                Some(Ok(output)) if output_fits(&command.op, &output) => return Ok(output),
-                Some(Err(Refusal::WrongLeader { hint: Some(hint) }))
-                    if (hint as usize) < self.servers.len() && hint as usize != self.leader =>
-                {
-                    self.leader = hint as usize;
+            effect = match effect {
+                ClerkEffect::Done(result) => return result,
+                ClerkEffect::Send {
+                    server,
+                    attempt,
+                    request,
+                    timeout_at,
+                } => {
+                    (self.send)(self.servers[server], request);
+                    self.await_reply(attempt, timeout_at)
                 }
-                _ => self.leader = (self.leader + 1) % self.servers.len(),
-            }
-            tried_this_round += 1;
-            if tried_this_round >= self.servers.len() {
-                tried_this_round = 0;
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(self.config.max_backoff);
+                ClerkEffect::Wait { attempt, until } => {
+                    std::thread::sleep(until.saturating_sub(self.now()));
+                    match self.state.resume(attempt, self.now()) {
+                        Some(next) => next,
+                        None => return Err(Indeterminate),
+                    }
+                }
+            };
+        }
+    }
+
+    /// Feeds replies to the clerk's state until it decides something, or
+    /// reports the attempt's timeout at `until`.
+    fn await_reply(&mut self, attempt: u64, until: Duration) -> ClerkEffect {
+        loop {
+            let left = until.saturating_sub(self.now());
+            let next = match self.replies.recv_timeout(left) {
+                // The channel cannot tell attempts apart: a reply counts
+                // as the current attempt's.
+                Ok(reply) => self.state.replied(reply, None, self.now()),
+                Err(RecvTimeoutError::Timeout) => self.state.timed_out(attempt, self.now()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Nothing can come: the attempt is silent.
+                    std::thread::sleep(left);
+                    self.state.timed_out(attempt, self.now())
+                }
+            };
+            if let Some(next) = next {
+                return next;
             }
         }
     }
 
-    /// Waits until `until` for the reply to the current request; replies
-    /// to earlier requests (late duplicates) are discarded.
-    fn await_reply(&self, until: Instant) -> Option<Result<Output, Refusal>> {
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.replies.recv_timeout(left) {
-                Ok(reply) if reply.client == self.id && reply.seq == self.seq => {
-                    return Some(reply.result);
-                }
-                Ok(_) => continue,
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    return None;
-                }
-            }
-        }
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
     }
-}
-
-/// Whether `output` is what applying `op` can return.
-fn output_fits(op: &Op, output: &Output) -> bool {
-    matches!(
-        (op, output),
-        (Op::Get { .. }, Output::Value(_))
-            | (Op::Put { .. } | Op::Append { .. }, Output::Done)
-            | (Op::Cas { .. }, Output::Cas { .. })
-    )
 }

@@ -14,13 +14,23 @@
 //! [`KvConfig::max_raft_state`].
 
 pub mod clerk;
+pub mod clerk_state;
 pub mod net;
 pub mod protocol;
 pub mod server;
+pub mod service;
 pub mod state_machine;
 
 pub use clerk::{Clerk, ClerkConfig, Indeterminate, RequestSink};
+pub use clerk_state::{ClerkEffect, ClerkState};
 pub use net::{KvMessage, RaftOverKv};
 pub use protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
 pub use server::{KvConfig, KvServer, ReplySink};
+pub use service::{ApplyError, KvEffect, KvService, Proposal};
 pub use state_machine::Store;
+
+#[cfg(test)]
+mod tests {
+    mod clerk_state;
+    mod service;
+}

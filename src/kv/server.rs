@@ -1,38 +1,31 @@
-//! A key/value server: a Raft peer, the replicated [`Store`], and the
-//! requests waiting for their commands to commit.
+//! A key/value server on threads: a Raft peer and a thread driver of the
+//! sans-IO [`KvService`], which decides everything about requests
+//! (sessions, which request an applied entry answers, when a waiting
+//! request is refused, when to snapshot). This file only feeds it events
+//! and carries out its effects:
 //!
-//! A request is proposed to Raft at once and remembered by the log index
-//! and term `start` returned; the server answers when that index is
-//! applied, and only if the entry applied there is the one it proposed in
-//! that term (§8: a leader that lost its office may see its entry
-//! replaced). Requests whose leader lost its term or its office fail with
-//! [`Refusal::WrongLeader`] at once (a watchdog polls the peer's state),
-//! so the clerk retries elsewhere. A retried request whose command was
-//! already applied is answered from the session table without a second
-//! proposal. Handlers never block: a network's delivery thread may call
-//! [`KvServer::handle`].
+//! - a clerk's request, on the caller's thread (a network's delivery
+//!   thread: handlers never block on the service's answer);
+//! - committed entries and snapshots, on an applier thread reading the
+//!   Raft peer's apply channel;
+//! - changes of term and role, on a watcher thread woken by the peer's
+//!   [`crate::runtime::LeaderWatch`] (no polling).
 //!
-//! Lock order: the server's state lock, then the Raft peer's (through
-//! `start`, `state`, `snapshot`); the Raft peer never calls back into the
-//! server while holding its own.
+//! Lock order: the service lock, then the Raft peer's (through
+//! `snapshot`). Proposals are made without the service lock, so applying
+//! never waits on a proposer; replies are sent with no lock held.
 
-use crate::consensus::{LogIndex, NodeId, Term};
-use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
-use crate::kv::state_machine::Store;
+use crate::consensus::NodeId;
+use crate::kv::protocol::{Refusal, Reply, Request};
+use crate::kv::service::{ApplyError, KvEffect, KvService, Proposal};
 use crate::runtime::sync::mpsc::Receiver;
 use crate::runtime::{ApplyMsg, Persister, Raft, RaftConfig, RaftError, StartError, Transport};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 /// Where a server's replies go: to the clerk at the given address.
 pub type ReplySink = Arc<dyn Fn(NodeId, Reply) + Send + Sync>;
-
-/// How often the watchdog checks that the peer still leads in the term of
-/// each waiting request.
-const WATCHDOG_PERIOD: Duration = Duration::from_millis(50);
 
 /// A server's settings.
 #[derive(Clone, Debug, Default)]
@@ -52,35 +45,13 @@ pub struct KvServer {
 
 struct Inner {
     raft: Raft,
-    members: Vec<NodeId>,
-    state: Mutex<State>,
+    service: Mutex<KvService<NodeId>>,
     reply: ReplySink,
-    max_raft_state: Option<usize>,
     stopped: AtomicBool,
-    /// Signalled on shutdown, to wake the watchdog.
-    stop_signal: Condvar,
-    /// Raft entries that did not decode as commands (none from a correct
-    /// cluster).
-    undecodable: AtomicU64,
+    /// Entries or snapshots the service refused (none from a correct
+    /// cluster: a snapshot that is not a store, an entry out of order).
+    refused_applies: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// The bug catalogue's broken reads (see [`KvServer::serve_local_reads`]);
-    /// only ever set in builds with the `bug-catalogue` feature.
-    local_reads: AtomicBool,
-}
-
-struct State {
-    store: Store,
-    /// The last log index applied to `store`.
-    applied: LogIndex,
-    /// Requests waiting for the entry proposed at an index.
-    pending: BTreeMap<LogIndex, Pending>,
-}
-
-struct Pending {
-    term: Term,
-    client: ClientId,
-    seq: u64,
-    reply_to: NodeId,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -104,19 +75,11 @@ impl KvServer {
         let (raft, applied) = Raft::new(members.clone(), me, persister, config.raft, transport)?;
         let inner = Arc::new(Inner {
             raft,
-            members,
-            state: Mutex::new(State {
-                store: Store::new(),
-                applied: LogIndex(0),
-                pending: BTreeMap::new(),
-            }),
+            service: Mutex::new(KvService::new(members, config.max_raft_state)),
             reply,
-            max_raft_state: config.max_raft_state,
             stopped: AtomicBool::new(false),
-            stop_signal: Condvar::new(),
-            undecodable: AtomicU64::new(0),
+            refused_applies: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
-            local_reads: AtomicBool::new(false),
         });
         let server = KvServer { inner };
         let spawned = [
@@ -129,8 +92,8 @@ impl KvServer {
             {
                 let inner = Arc::clone(&server.inner);
                 thread::Builder::new()
-                    .name(format!("kv-{}-watchdog", me.0))
-                    .spawn(move || inner.run_watchdog())
+                    .name(format!("kv-{}-watcher", me.0))
+                    .spawn(move || inner.run_watcher())
             },
         ];
         // Register every thread that did start before giving up on one
@@ -159,79 +122,41 @@ impl KvServer {
     /// already applied) or once the command has been applied.
     pub fn handle(&self, from: NodeId, request: Request) {
         let inner = &self.inner;
-        let command = request.command;
-        let mut state = lock(&inner.state);
         if inner.stopped.load(Ordering::SeqCst) {
-            drop(state);
-            inner.send(from, &command, Err(Refusal::ShuttingDown));
+            let command = &request.command;
+            (inner.reply)(
+                from,
+                Reply {
+                    client: command.client,
+                    seq: command.seq,
+                    result: Err(Refusal::ShuttingDown),
+                },
+            );
             return;
         }
-        if inner.local_reads.load(Ordering::Relaxed)
-            && let Op::Get { key } = &command.op
-        {
-            // The catalogue's bug: a read answered from this server's own
-            // copy, which may lag the cluster (a follower, a deposed
-            // leader), instead of through the log.
-            let output = Output::Value(state.store.get(key).to_owned());
-            drop(state);
-            inner.send(from, &command, Ok(output));
-            return;
-        }
-        if let Some(output) = state.store.applied_output(command.client, command.seq) {
-            let output = output.clone();
-            drop(state);
-            inner.send(from, &command, Ok(output));
-            return;
-        }
-        match inner.raft.start(command.encode()) {
-            Ok((index, term)) => {
-                let replaced = state.pending.insert(
-                    index,
-                    Pending {
-                        term,
-                        client: command.client,
-                        seq: command.seq,
-                        reply_to: from,
-                    },
-                );
-                drop(state);
-                if let Some(old) = replaced {
-                    inner.refuse(old);
-                }
-            }
-            Err(StartError::NotLeader { leader_hint }) => {
-                drop(state);
-                let hint = leader_hint.and_then(|id| inner.position(id));
-                inner.send(from, &command, Err(Refusal::WrongLeader { hint }));
-            }
-            Err(StartError::Shutdown) => {
-                drop(state);
-                inner.send(from, &command, Err(Refusal::ShuttingDown));
-            }
-        }
+        let effects = lock(&inner.service).request(from, request);
+        inner.carry_out(effects);
     }
 
-    /// Bug catalogue (test-only, feature `bug-catalogue`): from now on
-    /// this server answers every Get at once from its own copy of the
-    /// store, without going through the log, as a careless implementation
-    /// of fast reads would. A follower or a deposed leader then serves
-    /// stale values: the harness (`jepsen-lite run --bug local-reads`)
-    /// must find the history not linearizable.
+    /// Bug catalogue (test-only, feature `bug-catalogue`): the service
+    /// answers gets from this server's own copy of the store
+    /// ([`KvService::serve_local_reads`]).
     #[cfg(feature = "bug-catalogue")]
     pub fn serve_local_reads(&self) {
-        self.inner.local_reads.store(true, Ordering::Relaxed);
+        lock(&self.inner.service).serve_local_reads();
     }
 
     /// The value of `key` in this server's copy of the store (for tests
     /// and diagnostics: it may lag the cluster).
     pub fn local_get(&self, key: &str) -> String {
-        lock(&self.inner.state).store.get(key).to_owned()
+        lock(&self.inner.service).store().get(key).to_owned()
     }
 
-    /// Raft entries that did not decode as commands (zero in a correct
-    /// cluster).
+    /// Raft entries that did not decode as commands, and entries or
+    /// snapshots the service refused (zero in a correct cluster).
     pub fn undecodable_entries(&self) -> u64 {
-        self.inner.undecodable.load(Ordering::Relaxed)
+        lock(&self.inner.service).undecodable_entries()
+            + self.inner.refused_applies.load(Ordering::Relaxed)
     }
 
     /// Stops the server (the lab's `Kill`): its Raft peer, then its
@@ -240,170 +165,96 @@ impl KvServer {
     pub fn shutdown(&self) {
         let inner = &self.inner;
         inner.stopped.store(true, Ordering::SeqCst);
-        // Raft closes the channel our applier reads as it shuts down.
+        // Raft closes the apply channel and the leader watch our threads
+        // wait on as it shuts down.
         inner.raft.shutdown();
-        drop(lock(&inner.state));
-        inner.stop_signal.notify_all();
         let handles: Vec<_> = lock(&inner.threads).drain(..).collect();
         for handle in handles {
             let _ = handle.join();
         }
+        lock(&inner.service).stop();
     }
 }
 
 impl Inner {
-    /// The position of peer `id` in the member list (what clerks call a
-    /// server).
-    fn position(&self, id: NodeId) -> Option<u64> {
-        self.members.iter().position(|m| *m == id).map(|p| p as u64)
+    /// Carries out the service's effects, and those they lead to: proposes
+    /// (without the service lock), snapshots, and sends the replies last.
+    fn carry_out(&self, mut effects: Vec<KvEffect<NodeId>>) {
+        let mut replies = Vec::new();
+        while !effects.is_empty() {
+            let mut next = Vec::new();
+            for effect in effects {
+                match effect {
+                    KvEffect::Reply { to, reply } => replies.push((to, reply)),
+                    KvEffect::Propose { command, reply_to } => {
+                        let proposal = match self.raft.start(command.encode()) {
+                            Ok((index, term)) => Proposal::Accepted { index, term },
+                            Err(StartError::NotLeader { leader_hint }) => {
+                                Proposal::NotLeader { leader_hint }
+                            }
+                            Err(StartError::Shutdown) => Proposal::Stopped,
+                        };
+                        next.extend(lock(&self.service).proposed(reply_to, &command, proposal));
+                    }
+                    KvEffect::Snapshot { index, data } => {
+                        // An error here means the peer has stopped.
+                        let _ = self.raft.snapshot(index, data);
+                    }
+                }
+            }
+            effects = next;
+        }
+        for (to, reply) in replies {
+            (self.reply)(to, reply);
+        }
     }
 
-    fn send(&self, to: NodeId, command: &Command, result: Result<crate::kv::Output, Refusal>) {
-        (self.reply)(
-            to,
-            Reply {
-                client: command.client,
-                seq: command.seq,
-                result,
-            },
-        );
-    }
-
-    /// Fails a waiting request: its entry was lost, or its leader.
-    fn refuse(&self, pending: Pending) {
-        let hint = self
-            .raft
-            .with_node(|n| n.leader_id())
-            .and_then(|id| self.position(id));
-        (self.reply)(
-            pending.reply_to,
-            Reply {
-                client: pending.client,
-                seq: pending.seq,
-                result: Err(Refusal::WrongLeader { hint }),
-            },
-        );
-    }
-
-    /// Applies what Raft commits, in order, and answers waiting requests;
-    /// snapshots when the persisted state outgrows `max_raft_state`. Ends
-    /// when the Raft peer stops (its channel closes).
+    /// Feeds what Raft commits, in order, to the service. Ends when the
+    /// Raft peer stops (its channel closes).
     fn run_applier(&self, applied: Receiver<ApplyMsg>) {
         while let Ok(message) = applied.recv() {
-            let mut state = lock(&self.state);
-            let mut answers = Vec::new();
-            let mut refused = Vec::new();
-            match message {
+            let outcome = match message {
                 ApplyMsg::Command {
                     index,
                     term,
                     command,
                 } => {
-                    if index <= state.applied {
-                        continue;
-                    }
-                    state.applied = index;
-                    let command = match Command::decode(&command) {
-                        Ok(command) => command,
-                        Err(_) => {
-                            self.undecodable.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                    };
-                    let output = state.store.apply(&command);
-                    if let Some(pending) = state.pending.remove(&index) {
-                        // Answer only from the entry this server proposed.
-                        match output {
-                            Some(output)
-                                if pending.term == term
-                                    && pending.client == command.client
-                                    && pending.seq == command.seq =>
-                            {
-                                answers.push((pending, output))
-                            }
-                            _ => refused.push(pending),
-                        }
-                    }
-                    if self
-                        .max_raft_state
-                        .is_some_and(|max| self.raft.persister().raft_state_size() >= max)
-                    {
-                        // An error here means the peer has stopped.
-                        let _ = self.raft.snapshot(index, state.store.encode());
-                    }
+                    let size = self.raft.persister().raft_state_size();
+                    lock(&self.service).applied(index, term, &command, size)
                 }
                 ApplyMsg::Snapshot { index, data, .. } => {
-                    // Never backwards: a snapshot older than what is
-                    // applied changes nothing.
-                    if index <= state.applied {
-                        continue;
-                    }
-                    let Ok(store) = Store::decode(&data) else {
-                        self.undecodable.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    };
-                    state.store = store;
-                    state.applied = index;
-                    let covered: Vec<LogIndex> =
-                        state.pending.range(..=index).map(|(i, _)| *i).collect();
-                    for i in covered {
-                        if let Some(pending) = state.pending.remove(&i) {
-                            match state.store.applied_output(pending.client, pending.seq) {
-                                Some(output) => answers.push((pending, output.clone())),
-                                None => refused.push(pending),
-                            }
-                        }
-                    }
+                    lock(&self.service).snapshot_installed(index, &data)
                 }
-            }
-            drop(state);
-            for (pending, output) in answers {
-                (self.reply)(
-                    pending.reply_to,
-                    Reply {
-                        client: pending.client,
-                        seq: pending.seq,
-                        result: Ok(output),
-                    },
-                );
-            }
-            for pending in refused {
-                self.refuse(pending);
+            };
+            match outcome {
+                Ok(effects) => self.carry_out(effects),
+                // A snapshot older than what is applied changes nothing.
+                Err(ApplyError::Behind { .. }) => {}
+                Err(e) => {
+                    self.refused_applies.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "the key/value service refused what Raft applied");
+                }
             }
         }
     }
 
-    /// Fails waiting requests whose peer no longer leads in their term.
-    fn run_watchdog(&self) {
-        let mut state = lock(&self.state);
+    /// Tells the service of every change of term or role, so that it
+    /// refuses requests whose leader lost its office. Ends when the Raft
+    /// peer stops (its watch closes).
+    fn run_watcher(&self) {
+        let mut watch = self.raft.leader_watch();
         loop {
-            if self.stopped.load(Ordering::SeqCst) {
+            // Read under the service lock, so that a proposal reported
+            // meanwhile is never judged by an older value.
+            let effects = {
+                let mut service = lock(&self.service);
+                let now = watch.current();
+                service.leadership(now.term, now.leader, now.is_me)
+            };
+            self.carry_out(effects);
+            if watch.changed().is_none() {
                 return;
             }
-            state = self
-                .stop_signal
-                .wait_timeout(state, WATCHDOG_PERIOD)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            if self.stopped.load(Ordering::SeqCst) || state.pending.is_empty() {
-                continue;
-            }
-            let (term, leader) = self.raft.state();
-            let lost: Vec<LogIndex> = state
-                .pending
-                .iter()
-                .filter(|(_, p)| !leader || p.term != term)
-                .map(|(i, _)| *i)
-                .collect();
-            let refused: Vec<Pending> = lost
-                .into_iter()
-                .filter_map(|i| state.pending.remove(&i))
-                .collect();
-            drop(state);
-            for pending in refused {
-                self.refuse(pending);
-            }
-            state = lock(&self.state);
         }
     }
 }

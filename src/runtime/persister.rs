@@ -2,7 +2,8 @@
 //! core's incremental [`Persist`] effects, and [`MemoryPersister`], an
 //! in-memory implementation like the 6.824 lab's.
 
-use crate::consensus::{Entry, Error, HardState, Persist, Stored};
+use crate::consensus::storage::{encoded_entry_size, encoded_hard_state_size};
+use crate::consensus::{Error, Persist, Stored};
 use crate::runtime::sync::{Mutex, lock};
 use std::sync::Arc;
 
@@ -129,34 +130,12 @@ impl Persister for MemoryPersister {
     }
 }
 
-/// Bytes a `u64` takes as a variable-length integer (7 bits a byte), as the
-/// wire format (postcard) encodes it.
-fn varint_size(value: u64) -> usize {
-    let bits = 64 - value.leading_zeros() as usize;
-    bits.div_ceil(7).max(1)
-}
-
-/// Encoded size of one entry: index, term, then the command's length and
-/// bytes.
-fn encoded_entry_size(entry: &Entry) -> usize {
-    varint_size(entry.index.0)
-        + varint_size(entry.term.0)
-        + varint_size(entry.command.len() as u64)
-        + entry.command.len()
-}
-
-/// Encoded size of the hard state: the term and an optional vote.
-fn encoded_hard_state_size(hard_state: &HardState) -> usize {
-    varint_size(hard_state.current_term.0)
-        + 1
-        + hard_state.voted_for.map_or(0, |id| varint_size(id.0))
-}
-
 // Its locks are loom's in the loom build, usable only inside `loom::model`.
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-    use crate::consensus::{LogIndex, NodeId, Snapshot, SnapshotMeta, Term};
+    use crate::consensus::storage::varint_size;
+    use crate::consensus::{Entry, HardState, LogIndex, NodeId, Snapshot, SnapshotMeta, Term};
     use bytes::Bytes;
 
     fn entry(index: u64, term: u64, command: &'static [u8]) -> Entry {
@@ -192,6 +171,8 @@ mod tests {
         .unwrap();
         let with_two = p.raft_state_size();
         assert_eq!(with_two, empty + 1 + (1 + 1 + 1 + 3) + (1 + 1 + 1 + 2));
+        // The running count agrees with the stored state's own measure.
+        assert_eq!(with_two, p.load().unwrap().raft_state_size());
         p.persist(&Persist::TruncateAfter { after: LogIndex(1) })
             .unwrap();
         assert_eq!(p.raft_state_size(), with_two - 5);

@@ -5,6 +5,7 @@
 //! data, so a snapshot installed from another server is checked too.
 
 use crate::consensus::{Entry, LogIndex, Snapshot};
+use crate::sim::servers::{AppEffect, Application, StorageInfo};
 use bytes::Bytes;
 
 /// The volatile state machine of one simulated server.
@@ -84,4 +85,58 @@ fn decode(data: &[u8]) -> Option<(LogIndex, u64)> {
     let index = u64::from_le_bytes(data.get(0..8)?.try_into().ok()?);
     let digest = u64::from_le_bytes(data.get(8..16)?.try_into().ok()?);
     Some((LogIndex(index), digest))
+}
+
+/// [`App`] as a simulated server's application: applies entries (and
+/// reports each to the driver), restores snapshots, and snapshots once it
+/// has applied `snapshot_every` entries past the server's last snapshot.
+#[derive(Clone, Debug)]
+pub struct DigestApp {
+    /// The state machine.
+    pub app: App,
+    /// Snapshot this many entries past the last snapshot (`None`: never).
+    pub snapshot_every: Option<u64>,
+}
+
+impl DigestApp {
+    /// A state machine that has applied nothing.
+    pub fn new(snapshot_every: Option<u64>) -> DigestApp {
+        DigestApp {
+            app: App::new(),
+            snapshot_every,
+        }
+    }
+}
+
+impl Application for DigestApp {
+    /// Each entry applied.
+    type Output = Entry;
+
+    fn apply(
+        &mut self,
+        entry: &Entry,
+        storage: StorageInfo,
+    ) -> Result<Vec<AppEffect<Entry>>, String> {
+        self.app.apply(entry)?;
+        let mut effects = vec![AppEffect::Output(entry.clone())];
+        let since = storage.snapshot_index.0;
+        if let Some(every) = self.snapshot_every
+            && self.app.applied_index.0 >= since + every
+        {
+            effects.push(AppEffect::Snapshot {
+                index: self.app.applied_index,
+                data: self.app.snapshot_data(),
+            });
+        }
+        Ok(effects)
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<Vec<AppEffect<Entry>>, String> {
+        self.app.restore(snapshot)?;
+        Ok(Vec::new())
+    }
+
+    fn fingerprint(&self) -> Option<(LogIndex, u64)> {
+        Some((self.app.applied_index, self.app.digest))
+    }
 }

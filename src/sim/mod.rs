@@ -13,7 +13,15 @@
 
 pub mod app;
 mod cluster;
+pub mod kv;
 pub mod network;
+pub mod queue;
+pub mod servers;
 
-pub use cluster::{Failure, FailureReason, Report, SimConfig, Simulation, Stats, describe};
+pub use cluster::{Failure, Report, SimConfig, Simulation, Stats};
 pub use network::{Delays, Faults};
+pub use queue::EventQueue;
+pub use servers::{
+    AppEffect, Application, Driver, FailureReason, ServerStats, Servers, Step, StorageInfo, Timer,
+    describe,
+};

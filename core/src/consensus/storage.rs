@@ -78,4 +78,36 @@ impl Stored {
         Log::from_parts(self.snapshot_meta(), self.entries.clone())
             .map_err(|reason| Error::CorruptStorage(format!("stored log: {reason}")))
     }
+
+    /// The bytes the Raft state (hard state and log entries, not the
+    /// snapshot) takes in the wire format (postcard): what the lab's
+    /// `persister.RaftStateSize()` reports, and what a service compares
+    /// with its `maxraftstate`. Linear in the number of entries.
+    pub fn raft_state_size(&self) -> usize {
+        encoded_hard_state_size(&self.hard_state)
+            + self.entries.iter().map(encoded_entry_size).sum::<usize>()
+    }
+}
+
+/// Bytes a `u64` takes as a variable-length integer (7 bits a byte), as the
+/// wire format (postcard) encodes it.
+pub fn varint_size(value: u64) -> usize {
+    let bits = 64 - value.leading_zeros() as usize;
+    bits.div_ceil(7).max(1)
+}
+
+/// Encoded size of one entry: index, term, then the command's length and
+/// bytes.
+pub fn encoded_entry_size(entry: &Entry) -> usize {
+    varint_size(entry.index.0)
+        + varint_size(entry.term.0)
+        + varint_size(entry.command.len() as u64)
+        + entry.command.len()
+}
+
+/// Encoded size of the hard state: the term and an optional vote.
+pub fn encoded_hard_state_size(hard_state: &HardState) -> usize {
+    varint_size(hard_state.current_term.0)
+        + 1
+        + hard_state.voted_for.map_or(0, |id| varint_size(id.0))
 }

@@ -1,6 +1,10 @@
 //! The nemesis's faults, decided from a seeded random generator: which
 //! fault each window injects and, for partitions, which links it cuts.
 //! Both backends draw their faults here and only carry them out.
+//!
+//! Servers are positions `0..n` in the code and ids `1..=n` in every
+//! description (the library's convention: server position `k` has id
+//! `k + 1`, in the simulators, the model checker and jepsen-lite).
 
 use crate::harness::options::NemesisKind;
 use rand::Rng;
@@ -11,7 +15,7 @@ use rand::seq::SliceRandom;
 /// `a` to `b` (always symmetric here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grudge {
-    /// A short description, e.g. `halves [0 1] [2 3 4]`.
+    /// A short description, e.g. `halves [1 2] [3 4 5]` (server ids).
     pub description: String,
     /// Link matrix, `nodes` × `nodes`; a server is always connected to
     /// itself.
@@ -75,7 +79,7 @@ impl Fault {
         }
     }
 
-    /// What the start event says, e.g. `ring [0 1 2] [1 2 3] …`.
+    /// What the start event says, e.g. `ring [1 2 3] [2 3 4] …` (ids).
     pub fn description(&self) -> String {
         match self {
             Fault::Partition(grudge) => grudge.description.clone(),
@@ -86,8 +90,9 @@ impl Fault {
     }
 }
 
+/// Servers (positions) by their ids.
 fn list(nodes: &[usize]) -> String {
-    let inner: Vec<String> = nodes.iter().map(usize::to_string).collect();
+    let inner: Vec<String> = nodes.iter().map(|n| (n + 1).to_string()).collect();
     format!("[{}]", inner.join(" "))
 }
 
@@ -149,7 +154,7 @@ pub fn halves(rng: &mut StdRng, nodes: usize) -> Grudge {
 
 /// One server cut off from all others (the leader, when known).
 pub fn isolate(nodes: usize, node: usize) -> Grudge {
-    Grudge::from_components(format!("isolate [{node}]"), nodes, |x, y| {
+    Grudge::from_components(format!("isolate [{}]", node + 1), nodes, |x, y| {
         x != node && y != node
     })
 }
@@ -204,7 +209,7 @@ pub fn bridge(rng: &mut StdRng, nodes: usize) -> Grudge {
         })
         .collect();
     Grudge::from_components(
-        format!("bridge {} [{bridge}] {}", list(&a), list(&b)),
+        format!("bridge {} [{}] {}", list(&a), bridge + 1, list(&b)),
         nodes,
         |x, y| side[x] == 2 || side[y] == 2 || side[x] == side[y],
     )
@@ -241,7 +246,7 @@ mod tests {
         let g = isolate(5, 3);
         assert_eq!(degree(&g, 3), 1);
         assert!((0..5).filter(|&i| i != 3).all(|i| degree(&g, i) == 4));
-        assert_eq!(g.description, "isolate [3]");
+        assert_eq!(g.description, "isolate [4]");
     }
 
     #[test]

@@ -42,8 +42,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Server position `i` has id `i + 1` (the library's convention).
 fn server_id(i: usize) -> NodeId {
-    NodeId(i as u64)
+    NodeId(i as u64 + 1)
 }
 
 /// The history being recorded: events get their index and time under one
@@ -150,7 +151,7 @@ impl Cluster {
             persister as Arc<dyn Persister>,
             config,
         )
-        .map_err(|e| anyhow!("server {i} does not start: {e}"))?;
+        .map_err(|e| anyhow!("server {} does not start: {e}", server_id(i).0))?;
         self.break_service(&server)?;
         lock(&self.servers)[i] = Some(server);
         self.apply_grudge();
@@ -463,7 +464,8 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         if let Some((term, l)) = now_leader
             && now_leader != last_seen
         {
-            note(&shared, format!("server {l} leads in term {term}"));
+            let id = server_id(l).0;
+            note(&shared, format!("server {id} leads in term {term}"));
             last_seen = now_leader;
         }
         let leader = now_leader.map(|(_, l)| l);

@@ -1,0 +1,665 @@
+//! The simulated servers: the one place where a simulation runs the
+//! core's handlers and carries out their effects. Every simulator drives
+//! its cluster through [`Servers`] (`simulate`'s [`crate::sim::Simulation`],
+//! jepsen-lite's sim backend, tests), generic over the application on top
+//! ([`Application`]: the digest [`crate::sim::app::App`], the key/value
+//! service of [`crate::sim::kv::KvApp`]).
+//!
+//! What it does, for each server: keeps the core (absent while crashed),
+//! what its persist effects stored (all a crash keeps), its application
+//! and its timer generations; executes effects in order (persist, send,
+//! arm timers, apply, snapshot), possibly crashing between two of them;
+//! restarts a crashed server from its storage alone; checks, on every
+//! delivery of a message the core calls stale, that it changes nothing
+//! (the claim the model checker's reduction rests on); and after every
+//! step checks every property of [`crate::invariants`] (through
+//! [`check_after_step`]: [`crate::invariants::check_invariants`] narrowed
+//! to the one server that stepped), plus that two applications at the same
+//! index hold the same state.
+//!
+//! What it leaves to its driver ([`Driver`]): the clock, the network
+//! (where and when a message arrives, or whether it is lost), timer
+//! delays, randomness, and what the application's outputs mean.
+
+use crate::consensus::storage::encoded_entry_size;
+use crate::consensus::{
+    Config, Effect, Entry, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Snapshot,
+    Stored,
+};
+use crate::invariants::{History, Property, Violation, check_after_step};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A server's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The election timeout (followers and candidates).
+    Election,
+    /// The heartbeat interval (leaders).
+    Heartbeat,
+}
+
+/// What an application asks of the simulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppEffect<O> {
+    /// Compact the server's log through `index` with `data` (done once the
+    /// handler's effects have all run; the latest request wins).
+    Snapshot {
+        /// The last index the snapshot covers.
+        index: LogIndex,
+        /// The application's state there.
+        data: Bytes,
+    },
+    /// Something for the driver (a reply to a client, say).
+    Output(O),
+}
+
+/// The state machine a simulated server runs on top of Raft.
+pub trait Application {
+    /// What it hands the driver.
+    type Output;
+
+    /// Applies the next committed entry; `storage` describes the server's
+    /// stable storage (for a snapshot trigger). An error is a broken
+    /// contract (an entry out of order, twice, undecodable) and fails the
+    /// run.
+    fn apply(
+        &mut self,
+        entry: &Entry,
+        storage: StorageInfo,
+    ) -> Result<Vec<AppEffect<Self::Output>>, String>;
+
+    /// Replaces the state with a snapshot's (a leader's, or the server's
+    /// own at restart); never backwards (§7).
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<Vec<AppEffect<Self::Output>>, String>;
+
+    /// Sees the server's core after each of its steps (to follow its term
+    /// and role, say).
+    fn observe(&mut self, _node: &Node) -> Vec<AppEffect<Self::Output>> {
+        Vec::new()
+    }
+
+    /// The last index applied and a digest of the state there, if the
+    /// application keeps one: equal indices must give equal digests.
+    fn fingerprint(&self) -> Option<(LogIndex, u64)> {
+        None
+    }
+}
+
+/// What an application may want to know of its server's stable storage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageInfo {
+    /// The last index the stored snapshot covers (0: none).
+    pub snapshot_index: LogIndex,
+    /// The bytes the Raft state takes ([`Stored::raft_state_size`], kept
+    /// up to date as effects are persisted, as a disk log would).
+    pub raft_state_size: usize,
+}
+
+/// What the servers need from the simulation around them.
+pub trait Driver<O> {
+    /// Server `from` sends `message` to server `to` (positions).
+    fn send(&mut self, from: usize, to: usize, message: Message);
+    /// Arm `timer` of `server`; when it fires, call [`Servers::fire`] with
+    /// `generation` (a re-armed or crashed server's old timer is ignored).
+    fn arm(&mut self, server: usize, timer: Timer, generation: u64);
+    /// Whether `server` crashes now, before its next effect (so that only
+    /// a prefix of a handler's effects happens).
+    fn crash_before_effect(&mut self, _server: usize) -> bool {
+        false
+    }
+    /// The application of `server` produced `output`.
+    fn output(&mut self, server: usize, output: O);
+    /// A line for the run's trace.
+    fn note(&mut self, _line: impl FnOnce() -> String) {}
+}
+
+/// Why a run failed.
+#[derive(Clone, Debug)]
+pub enum FailureReason {
+    /// A safety property broke.
+    Violation(Violation),
+    /// The core refused input that a correct cluster produced.
+    Refused(crate::consensus::Error),
+    /// An application was handed entries out of order, twice, or moved back.
+    Apply(String),
+    /// No leader, or no fresh commit on every server, in time after healing.
+    Liveness(String),
+    /// A message the core called stale ([`Node::is_stale`]) did something
+    /// when delivered.
+    StaleNotInert(String),
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureReason::Violation(v) => write!(f, "{v}"),
+            FailureReason::Refused(e) => write!(f, "core refused: {e}"),
+            FailureReason::Apply(s) => write!(f, "apply: {s}"),
+            FailureReason::Liveness(s) => write!(f, "liveness: {s}"),
+            FailureReason::StaleNotInert(s) => write!(f, "stale message not inert: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for FailureReason {}
+
+/// The result of a simulated step.
+pub type Step<T = ()> = Result<T, FailureReason>;
+
+/// Counts of what the servers did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Proposals a leader accepted.
+    pub proposals: u64,
+    /// Crashes, counting those in the middle of a handler's effects.
+    pub crashes: u64,
+    /// Crashes that left only a prefix of a handler's effects executed.
+    pub crashes_mid_step: u64,
+    /// Restarts from stable storage (not counting the first start).
+    pub restarts: u64,
+    /// Snapshots the applications took.
+    pub snapshots_taken: u64,
+    /// Snapshots installed from a leader's InstallSnapshot.
+    pub snapshots_installed: u64,
+}
+
+/// One simulated server.
+#[derive(Clone, Debug)]
+struct Server<A> {
+    node: Option<Node>,
+    stored: Stored,
+    /// `stored.raft_state_size()`, followed effect by effect.
+    raft_state_size: usize,
+    app: A,
+    election_generation: u64,
+    heartbeat_generation: u64,
+    started: bool,
+    /// True while a start's effects run: a snapshot applied then is the
+    /// server's own, not an InstallSnapshot.
+    restoring: bool,
+}
+
+/// Server position `k` has id `k + 1` (ids 1..=n everywhere: the
+/// simulators, the model checker, jepsen-lite).
+pub fn id(server: usize) -> NodeId {
+    NodeId(server as u64 + 1)
+}
+
+/// The position of the server with id `node`.
+pub fn position(node: NodeId) -> Option<usize> {
+    usize::try_from(node.0).ok()?.checked_sub(1)
+}
+
+/// A cluster of simulated servers and the history that judges them.
+pub struct Servers<A: Application> {
+    servers: Vec<Server<A>>,
+    config: Config,
+    new_app: Box<dyn Fn(usize) -> A>,
+    history: History,
+    /// The applications' fingerprints at each index.
+    fingerprints: BTreeMap<LogIndex, u64>,
+    /// A digest of the snapshot data taken or installed at each index.
+    snapshots: BTreeMap<LogIndex, u64>,
+    stats: ServerStats,
+}
+
+impl<A: Application> Servers<A> {
+    /// `n` servers, none started, with ids 1..=n. Each core gets `config`
+    /// with its own id and the members filled in; `new_app` makes a
+    /// server's application when it (re)starts.
+    pub fn new(n: usize, config: Config, new_app: impl Fn(usize) -> A + 'static) -> Servers<A> {
+        Servers {
+            servers: (0..n)
+                .map(|k| Server {
+                    node: None,
+                    stored: Stored::default(),
+                    raft_state_size: Stored::default().raft_state_size(),
+                    app: new_app(k),
+                    election_generation: 0,
+                    heartbeat_generation: 0,
+                    started: false,
+                    restoring: false,
+                })
+                .collect(),
+            config,
+            new_app: Box::new(new_app),
+            history: History::new(),
+            fingerprints: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            stats: ServerStats::default(),
+        }
+    }
+
+    /// How many servers.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// Whether `server` is up.
+    pub fn is_up(&self, server: usize) -> bool {
+        self.servers.get(server).is_some_and(|s| s.node.is_some())
+    }
+
+    /// The core of `server`, while it is up.
+    pub fn node(&self, server: usize) -> Option<&Node> {
+        self.servers.get(server)?.node.as_ref()
+    }
+
+    /// The live servers' cores.
+    pub fn nodes(&self) -> Vec<&Node> {
+        self.servers
+            .iter()
+            .filter_map(|s| s.node.as_ref())
+            .collect()
+    }
+
+    /// What `server` has in stable storage.
+    pub fn stored(&self, server: usize) -> &Stored {
+        &self.servers[server].stored
+    }
+
+    /// The application of `server`.
+    pub fn app(&self, server: usize) -> &A {
+        &self.servers[server].app
+    }
+
+    /// The application of `server`, to feed it the driver's inputs.
+    pub fn app_mut(&mut self, server: usize) -> &mut A {
+        &mut self.servers[server].app
+    }
+
+    /// The run's history.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    /// Starts `server` (first start, or restart after a crash) from what
+    /// it stored, with a fresh application; nothing if it is up.
+    pub fn start(&mut self, server: usize, driver: &mut impl Driver<A::Output>) -> Step {
+        if self.is_up(server) {
+            return Ok(());
+        }
+        let config = Config {
+            id: id(server),
+            members: (0..self.servers.len()).map(id).collect(),
+            ..self.config.clone()
+        };
+        let s = &mut self.servers[server];
+        let (node, effects) = Node::restart(config, &s.stored).map_err(FailureReason::Refused)?;
+        if s.started {
+            self.stats.restarts += 1;
+        }
+        s.started = true;
+        s.node = Some(node);
+        s.app = (self.new_app)(server);
+        s.restoring = true;
+        driver.note(|| format!("{} starts from storage", id(server)));
+        let result = self.execute(server, effects, driver);
+        self.servers[server].restoring = false;
+        result?;
+        self.check(server)
+    }
+
+    /// Crashes `server`: its core and application are gone, its timers
+    /// will not fire; only what it stored remains.
+    pub fn crash(&mut self, server: usize, driver: &mut impl Driver<A::Output>) {
+        let new_app = &self.new_app;
+        let Some(s) = self.servers.get_mut(server).filter(|s| s.node.is_some()) else {
+            return;
+        };
+        s.node = None;
+        s.app = new_app(server);
+        s.election_generation += 1;
+        s.heartbeat_generation += 1;
+        self.stats.crashes += 1;
+        driver.note(|| format!("{} crashes", id(server)));
+    }
+
+    /// A timer of `server` fires (if `generation` is still its current one
+    /// and the server is up).
+    pub fn fire(
+        &mut self,
+        server: usize,
+        timer: Timer,
+        generation: u64,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step {
+        let s = &mut self.servers[server];
+        let current = match timer {
+            Timer::Election => s.election_generation,
+            Timer::Heartbeat => s.heartbeat_generation,
+        };
+        let Some(node) = s.node.as_mut().filter(|_| current == generation) else {
+            return Ok(());
+        };
+        let effects = match timer {
+            Timer::Election => {
+                driver.note(|| format!("{} election timeout", id(server)));
+                node.handle_election_timeout()
+            }
+            Timer::Heartbeat => node.handle_heartbeat_timeout(),
+        };
+        self.execute(server, effects, driver)?;
+        self.check(server)
+    }
+
+    /// Delivers `message` from `from` to `to`; returns false (and does
+    /// nothing) if `to` is down. A message the core calls stale must
+    /// change nothing.
+    pub fn deliver(
+        &mut self,
+        from: usize,
+        to: usize,
+        message: Message,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step<bool> {
+        let Some(node) = self.servers.get_mut(to).and_then(|s| s.node.as_mut()) else {
+            return Ok(false);
+        };
+        driver.note(|| format!("{} -> {}: {}", id(from), id(to), describe(&message)));
+        // Every delivery of a message the core calls stale checks the claim
+        // the model checker's reduction rests on: it changes nothing.
+        let stale = node
+            .is_stale(id(from), &message)
+            .then(|| (node.clone(), message.clone()));
+        let effects = node
+            .step(id(from), message)
+            .map_err(FailureReason::Refused)?;
+        if let Some((before, message)) = stale
+            && (!effects.is_empty() || *node != before)
+        {
+            return Err(FailureReason::StaleNotInert(format!(
+                "{} -> {}: {} gave {effects:?}",
+                id(from),
+                id(to),
+                describe(&message)
+            )));
+        }
+        self.execute(to, effects, driver)?;
+        self.check(to)?;
+        Ok(true)
+    }
+
+    /// Proposes `commands` at `server`: `None` if it is down, else what
+    /// the core said (the leader's index and term, or who leads).
+    pub fn propose(
+        &mut self,
+        server: usize,
+        commands: impl IntoIterator<Item = Bytes>,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step<Option<Result<Proposed, NotLeader>>> {
+        let Some(node) = self.servers.get_mut(server).and_then(|s| s.node.as_mut()) else {
+            return Ok(None);
+        };
+        match node.propose(commands) {
+            Ok((proposed, effects)) => {
+                self.stats.proposals += 1;
+                driver.note(|| format!("{} accepts proposal at {}", id(server), proposed.index));
+                self.execute(server, effects, driver)?;
+                self.check(server)?;
+                Ok(Some(Ok(proposed)))
+            }
+            Err(not_leader) => Ok(Some(Err(not_leader))),
+        }
+    }
+
+    /// Every property over the live servers, after a step of `server`
+    /// (the only one that changed since the last check).
+    fn check(&mut self, server: usize) -> Step {
+        let nodes: Vec<&Node> = self
+            .servers
+            .iter()
+            .filter_map(|s| s.node.as_ref())
+            .collect();
+        check_after_step(&nodes, id(server), &mut self.history).map_err(FailureReason::Violation)
+    }
+
+    /// Carries out a handler's effects in order, as a driver must (storage
+    /// first where the order says so); the driver may crash the server
+    /// before any of them. Then the application sees the core, and takes
+    /// the snapshot it asked for.
+    fn execute(
+        &mut self,
+        server: usize,
+        effects: Vec<Effect>,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step {
+        let mut snapshot = None;
+        for effect in effects {
+            if driver.crash_before_effect(server) {
+                self.stats.crashes_mid_step += 1;
+                self.crash(server, driver);
+                return Ok(());
+            }
+            let app_effects = self.execute_one(server, effect, driver)?;
+            self.carry_out(server, app_effects, &mut snapshot, driver);
+        }
+        let s = &mut self.servers[server];
+        let Some(node) = s.node.as_ref() else {
+            return Ok(());
+        };
+        let app_effects = s.app.observe(node);
+        self.carry_out(server, app_effects, &mut snapshot, driver);
+        match snapshot {
+            Some((index, data)) => self.take_snapshot(server, index, data, driver),
+            None => Ok(()),
+        }
+    }
+
+    fn carry_out(
+        &mut self,
+        server: usize,
+        effects: Vec<AppEffect<A::Output>>,
+        snapshot: &mut Option<(LogIndex, Bytes)>,
+        driver: &mut impl Driver<A::Output>,
+    ) {
+        for effect in effects {
+            match effect {
+                AppEffect::Output(output) => driver.output(server, output),
+                AppEffect::Snapshot { index, data } => *snapshot = Some((index, data)),
+            }
+        }
+    }
+
+    fn execute_one(
+        &mut self,
+        server: usize,
+        effect: Effect,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step<Vec<AppEffect<A::Output>>> {
+        let s = &mut self.servers[server];
+        match effect {
+            Effect::Persist(op) => {
+                s.stored.apply(&op).map_err(FailureReason::Refused)?;
+                s.raft_state_size = match &op {
+                    Persist::Append(entries) => {
+                        s.raft_state_size + entries.iter().map(encoded_entry_size).sum::<usize>()
+                    }
+                    _ => s.stored.raft_state_size(),
+                };
+                Ok(Vec::new())
+            }
+            Effect::Send { to, message } => {
+                match position(to).filter(|&t| t < self.servers.len()) {
+                    Some(to) => driver.send(server, to, message),
+                    None => driver.note(|| format!("{} sends to unknown {to}", id(server))),
+                }
+                Ok(Vec::new())
+            }
+            Effect::ResetElectionTimer => {
+                s.election_generation += 1;
+                driver.arm(server, Timer::Election, s.election_generation);
+                Ok(Vec::new())
+            }
+            Effect::SetHeartbeatTimer => {
+                s.heartbeat_generation += 1;
+                driver.arm(server, Timer::Heartbeat, s.heartbeat_generation);
+                Ok(Vec::new())
+            }
+            Effect::ApplyEntries(entries) => {
+                let mut out = Vec::new();
+                for entry in &entries {
+                    self.history
+                        .observe_applied(id(server), entry)
+                        .map_err(FailureReason::Violation)?;
+                    let s = &mut self.servers[server];
+                    let storage = StorageInfo {
+                        snapshot_index: s.stored.snapshot_meta().last_included_index,
+                        raft_state_size: s.raft_state_size,
+                    };
+                    let effects = s
+                        .app
+                        .apply(entry, storage)
+                        .map_err(|e| FailureReason::Apply(format!("{}: {e}", id(server))))?;
+                    out.extend(effects);
+                    self.check_fingerprint(server)?;
+                }
+                Ok(out)
+            }
+            Effect::ApplySnapshot(snapshot) => {
+                let index = snapshot.meta.last_included_index;
+                let effects = s
+                    .app
+                    .restore(&snapshot)
+                    .map_err(|e| FailureReason::Apply(format!("{}: {e}", id(server))))?;
+                if !s.restoring {
+                    self.stats.snapshots_installed += 1;
+                }
+                driver.note(|| format!("{} applies snapshot through {index}", id(server)));
+                self.check_snapshot(server, index, &snapshot.data)?;
+                self.check_fingerprint(server)?;
+                self.forget_compacted();
+                Ok(effects)
+            }
+        }
+    }
+
+    /// The application's snapshot through `index`: the core compacts its
+    /// log, and the storage follows.
+    fn take_snapshot(
+        &mut self,
+        server: usize,
+        index: LogIndex,
+        data: Bytes,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step {
+        self.check_snapshot(server, index, &data)?;
+        let Some(node) = self.servers[server].node.as_mut() else {
+            return Ok(());
+        };
+        let effects = node.compact(index, data).map_err(FailureReason::Refused)?;
+        self.stats.snapshots_taken += 1;
+        driver.note(|| format!("{} snapshots through {index}", id(server)));
+        for effect in effects {
+            // A compaction only persists the snapshot.
+            self.execute_one(server, effect, driver)?;
+        }
+        self.forget_compacted();
+        Ok(())
+    }
+
+    /// Two applications at the same index must hold the same state.
+    fn check_fingerprint(&mut self, server: usize) -> Step {
+        match self.servers[server].app.fingerprint() {
+            Some((index, digest)) => same(&mut self.fingerprints, server, index, digest, "state"),
+            None => Ok(()),
+        }
+    }
+
+    /// Two snapshots through the same index must hold the same bytes.
+    fn check_snapshot(&mut self, server: usize, index: LogIndex, data: &[u8]) -> Step {
+        same(&mut self.snapshots, server, index, digest(data), "snapshot")
+    }
+
+    /// Forgets the history below the oldest snapshot any server keeps: no
+    /// server can hold, commit or apply those entries again, and a long
+    /// run's checks stay as cheap as a short one's.
+    fn forget_compacted(&mut self) {
+        let floor = self
+            .servers
+            .iter()
+            .map(|s| s.stored.snapshot_meta().last_included_index)
+            .min()
+            .unwrap_or_default();
+        self.history.forget_before(floor);
+        self.fingerprints = self.fingerprints.split_off(&floor);
+        self.snapshots = self.snapshots.split_off(&floor);
+    }
+}
+
+/// Records `digest` as `what` at `index`, or checks it against the one
+/// recorded: State Machine Safety as the applications see it.
+fn same(
+    seen: &mut BTreeMap<LogIndex, u64>,
+    server: usize,
+    index: LogIndex,
+    digest: u64,
+    what: &str,
+) -> Step {
+    if *seen.entry(index).or_insert(digest) != digest {
+        return Err(FailureReason::Violation(Violation {
+            property: Property::StateMachineSafety,
+            detail: format!(
+                "{}'s {what} at {index} differs from another server's",
+                id(server)
+            ),
+        }));
+    }
+    Ok(())
+}
+
+/// FNV-1a, to compare states without keeping them.
+pub fn digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A one-line summary of a message for traces.
+pub fn describe(message: &Message) -> String {
+    match message {
+        Message::RequestVote(m) => format!(
+            "RequestVote {} last {}@{}",
+            m.term, m.last_log_index, m.last_log_term
+        ),
+        Message::RequestVoteReply(m) => {
+            format!("RequestVoteReply {} granted={}", m.term, m.vote_granted)
+        }
+        Message::AppendEntries(m) => format!(
+            "AppendEntries {} prev {}@{} +{} commit {}",
+            m.term,
+            m.prev_log_index,
+            m.prev_log_term,
+            m.entries.len(),
+            m.leader_commit
+        ),
+        Message::AppendEntriesReply(m) => {
+            format!(
+                "AppendEntriesReply {} prev {} {:?}",
+                m.term, m.prev_log_index, m.result
+            )
+        }
+        Message::InstallSnapshot(m) => format!(
+            "InstallSnapshot {} through {}@{}",
+            m.term, m.snapshot.meta.last_included_index, m.snapshot.meta.last_included_term
+        ),
+        Message::InstallSnapshotReply(m) => {
+            format!(
+                "InstallSnapshotReply {} through {}",
+                m.term, m.last_included_index
+            )
+        }
+    }
+}
