@@ -25,3 +25,6 @@ pub use servers::{
     AppEffect, Application, Driver, FailureReason, ServerStats, Servers, Step, StorageInfo, Timer,
     describe,
 };
+
+#[cfg(test)]
+mod tests;
