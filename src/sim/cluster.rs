@@ -5,7 +5,7 @@
 use crate::consensus::{Config, Entry, LogIndex, Message, Node, NodeId, Proposed};
 use crate::invariants::History;
 use crate::sim::app::DigestApp;
-use crate::sim::network::{Delays, Fate, Faults, Partition, fate};
+use crate::sim::network::{Delays, Fate, Faults, MessageFaults, Partition, fate};
 use crate::sim::queue::EventQueue;
 use crate::sim::servers::{Driver, FailureReason, Servers, Step, Timer};
 use bytes::Bytes;
@@ -512,12 +512,8 @@ impl World {
 impl Driver<Entry> for World {
     fn send(&mut self, from: usize, to: usize, message: Message) {
         self.stats.sent += 1;
-        match fate(
-            &mut self.rng,
-            &self.config.faults,
-            self.config.delays,
-            self.chaos,
-        ) {
+        let faults = MessageFaults::of(&self.config.faults, self.config.delays, self.chaos);
+        match fate(&mut self.rng, &faults) {
             Fate::Lost => self.stats.dropped += 1,
             Fate::Delivered(delays) => {
                 self.stats.duplicated += delays.len() as u64 - 1;

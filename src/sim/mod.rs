@@ -19,7 +19,7 @@ pub mod queue;
 pub mod servers;
 
 pub use cluster::{Failure, Report, SimConfig, Simulation, Stats};
-pub use network::{Delays, Faults};
+pub use network::{Delays, Fate, Faults, MessageFaults, fate};
 pub use queue::EventQueue;
 pub use servers::{
     AppEffect, Application, Driver, FailureReason, ServerStats, Servers, Step, StorageInfo, Timer,

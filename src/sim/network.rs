@@ -58,6 +58,58 @@ pub struct Delays {
     pub long_ms: u64,
 }
 
+/// What can happen to a message in flight: the one message model both
+/// simulators use (`simulate` builds it from [`Faults`] and [`Delays`],
+/// jepsen-lite from its nemesis's `unreliable` and `reorder` faults).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MessageFaults {
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that it is delivered twice (each copy delayed on its
+    /// own).
+    pub duplicate: f64,
+    /// Every message takes `delay.0..=delay.1`.
+    pub delay: (u64, u64),
+    /// Plus `0..=jitter` more.
+    pub jitter: u64,
+    /// Probability that it is held back `long.0..=long.1` more (and so
+    /// overtaken by later messages).
+    pub long_delay: f64,
+    /// The range of a long delay.
+    pub long: (u64, u64),
+}
+
+impl MessageFaults {
+    /// A perfect network whose messages take `delay.0..=delay.1`.
+    pub fn reliable(delay: (u64, u64)) -> MessageFaults {
+        MessageFaults {
+            loss: 0.0,
+            duplicate: 0.0,
+            delay,
+            jitter: 0,
+            long_delay: 0.0,
+            long: (0, 0),
+        }
+    }
+
+    /// `simulate`'s network: `faults` while chaos lasts (`faulty`), a
+    /// perfect one after; normal delays of `1..=normal_ms`, long ones of
+    /// `1..=long_ms` more.
+    pub fn of(faults: &Faults, delays: Delays, faulty: bool) -> MessageFaults {
+        let reliable = MessageFaults::reliable((1, delays.normal_ms.max(1)));
+        if !faulty {
+            return reliable;
+        }
+        MessageFaults {
+            loss: faults.loss,
+            duplicate: faults.duplicate,
+            long_delay: faults.long_delay,
+            long: (1, delays.long_ms.max(1)),
+            ..reliable
+        }
+    }
+}
+
 /// What happens to one message sent on the simulated network.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fate {
@@ -67,21 +119,24 @@ pub enum Fate {
     Delivered(Vec<u64>),
 }
 
-/// Decides a message's fate under `faults` (or a perfect network when
-/// `faulty` is false).
-pub fn fate(rng: &mut StdRng, faults: &Faults, delays: Delays, faulty: bool) -> Fate {
-    let delay = |rng: &mut StdRng| {
-        if faulty && rng.random_bool(faults.long_delay) {
-            rng.random_range(1..=delays.long_ms)
-        } else {
-            rng.random_range(1..=delays.normal_ms)
-        }
-    };
-    if faulty && rng.random_bool(faults.loss) {
+/// Decides a message's fate. Draws from `rng` only for the faults that
+/// are on, so that turning one off changes no other draw.
+pub fn fate(rng: &mut StdRng, faults: &MessageFaults) -> Fate {
+    if faults.loss > 0.0 && rng.random_bool(faults.loss) {
         return Fate::Lost;
     }
+    let delay = |rng: &mut StdRng| {
+        let mut delay = rng.random_range(faults.delay.0..=faults.delay.1.max(faults.delay.0));
+        if faults.jitter > 0 {
+            delay += rng.random_range(0..=faults.jitter);
+        }
+        if faults.long_delay > 0.0 && rng.random_bool(faults.long_delay) {
+            delay += rng.random_range(faults.long.0..=faults.long.1.max(faults.long.0));
+        }
+        delay
+    };
     let mut delivered = vec![delay(rng)];
-    if faulty && rng.random_bool(faults.duplicate) {
+    if faults.duplicate > 0.0 && rng.random_bool(faults.duplicate) {
         delivered.push(delay(rng));
     }
     Fate::Delivered(delivered)

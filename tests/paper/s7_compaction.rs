@@ -437,6 +437,40 @@ fn s7_snapshot_within_commit_index_is_answered_but_not_installed() {
     }
 }
 
+/// Figure 13 step 1, "Reply immediately if term < currentTerm": the reply
+/// carries the current term and acknowledges nothing, so the leader of
+/// that term cannot take a snapshot it never sent as installed. (Found by
+/// the simulator: a delayed InstallSnapshot of term 12 reached a follower
+/// in term 15, whose reply made term 15's leader believe it matched
+/// through the snapshot; the follower's rejections at or below that match
+/// were then ignored until the next election.)
+#[test]
+fn s7_a_stale_install_snapshot_is_answered_without_acknowledging_it() {
+    let mut node = follower_with_commit(&stored(3, None, &[1, 1, 1]), 1);
+    let before = node.clone();
+    let effects = node
+        .step(
+            N2,
+            Message::InstallSnapshot(InstallSnapshot {
+                term: Term(2),
+                snapshot: snapshot(3, 1),
+            }),
+        )
+        .expect("well-formed request");
+    assert_eq!(effects, vec![send(N2, snapshot_reply(3, 0))]);
+    assert_eq!(node, before, "nothing installed");
+
+    // Term 3's leader gets that reply: nothing is acknowledged.
+    let mut leader = leader(&stored(2, Some(N1), &[1, 1, 1]));
+    assert_eq!(leader.current_term(), Term(3), "setup: term");
+    let progress = leader.progress(N2);
+    let effects = leader
+        .step(N2, snapshot_reply(3, 0))
+        .expect("well-formed reply");
+    assert_eq!(effects, Vec::new());
+    assert_eq!(leader.progress(N2), progress);
+}
+
 /// §7 after a restart the state machine is rebuilt from the snapshot, so
 /// what it covers is committed and applied.
 #[test]

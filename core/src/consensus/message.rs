@@ -130,7 +130,9 @@ pub struct InstallSnapshotReply {
     /// The follower's `current_term`, for the leader to update itself.
     pub term: Term,
     /// `last_included_index` of the snapshot this answers: the follower's log
-    /// matches the leader's through it once the reply is sent.
+    /// matches the leader's through it once the reply is sent. 0 in the
+    /// answer to a request from an earlier term (Figure 13's step 1): it
+    /// acknowledges nothing.
     pub last_included_index: LogIndex,
 }
 

@@ -64,6 +64,10 @@ impl Node {
         out: &mut Vec<Effect>,
     ) {
         let meta = request.snapshot.meta;
+        // Step 1: a stale request is answered with the current term only.
+        // Its reply acknowledges nothing (index 0): the leader of this
+        // term must not read a snapshot it never sent as installed.
+        let mut acknowledged = LogIndex(0);
         if request.term >= self.current_term {
             self.recognize_leader(leader, out);
             let moves_back = bug!(self, SnapshotMovesStateMachineBack)
@@ -71,10 +75,11 @@ impl Node {
             if meta.last_included_index > self.commit_index || moves_back {
                 self.install_snapshot(request.snapshot, out);
             }
+            acknowledged = meta.last_included_index;
         }
         let reply = InstallSnapshotReply {
             term: self.current_term,
-            last_included_index: meta.last_included_index,
+            last_included_index: acknowledged,
         };
         self.send(leader, Message::InstallSnapshotReply(reply), out);
     }

@@ -16,7 +16,8 @@
 //!   attempt goes and when to give up.
 //! - **The nemesis schedule** ([`nemesis::draw`]): partitions, kills,
 //!   an unreliable network, long reordering, in windows.
-//! - **The network**: every message takes 1-5 ms. The `unreliable` fault
+//! - **The network faults** (in the library simulator's message model,
+//!   [`MessageFaults`]): every message takes 1-5 ms. The `unreliable` fault
 //!   loses 10% of messages and adds up to 30 ms; `reorder` adds 200 ms-2 s
 //!   to a fifth of them. Partitions cut server-to-server links only, and
 //!   are checked both when a message is sent and when it would be
@@ -51,7 +52,9 @@ use checked_raft::kv::{
 use checked_raft::runtime::RaftConfig;
 use checked_raft::sim::kv::KvApp;
 use checked_raft::sim::servers::id;
-use checked_raft::sim::{Driver, EventQueue, FailureReason, Servers, Timer};
+use checked_raft::sim::{
+    Driver, EventQueue, FailureReason, Fate, MessageFaults, Servers, Timer, fate,
+};
 use checked_raft::{Config, Message, NodeId, Term};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -926,19 +929,32 @@ impl Net {
 }
 
 impl World {
+    /// The messages' faults now, in the library simulator's message model.
+    fn faults(&self) -> MessageFaults {
+        MessageFaults {
+            loss: if self.net.unreliable {
+                UNRELIABLE_LOSS
+            } else {
+                0.0
+            },
+            jitter: if self.net.unreliable {
+                UNRELIABLE_EXTRA_NS
+            } else {
+                0
+            },
+            long_delay: if self.net.reorder { REORDER_SHARE } else { 0.0 },
+            long: REORDER_NS,
+            ..MessageFaults::reliable(DELAY_NS)
+        }
+    }
+
     /// How long a message takes, or `None` if it is lost.
     fn flight(&mut self) -> Option<u64> {
-        if self.net.unreliable && self.rng.random_bool(UNRELIABLE_LOSS) {
-            return None;
+        let faults = self.faults();
+        match fate(&mut self.rng, &faults) {
+            Fate::Lost => None,
+            Fate::Delivered(delays) => delays.first().copied(),
         }
-        let mut delay = self.rng.random_range(DELAY_NS.0..=DELAY_NS.1);
-        if self.net.unreliable {
-            delay += self.rng.random_range(0..=UNRELIABLE_EXTRA_NS);
-        }
-        if self.net.reorder && self.rng.random_bool(REORDER_SHARE) {
-            delay += self.rng.random_range(REORDER_NS.0..=REORDER_NS.1);
-        }
-        Some(delay)
     }
 
     /// A request or reply between a clerk and a server: never cut by a
