@@ -105,31 +105,31 @@ fn explore(servers: usize, cases: u32) {
          {} partitions, {} messages sent ({} dropped, {} duplicated), {} snapshots taken, \
          {} installed by InstallSnapshot; slowest recovery after healing {worst_recovery} ms",
         stats.steps,
-        stats.proposals,
-        stats.crashes,
-        stats.crashes_mid_step,
-        stats.restarts,
+        stats.servers.proposals,
+        stats.servers.crashes,
+        stats.servers.crashes_mid_step,
+        stats.servers.restarts,
         stats.partitions,
         stats.sent,
         stats.dropped,
         stats.duplicated,
-        stats.snapshots_taken,
-        stats.snapshots_installed,
+        stats.servers.snapshots_taken,
+        stats.servers.snapshots_installed,
     );
     // The runs must have exercised what they claim to.
     assert_eq!(runs, cases, "every schedule must run");
     assert!(
-        stats.crashes_mid_step > 0 && stats.restarts > 0,
+        stats.servers.crashes_mid_step > 0 && stats.servers.restarts > 0,
         "no crashes: {stats:?}"
     );
-    assert!(stats.snapshots_taken > 0, "no snapshots: {stats:?}");
+    assert!(stats.servers.snapshots_taken > 0, "no snapshots: {stats:?}");
     if servers > 1 {
         assert!(
             stats.duplicated > 0 && stats.dropped > 0,
             "no faults: {stats:?}"
         );
         assert!(
-            stats.snapshots_installed > 0,
+            stats.servers.snapshots_installed > 0,
             "no InstallSnapshot: {stats:?}"
         );
         assert!(stats.partitions > 0, "no partitions: {stats:?}");

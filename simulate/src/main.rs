@@ -156,7 +156,7 @@ fn main() -> ExitCode {
     );
     println!(
         "  {} steps, each followed by a check of every property; {} elections; {} proposals accepted",
-        s.steps, totals.elections, s.proposals
+        s.steps, totals.elections, s.servers.proposals
     );
     println!(
         "  {} messages sent, {} dropped, {} duplicated; {} partitions",
@@ -164,11 +164,11 @@ fn main() -> ExitCode {
     );
     println!(
         "  {} crashes ({} between two effects of a handler), {} restarts from storage",
-        s.crashes, s.crashes_mid_step, s.restarts
+        s.servers.crashes, s.servers.crashes_mid_step, s.servers.restarts
     );
     println!(
         "  {} snapshots taken, {} installed by InstallSnapshot; slowest recovery after healing: {} ms",
-        s.snapshots_taken, s.snapshots_installed, totals.slowest_recovery_ms
+        s.servers.snapshots_taken, s.servers.snapshots_installed, totals.slowest_recovery_ms
     );
     if failed > 0 {
         ExitCode::FAILURE

@@ -7,7 +7,7 @@ use crate::invariants::History;
 use crate::sim::app::DigestApp;
 use crate::sim::network::{Delays, Fate, Faults, MessageFaults, Partition, fate};
 use crate::sim::queue::EventQueue;
-use crate::sim::servers::{Driver, FailureReason, Servers, Step, Timer};
+use crate::sim::servers::{Driver, FailureReason, ServerStats, Servers, Step, Timer};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -84,18 +84,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Messages delivered twice.
     pub duplicated: u64,
-    /// Proposals accepted by a leader.
-    pub proposals: u64,
-    /// Crashes, counting those in the middle of a handler's effects.
-    pub crashes: u64,
-    /// Crashes that left only a prefix of a handler's effects executed.
-    pub crashes_mid_step: u64,
-    /// Restarts from stable storage.
-    pub restarts: u64,
-    /// Snapshots taken by applications.
-    pub snapshots_taken: u64,
-    /// Snapshots installed from a leader's InstallSnapshot.
-    pub snapshots_installed: u64,
+    /// What the servers did: proposals, crashes, restarts, snapshots.
+    pub servers: ServerStats,
     /// Partitions the nemesis created.
     pub partitions: u64,
 }
@@ -107,12 +97,7 @@ impl Stats {
         self.sent += other.sent;
         self.dropped += other.dropped;
         self.duplicated += other.duplicated;
-        self.proposals += other.proposals;
-        self.crashes += other.crashes;
-        self.crashes_mid_step += other.crashes_mid_step;
-        self.restarts += other.restarts;
-        self.snapshots_taken += other.snapshots_taken;
-        self.snapshots_installed += other.snapshots_installed;
+        self.servers.add(&other.servers);
         self.partitions += other.partitions;
     }
 }
@@ -303,14 +288,8 @@ impl Simulation {
 
     /// Counts so far.
     pub fn stats(&self) -> Stats {
-        let servers = self.servers.stats();
         Stats {
-            proposals: servers.proposals,
-            crashes: servers.crashes,
-            crashes_mid_step: servers.crashes_mid_step,
-            restarts: servers.restarts,
-            snapshots_taken: servers.snapshots_taken,
-            snapshots_installed: servers.snapshots_installed,
+            servers: self.servers.stats().clone(),
             ..self.world.stats.clone()
         }
     }

@@ -165,6 +165,18 @@ pub struct ServerStats {
     pub snapshots_installed: u64,
 }
 
+impl ServerStats {
+    /// Adds another run's counts to these.
+    pub fn add(&mut self, other: &ServerStats) {
+        self.proposals += other.proposals;
+        self.crashes += other.crashes;
+        self.crashes_mid_step += other.crashes_mid_step;
+        self.restarts += other.restarts;
+        self.snapshots_taken += other.snapshots_taken;
+        self.snapshots_installed += other.snapshots_installed;
+    }
+}
+
 /// One simulated server.
 #[derive(Clone, Debug)]
 struct Server<A> {
