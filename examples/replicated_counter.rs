@@ -1,8 +1,10 @@
-//! A replicated counter on checked-raft's thread runtime: three peers on the
-//! emulated network, each applying committed increments to its own counter.
-//! It proposes increments through whichever peer leads, crashes that
-//! leader, goes on with the two survivors, restarts the crashed peer from
-//! what it had persisted, and reads the same total from every peer.
+//! A replicated counter built on checked-raft's `StateMachine`: three peers
+//! on the emulated network, each running the same `Counter`. It proposes
+//! increments through whichever peer leads and gets each one's response
+//! (the total after it) back from `propose`, crashes the leader, goes on
+//! with the two survivors, restarts the crashed peer from what it had
+//! persisted (its snapshot restores the counter), and reads the same total
+//! from every peer.
 //!
 //! ```text
 //! cargo run --example replicated_counter
@@ -10,38 +12,50 @@
 //! ```
 
 use bytes::Bytes;
-use checked_raft::NodeId;
 use checked_raft::network::Network;
-use checked_raft::runtime::{ApplyMsg, MemoryPersister, Raft, RaftConfig, StartError};
+use checked_raft::replicated::{ProposeError, Replicated, ReplicatedConfig, StateMachine};
+use checked_raft::runtime::MemoryPersister;
+use checked_raft::{LogIndex, NodeId};
 use std::error::Error;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-/// One peer: its Raft handle, its storage and its state machine.
-struct Peer {
-    raft: Raft,
-    persister: Arc<MemoryPersister>,
-    /// The state machine: the sum of every increment applied.
-    total: Arc<AtomicU64>,
-    applier: JoinHandle<()>,
+/// The state machine: a sum of increments.
+struct Counter {
+    total: u64,
 }
 
-/// Applies one committed message to the counter.
-fn apply(total: &AtomicU64, message: ApplyMsg) {
-    if let ApplyMsg::Command { command, .. } = message {
-        let bytes: [u8; 8] = command.as_ref().try_into().unwrap_or([0; 8]);
-        total.fetch_add(u64::from_le_bytes(bytes), Ordering::SeqCst);
+impl StateMachine for Counter {
+    /// The total after the increment.
+    type Response = u64;
+
+    fn apply(&mut self, _index: LogIndex, command: &[u8]) -> u64 {
+        let amount: [u8; 8] = command.try_into().unwrap_or([0; 8]);
+        self.total += u64::from_le_bytes(amount);
+        self.total
     }
-    // No snapshots are taken here, so none is installed.
+
+    fn snapshot(&self) -> Bytes {
+        Bytes::copy_from_slice(&self.total.to_le_bytes())
+    }
+
+    fn restore(&mut self, data: &[u8]) -> std::result::Result<(), String> {
+        let total: [u8; 8] = data.try_into().map_err(|_| "not a counter")?;
+        self.total = u64::from_le_bytes(total);
+        Ok(())
+    }
 }
 
-/// Starts peer `me` from `persister` (empty: a fresh peer) and attaches it
-/// to the network. Its counter starts at 0: a restarted peer re-applies the
-/// log from the beginning as the leader tells it what is committed.
+/// One peer and its storage.
+struct Peer {
+    counter: Replicated<Counter>,
+    persister: Arc<MemoryPersister>,
+}
+
+/// Starts peer `me` from `persister` (empty: a fresh peer) on the network.
 fn start(
     net: &Network,
     members: &[NodeId],
@@ -49,42 +63,40 @@ fn start(
     persister: MemoryPersister,
 ) -> Result<Peer> {
     let persister = Arc::new(persister);
-    let (raft, applied) = Raft::new(
+    let config = ReplicatedConfig {
+        // Snapshot every few entries (64 bytes of log), so the restart below
+        // restores the counter from a snapshot.
+        snapshot_threshold: Some(64),
+        ..ReplicatedConfig::default()
+    };
+    let counter = Replicated::new(
         members.to_vec(),
         me,
         persister.clone(),
-        RaftConfig::default(),
+        config,
         Arc::new(net.endpoint(me)),
+        Counter { total: 0 },
     )?;
-    net.add_server(me, raft.handler());
-    let total = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&total);
-    // Committed commands arrive in log order until the peer shuts down.
-    let applier = thread::spawn(move || {
-        while let Ok(message) = applied.recv() {
-            apply(&counter, message);
-        }
-    });
-    Ok(Peer {
-        raft,
-        persister,
-        total,
-        applier,
-    })
+    net.add_server(me, counter.raft().handler());
+    Ok(Peer { counter, persister })
 }
 
 /// Proposes `amount` through whichever live peer leads, retrying until one
-/// does.
-fn increment(peers: &[Option<Peer>], amount: u64) -> Result<()> {
+/// does; returns the total after it.
+fn increment(peers: &[Option<Peer>], amount: u64) -> Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         for peer in peers.iter().flatten() {
             match peer
-                .raft
-                .start(Bytes::copy_from_slice(&amount.to_le_bytes()))
+                .counter
+                .propose(Bytes::copy_from_slice(&amount.to_le_bytes()))
             {
-                Ok(_) => return Ok(()),
-                Err(StartError::NotLeader { .. }) => {}
+                Ok(total) => return Ok(total),
+                // Not proposed: try another peer.
+                Err(ProposeError::NotLeader { .. }) => {}
+                // An increment is not idempotent: a real service would
+                // carry a request id; here the leader changes only when
+                // we crash it, between proposals.
                 Err(e) => return Err(e.into()),
             }
         }
@@ -97,27 +109,16 @@ fn increment(peers: &[Option<Peer>], amount: u64) -> Result<()> {
 fn converge(peers: &[Option<Peer>], expected: u64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        let totals: Vec<u64> = peers
+        let totals = peers
             .iter()
             .flatten()
-            .map(|p| p.total.load(Ordering::SeqCst))
-            .collect();
-        if totals.iter().all(|&t| t == expected) {
+            .map(|p| p.counter.with_state(|c| c.total));
+        if totals.clone().all(|t| t == expected) {
             return Ok(());
         }
         thread::sleep(Duration::from_millis(20));
     }
     Err(format!("the peers did not all reach {expected} within 10 s").into())
-}
-
-/// Shuts a peer down and waits for its state machine to take the last
-/// entries; returns its storage, as a crash would leave it.
-fn crash(net: &Network, peer: Peer) -> MemoryPersister {
-    let id = peer.raft.id();
-    peer.raft.shutdown();
-    net.delete_server(id);
-    let _ = peer.applier.join();
-    peer.persister.copy()
 }
 
 fn main() -> Result<()> {
@@ -134,35 +135,43 @@ fn main() -> Result<()> {
         peers.push(Some(start(&net, &members, me, MemoryPersister::new())?));
     }
 
+    let mut total = 0;
     for amount in 1..=10 {
-        increment(&peers, amount)?;
+        total = increment(&peers, amount)?;
     }
     converge(&peers, 55)?;
-    println!("three peers agree: 55");
+    println!("the leader answered {total}; three peers agree: 55");
 
     // Crash the leader; the other two elect a new one and go on.
     let leader = peers
         .iter()
-        .position(|p| p.as_ref().is_some_and(|p| p.raft.state().1))
+        .position(|p| p.as_ref().is_some_and(|p| p.counter.raft().state().1))
         .ok_or("no leader")?;
     let down = peers[leader].take().ok_or("no such peer")?;
-    let id = down.raft.id();
-    let storage = crash(&net, down);
+    let id = down.counter.raft().id();
+    down.counter.shutdown();
+    net.delete_server(id);
+    let storage = down.persister.copy();
     println!("crashed the leader, peer {}", id.0);
     for _ in 0..5 {
-        increment(&peers, 100)?;
+        total = increment(&peers, 100)?;
     }
     converge(&peers, 555)?;
-    println!("the two survivors agree: 555");
+    println!("the new leader answered {total}; the two survivors agree: 555");
 
-    // Restart it from what it persisted: it catches up from the log.
+    // Restart it from what it persisted: its snapshot and its log.
+    let stored = checked_raft::runtime::Persister::load(&storage)?;
+    println!(
+        "its storage: a snapshot through {}, then {} entries",
+        stored.snapshot_meta().last_included_index,
+        stored.entries.len()
+    );
     peers[leader] = Some(start(&net, &members, id, storage)?);
     converge(&peers, 555)?;
     println!("peer {} restarted from its storage and reads 555 too", id.0);
 
     for peer in peers.into_iter().flatten() {
-        peer.raft.shutdown();
-        let _ = peer.applier.join();
+        peer.counter.shutdown();
     }
     net.shutdown();
     Ok(())

@@ -20,6 +20,7 @@
 pub use raft_core::{bugs, consensus, invariants};
 pub mod kv;
 pub mod network;
+pub mod replicated;
 pub mod runtime;
 pub mod sim;
 
