@@ -34,8 +34,6 @@ use crate::consensus::{
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
 use crate::runtime::leadership::{LeaderWatch, Leadership, Publisher};
-#[cfg(feature = "loom")]
-use crate::runtime::mutation::Mutation;
 use crate::runtime::persister::{Persister, StorageError};
 use crate::runtime::sync::{
     Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, mpsc, thread, wait,
@@ -47,34 +45,22 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
-/// Whether `shared`'s peer runs with the loom-only [`Mutation`] `$m`;
-/// always false without the `loom` feature.
-macro_rules! mutated {
-    ($shared:expr, $m:ident) => {{
-        #[cfg(feature = "loom")]
-        let on = $shared.config.mutation == Some(Mutation::$m);
-        #[cfg(not(feature = "loom"))]
-        let on = false;
-        on
-    }};
-}
-
 /// A handle on one running peer; clones share it.
 #[derive(Clone)]
 pub struct Raft {
     shared: Arc<Shared>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     id: NodeId,
-    config: RaftConfig,
-    core: Mutex<Core>,
+    pub(crate) config: RaftConfig,
+    pub(crate) core: Mutex<Core>,
     /// Signalled when a timer is armed earlier than the ticker's wakeup, or
     /// the peer stops (the ticker waits on it, with `core`).
-    timers_changed: Condvar,
+    pub(crate) timers_changed: Condvar,
     /// The apply lock: taken while the node lock is held, never the other
     /// way round (see [`Shared::run`]).
-    apply: Mutex<ApplyChannel>,
+    pub(crate) apply: Mutex<ApplyChannel>,
     /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
     /// handler checks it under the node lock, the lock the ticker waits
     /// with, and `shutdown` takes that lock after setting it, before
@@ -83,7 +69,7 @@ struct Shared {
     stopped: AtomicBool,
     refused: AtomicU64,
     transport: std::sync::Arc<dyn Transport>,
-    persister: std::sync::Arc<dyn Persister>,
+    pub(crate) persister: std::sync::Arc<dyn Persister>,
     clock: std::sync::Arc<dyn Clock>,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// Who leads, for [`Raft::leader_watch`]: updated under the node lock.
@@ -91,8 +77,8 @@ struct Shared {
 }
 
 /// Everything guarded by the node lock.
-struct Core {
-    node: Node,
+pub(crate) struct Core {
+    pub(crate) node: Node,
     election_deadline: Option<Instant>,
     heartbeat_deadline: Option<Instant>,
     rng: StdRng,
@@ -135,7 +121,7 @@ fn leadership(node: &Node) -> Leadership {
 /// The application's end of the channel of committed entries and
 /// snapshots, guarded by the apply lock.
 #[derive(Clone)]
-struct ApplyChannel {
+pub(crate) struct ApplyChannel {
     /// `None` once the peer stopped or the application dropped its end.
     sender: Option<mpsc::Sender<ApplyMsg>>,
 }
@@ -143,7 +129,7 @@ struct ApplyChannel {
 impl ApplyChannel {
     /// Hands `messages` to the application, in order; once the application
     /// has dropped its end, nothing more.
-    fn deliver(&mut self, messages: Vec<ApplyMsg>) {
+    pub(crate) fn deliver(&mut self, messages: Vec<ApplyMsg>) {
         for message in messages {
             let Some(sender) = &self.sender else {
                 return;
@@ -364,10 +350,9 @@ impl Raft {
     /// The current term and whether this peer believes it is the leader,
     /// read together (the lab's `GetState`). A stopped peer is no leader.
     pub fn state(&self) -> (Term, bool) {
-        if mutated!(self.shared, TornState) {
-            let term = lock(&self.shared.core).node.current_term();
-            let core = lock(&self.shared.core);
-            return (term, core.node.is_leader() && !self.shared.halted(&core));
+        #[cfg(feature = "loom")]
+        if let Some(torn) = crate::runtime::mutation::torn_state(&self.shared) {
+            return torn;
         }
         let core = lock(&self.shared.core);
         (
@@ -477,7 +462,10 @@ impl Raft {
         shared.stopped.store(true, Ordering::SeqCst);
         // Taking each lock after the store: a thread that read the flag
         // before it is now waiting, and hears the notification.
-        let take_locks = !mutated!(shared, UnlockedShutdown);
+        #[cfg(feature = "loom")]
+        let take_locks = !crate::runtime::mutation::unlocked_shutdown(shared);
+        #[cfg(not(feature = "loom"))]
+        let take_locks = true;
         if take_locks {
             drop(lock(&shared.core));
             lock(&shared.apply).sender = None;
@@ -491,10 +479,24 @@ impl Raft {
     }
 }
 
+/// What one call hands off once the core has decided.
+pub(crate) struct HandOff {
+    /// Its persist effects, to write in one batch.
+    pub(crate) persists: Vec<crate::consensus::Persist>,
+    /// Its messages, to send once the lock is released.
+    pub(crate) outbox: Vec<(NodeId, Message)>,
+    /// Its committed entries and snapshots, for the application.
+    pub(crate) applied: Vec<ApplyMsg>,
+    /// The ticker's wakeup before the call.
+    pub(crate) earliest_before: Option<Instant>,
+    /// Whether the call armed a timer.
+    pub(crate) timers_changed: bool,
+}
+
 impl Shared {
     /// Whether the peer takes no more input: shut down, or halted by a
     /// storage error.
-    fn halted(&self, core: &Core) -> bool {
+    pub(crate) fn halted(&self, core: &Core) -> bool {
         self.stopped.load(Ordering::SeqCst) || core.fault.is_some()
     }
 
@@ -565,59 +567,73 @@ impl Shared {
                 }
             }
         }
-        let deferred = match mutated!(self, PersistAfterSend) {
-            true => std::mem::take(&mut persists),
-            false => Vec::new(),
+        let hand_off = HandOff {
+            persists,
+            outbox,
+            applied,
+            earliest_before,
+            timers_changed,
         };
-        if !persists.is_empty()
-            && let Err(e) = self.persister.persist_batch(&persists)
-        {
-            // Nothing that depends on what failed to persist may leave: no
-            // message, no entry to the application. The peer halts.
-            tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
-            core.fault = Some(e);
-            outbox.clear();
-            applied.clear();
-        }
+        // The loom build's hook: a mutant hands off in a broken order; any
+        // other peer goes on below, with the lock still held.
+        #[cfg(feature = "loom")]
+        let Some((core, hand_off)) = crate::runtime::mutation::hand_off(self, core, hand_off)
+        else {
+            return;
+        };
+        self.hand_off(core, hand_off);
+    }
+
+    /// The hand-off, in the one correct order: persist the call's effects
+    /// in one batch (a failure halts the peer and drops what depends on
+    /// them), publish the leadership, take the apply lock before the node
+    /// lock is released (hand over hand), wake the ticker if a timer moved
+    /// earlier, hand the committed entries over, and send.
+    fn hand_off(&self, mut core: MutexGuard<'_, Core>, mut h: HandOff) {
+        self.persist(&mut core, &mut h);
         self.publish_leadership(&mut core);
-        if timers_changed {
-            let earliest_after = core.earliest_deadline();
-            timers_changed = match (earliest_before, earliest_after) {
-                (Some(before), Some(after)) => after < before,
-                (None, after) => after.is_some(),
-                (Some(_), None) => false,
-            };
-        }
-        if mutated!(self, SendUnderLock) {
-            self.send_all(std::mem::take(&mut outbox));
-        }
-        let apply = match applied.is_empty() || mutated!(self, ApplyAfterUnlock) {
-            true => None,
-            false => Some(lock(&self.apply)),
-        };
+        let wake = self.ticker_needs_waking(&core, &h);
+        let apply = (!h.applied.is_empty()).then(|| lock(&self.apply));
         drop(core);
-        if timers_changed {
+        if wake {
             self.timers_changed.notify_one();
         }
-        match apply {
-            Some(mut channel) => channel.deliver(applied),
-            None if !applied.is_empty() => {
-                // The mutant: the order between threads is lost.
-                let mut channel = lock(&self.apply).clone();
-                channel.deliver(applied);
-            }
-            None => {}
+        if let Some(mut channel) = apply {
+            channel.deliver(h.applied);
         }
-        self.send_all(outbox);
-        if !deferred.is_empty() {
-            let _ = self.persister.persist_batch(&deferred);
+        self.send_all(h.outbox);
+    }
+
+    /// Writes the call's persist effects in one batch. On a failure nothing
+    /// that depends on them may leave: no message, no entry to the
+    /// application; the peer halts.
+    pub(crate) fn persist(&self, core: &mut Core, h: &mut HandOff) {
+        if !h.persists.is_empty()
+            && let Err(e) = self.persister.persist_batch(&h.persists)
+        {
+            tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
+            core.fault = Some(e);
+            h.outbox.clear();
+            h.applied.clear();
+        }
+    }
+
+    /// Whether a timer was armed earlier than the ticker's wakeup.
+    pub(crate) fn ticker_needs_waking(&self, core: &Core, h: &HandOff) -> bool {
+        if !h.timers_changed {
+            return false;
+        }
+        match (h.earliest_before, core.earliest_deadline()) {
+            (Some(before), Some(after)) => after < before,
+            (None, after) => after.is_some(),
+            (Some(_), None) => false,
         }
     }
 
     /// Publishes a change of term or leader to the watchers, and logs
     /// elections won and lost and step-downs (the core decides them; this
     /// only reports what it sees after each call).
-    fn publish_leadership(&self, core: &mut Core) {
+    pub(crate) fn publish_leadership(&self, core: &mut Core) {
         let now = leadership(&core.node);
         let role = RoleKind::of(&core.node);
         let term = now.term.0;
@@ -642,7 +658,7 @@ impl Shared {
     }
 
     /// Sends `outbox` in order, unless the peer has stopped.
-    fn send_all(&self, outbox: Vec<(NodeId, Message)>) {
+    pub(crate) fn send_all(&self, outbox: Vec<(NodeId, Message)>) {
         for (to, message) in outbox {
             if self.stopped.load(Ordering::SeqCst) {
                 break;

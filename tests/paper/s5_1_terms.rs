@@ -332,12 +332,12 @@ fn s5_1_request_with_lower_term_is_rejected_with_current_term() {
             reply: append_reply(3, 2, AppendResult::StaleTerm),
         },
         Row {
-            kind: "InstallSnapshot: answered, not installed",
+            kind: "InstallSnapshot: answered, not installed, nothing acknowledged",
             request: Message::InstallSnapshot(InstallSnapshot {
                 term: Term(2),
                 snapshot: snapshot(2, 2),
             }),
-            reply: snapshot_reply(3, 2),
+            reply: snapshot_reply(3, 0),
         },
     ];
     for row in rows {
