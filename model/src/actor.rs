@@ -319,13 +319,27 @@ pub fn value(v: u8) -> bytes::Bytes {
     bytes::Bytes::from_static(&VALUES[v..=v])
 }
 
-/// The core's id of the server at actor index `index`.
+/// The core's id of the server at actor index `index`: ids 1..=n, the
+/// library's one convention (`checked_raft::sim::servers::id`), as in the
+/// simulators and jepsen-lite.
 pub fn node_id(index: usize) -> NodeId {
-    NodeId(index as u64)
+    checked_raft::sim::servers::id(index)
+}
+
+/// The actor index of the server with core id `node`; an id that names no
+/// server (0) maps past every actor.
+pub fn actor_index(node: NodeId) -> usize {
+    checked_raft::sim::servers::position(node).unwrap_or(usize::MAX)
 }
 
 fn actor_id(node: NodeId) -> Id {
-    Id::from(node.0 as usize)
+    Id::from(actor_index(node))
+}
+
+/// Renames servers by `naming` (actor index to actor index); an id that
+/// names no server is left alone.
+pub(crate) fn renaming(naming: &[usize]) -> impl Fn(NodeId) -> NodeId + '_ {
+    move |n| naming.get(actor_index(n)).map_or(n, |&k| node_id(k))
 }
 
 // ----- symmetry reduction -----

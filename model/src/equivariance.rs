@@ -161,7 +161,7 @@ impl Equivariance {
         let servers = before.peers().len() + 1;
         let identity: Vec<usize> = (0..servers).collect();
         for naming in permutations(servers).into_iter().filter(|p| *p != identity) {
-            let rename = |n: NodeId| NodeId(naming[n.0 as usize] as u64);
+            let rename = crate::actor::renaming(&naming);
             let mut renamed = before.rename_nodes(&rename);
             let got = apply(&mut renamed, &input.renamed(&rename))
                 .map(sends_by_recipient)

@@ -152,7 +152,7 @@ impl Ledger {
             return;
         }
         for naming in self.namings(before) {
-            let rename = |n: NodeId| NodeId(naming[n.0 as usize] as u64);
+            let rename = crate::actor::renaming(&naming);
             let a = self.intern(before.rename_nodes(&rename));
             let b = self.intern(after.rename_nodes(&rename));
             self.steps.entry(a).or_default().insert(b);
@@ -167,7 +167,7 @@ impl Ledger {
             return;
         }
         for naming in self.namings(receiver) {
-            let rename = |n: NodeId| NodeId(naming[n.0 as usize] as u64);
+            let rename = crate::actor::renaming(&naming);
             let core = self.intern(receiver.rename_nodes(&rename));
             self.discards.insert((core, msg.0.clone(), rename(from)));
         }
@@ -233,8 +233,9 @@ mod tests {
         AppendEntriesReply, AppendResult, Config, LogIndex, RequestVoteReply, Term,
     };
 
+    /// Server `n` (0-based) by its id.
     fn id(n: u64) -> NodeId {
-        NodeId(n)
+        NodeId(n + 1)
     }
 
     /// n0 elected leader of term 1 by n1's vote, with one entry proposed.

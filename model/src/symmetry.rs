@@ -80,12 +80,13 @@ mod tests {
     use super::*;
     use checked_raft::{HardState, Stored, Term};
 
-    fn disk_voting_for(n: u64) -> Arc<Disk> {
+    /// A disk that voted for the server at actor index `n`.
+    fn disk_voting_for(n: usize) -> Arc<Disk> {
         Arc::new(Disk {
             stored: Stored {
                 hard_state: HardState {
                     current_term: Term(1),
-                    voted_for: Some(NodeId(n)),
+                    voted_for: Some(crate::node_id(n)),
                 },
                 ..Stored::default()
             },
@@ -96,22 +97,22 @@ mod tests {
     #[test]
     fn a_disk_the_permutation_leaves_alone_is_shared() {
         let disk = disk_voting_for(2);
-        let swap01 = |n: NodeId| NodeId([1, 0, 2][n.0 as usize]);
+        let swap01 = crate::actor::renaming(&[1, 0, 2]);
         assert!(Arc::ptr_eq(&rename_disk(&disk, &swap01), &disk));
     }
 
     #[test]
     fn renaming_the_same_disk_twice_shares_the_result() {
         let disk = disk_voting_for(0);
-        let swap01 = |n: NodeId| NodeId([1, 0, 2][n.0 as usize]);
+        let swap01 = crate::actor::renaming(&[1, 0, 2]);
         let first = rename_disk(&disk, &swap01);
-        assert_eq!(first.stored.hard_state.voted_for, Some(NodeId(1)));
+        assert_eq!(first.stored.hard_state.voted_for, Some(crate::node_id(1)));
         assert!(Arc::ptr_eq(&first, &rename_disk(&disk, &swap01)));
         // Another permutation is not served from the remembered one.
-        let swap02 = |n: NodeId| NodeId([2, 1, 0][n.0 as usize]);
+        let swap02 = crate::actor::renaming(&[2, 1, 0]);
         assert_eq!(
             rename_disk(&disk, &swap02).stored.hard_state.voted_for,
-            Some(NodeId(2))
+            Some(crate::node_id(2))
         );
         // Nor is another disk with equal contents at another address.
         let twin = disk_voting_for(0);
