@@ -1,8 +1,10 @@
-//! A replicated counter on checked-raft's thread runtime: three peers on the
-//! emulated network, each applying committed increments to its own counter.
-//! It proposes increments through whichever peer leads, crashes that
-//! leader, goes on with the two survivors, restarts the crashed peer from
-//! what it had persisted, and reads the same total from every peer.
+//! A replicated counter on checked-raft's [`Replicated`] driver: three
+//! peers on the emulated network, each applying committed increments to
+//! its own [`StateMachine`]. It proposes increments through whichever peer
+//! leads and gets back the total each one produced, crashes that leader,
+//! goes on with the two survivors, restarts the crashed peer from what it
+//! had persisted (a snapshot and the log after it), and reads the same
+//! total from every peer.
 //!
 //! ```text
 //! cargo run --example replicated_counter
@@ -10,38 +12,62 @@
 //! ```
 
 use bytes::Bytes;
-use checked_raft::NodeId;
 use checked_raft::network::Network;
-use checked_raft::runtime::{ApplyMsg, MemoryPersister, Raft, RaftConfig, StartError};
+use checked_raft::runtime::{
+    MemoryPersister, Persister, ProposeError, Replicated, ReplicatedConfig, StateMachine,
+};
+use checked_raft::{LogIndex, NodeId};
 use std::error::Error;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-/// One peer: its Raft handle, its storage and its state machine.
-struct Peer {
-    raft: Raft,
-    persister: Arc<MemoryPersister>,
-    /// The state machine: the sum of every increment applied.
-    total: Arc<AtomicU64>,
-    applier: JoinHandle<()>,
+/// The state machine: the sum of every increment applied.
+#[derive(Default)]
+struct Counter {
+    total: u64,
 }
 
-/// Applies one committed message to the counter.
-fn apply(total: &AtomicU64, message: ApplyMsg) {
-    if let ApplyMsg::Command { command, .. } = message {
-        let bytes: [u8; 8] = command.as_ref().try_into().unwrap_or([0; 8]);
-        total.fetch_add(u64::from_le_bytes(bytes), Ordering::SeqCst);
+/// A snapshot that is not the 8 bytes of a total.
+#[derive(Debug, thiserror::Error)]
+#[error("a counter snapshot is 8 bytes, not {0}")]
+struct BadSnapshot(usize);
+
+impl StateMachine for Counter {
+    /// The total after the increment.
+    type Response = u64;
+    type Error = BadSnapshot;
+
+    fn apply(&mut self, _index: LogIndex, command: &[u8]) -> u64 {
+        // A command that is not 8 bytes adds nothing (it is answered, not
+        // panicked on: commands come from clients).
+        let amount = command.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        self.total += amount;
+        self.total
     }
-    // No snapshots are taken here, so none is installed.
+
+    fn snapshot(&self) -> Bytes {
+        Bytes::copy_from_slice(&self.total.to_le_bytes())
+    }
+
+    fn restore(&mut self, data: &[u8]) -> std::result::Result<(), BadSnapshot> {
+        let bytes: [u8; 8] = data.try_into().map_err(|_| BadSnapshot(data.len()))?;
+        self.total = u64::from_le_bytes(bytes);
+        Ok(())
+    }
+}
+
+/// One peer: the replicated counter and its storage.
+struct Peer {
+    node: Replicated<Counter>,
+    persister: Arc<MemoryPersister>,
 }
 
 /// Starts peer `me` from `persister` (empty: a fresh peer) and attaches it
-/// to the network. Its counter starts at 0: a restarted peer re-applies the
-/// log from the beginning as the leader tells it what is committed.
+/// to the network. A restarted peer restores its snapshot and re-applies
+/// the log after it as the leader tells it what is committed.
 fn start(
     net: &Network,
     members: &[NodeId],
@@ -49,42 +75,37 @@ fn start(
     persister: MemoryPersister,
 ) -> Result<Peer> {
     let persister = Arc::new(persister);
-    let (raft, applied) = Raft::new(
+    let config = ReplicatedConfig {
+        // Snapshot once the log takes more than 64 bytes.
+        snapshot_threshold: Some(64),
+        ..ReplicatedConfig::default()
+    };
+    let node = Replicated::new(
         members.to_vec(),
         me,
         persister.clone(),
-        RaftConfig::default(),
+        config,
         Arc::new(net.endpoint(me)),
+        Counter::default(),
     )?;
-    net.add_server(me, raft.handler());
-    let total = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&total);
-    // Committed commands arrive in log order until the peer shuts down.
-    let applier = thread::spawn(move || {
-        while let Ok(message) = applied.recv() {
-            apply(&counter, message);
-        }
-    });
-    Ok(Peer {
-        raft,
-        persister,
-        total,
-        applier,
-    })
+    net.add_server(me, node.raft().handler());
+    Ok(Peer { node, persister })
 }
 
 /// Proposes `amount` through whichever live peer leads, retrying until one
-/// does.
-fn increment(peers: &[Option<Peer>], amount: u64) -> Result<()> {
+/// answers; returns the total it produced. (Retrying after
+/// `LeadershipLost` could apply an increment twice: this example retries
+/// only refusals, and treats a lost leadership as an error.)
+fn increment(peers: &[Option<Peer>], amount: u64) -> Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         for peer in peers.iter().flatten() {
             match peer
-                .raft
-                .start(Bytes::copy_from_slice(&amount.to_le_bytes()))
+                .node
+                .propose(Bytes::copy_from_slice(&amount.to_le_bytes()))
             {
-                Ok(_) => return Ok(()),
-                Err(StartError::NotLeader { .. }) => {}
+                Ok(total) => return Ok(total),
+                Err(ProposeError::NotLeader { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -100,7 +121,7 @@ fn converge(peers: &[Option<Peer>], expected: u64) -> Result<()> {
         let totals: Vec<u64> = peers
             .iter()
             .flatten()
-            .map(|p| p.total.load(Ordering::SeqCst))
+            .map(|p| p.node.with_state(|c| c.total))
             .collect();
         if totals.iter().all(|&t| t == expected) {
             return Ok(());
@@ -110,13 +131,12 @@ fn converge(peers: &[Option<Peer>], expected: u64) -> Result<()> {
     Err(format!("the peers did not all reach {expected} within 10 s").into())
 }
 
-/// Shuts a peer down and waits for its state machine to take the last
-/// entries; returns its storage, as a crash would leave it.
+/// Shuts a peer down and takes it off the network; returns its storage,
+/// as a crash would leave it.
 fn crash(net: &Network, peer: Peer) -> MemoryPersister {
-    let id = peer.raft.id();
-    peer.raft.shutdown();
+    let id = peer.node.raft().id();
+    peer.node.shutdown();
     net.delete_server(id);
-    let _ = peer.applier.join();
     peer.persister.copy()
 }
 
@@ -134,35 +154,43 @@ fn main() -> Result<()> {
         peers.push(Some(start(&net, &members, me, MemoryPersister::new())?));
     }
 
+    let mut total = 0;
     for amount in 1..=10 {
-        increment(&peers, amount)?;
+        total = increment(&peers, amount)?;
     }
+    println!("the leader answered a total of {total}");
     converge(&peers, 55)?;
     println!("three peers agree: 55");
 
     // Crash the leader; the other two elect a new one and go on.
     let leader = peers
         .iter()
-        .position(|p| p.as_ref().is_some_and(|p| p.raft.state().1))
+        .position(|p| p.as_ref().is_some_and(|p| p.node.raft().state().1))
         .ok_or("no leader")?;
     let down = peers[leader].take().ok_or("no such peer")?;
-    let id = down.raft.id();
+    let id = down.node.raft().id();
     let storage = crash(&net, down);
-    println!("crashed the leader, peer {}", id.0);
+    println!(
+        "crashed the leader, peer {} (it had persisted a snapshot of {} bytes and {} bytes of log)",
+        id.0,
+        storage.snapshot_size(),
+        storage.raft_state_size()
+    );
     for _ in 0..5 {
-        increment(&peers, 100)?;
+        total = increment(&peers, 100)?;
     }
+    println!("the new leader answered a total of {total}");
     converge(&peers, 555)?;
     println!("the two survivors agree: 555");
 
-    // Restart it from what it persisted: it catches up from the log.
+    // Restart it from what it persisted: it restores its snapshot and
+    // catches up from the log.
     peers[leader] = Some(start(&net, &members, id, storage)?);
     converge(&peers, 555)?;
     println!("peer {} restarted from its storage and reads 555 too", id.0);
 
     for peer in peers.into_iter().flatten() {
-        peer.raft.shutdown();
-        let _ = peer.applier.join();
+        peer.node.shutdown();
     }
     net.shutdown();
     Ok(())

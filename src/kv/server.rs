@@ -19,7 +19,7 @@
 use crate::consensus::{LogIndex, NodeId, Term};
 use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
 use crate::kv::state_machine::Store;
-use crate::runtime::sync::mpsc::Receiver;
+use crate::runtime::ApplyReceiver;
 use crate::runtime::{ApplyMsg, Persister, Raft, RaftConfig, RaftError, StartError, Transport};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -288,7 +288,7 @@ impl Inner {
     /// Applies what Raft commits, in order, and answers waiting requests;
     /// snapshots when the persisted state outgrows `max_raft_state`. Ends
     /// when the Raft peer stops (its channel closes).
-    fn run_applier(&self, applied: Receiver<ApplyMsg>) {
+    fn run_applier(&self, applied: ApplyReceiver) {
         while let Ok(message) = applied.recv() {
             let mut state = lock(&self.state);
             let mut answers = Vec::new();

@@ -2,16 +2,23 @@
 //! `loom` feature and chosen per peer through `RaftConfig::mutation`. Each
 //! reintroduces a classic concurrency bug, so that the loom models in
 //! `loom-tests/` show they catch it (a model that cannot fail proves
-//! nothing).
+//! nothing). The mutated code itself lives in `raft/mutants.rs`, the
+//! loom build's hook into the effect loop: production code has no
+//! mutation branch.
 
 /// One reintroduced concurrency bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutation {
-    /// Committed entries are handed to the application's channel without
-    /// the apply lock taken before the node lock is released: two threads
-    /// that commit one after the other can hand theirs over in the
-    /// opposite order.
+    /// Committed entries take their turn in the apply queue after the node
+    /// lock is released instead of before: two threads that commit one
+    /// after the other can hand theirs over in the opposite order.
     ApplyAfterUnlock,
+    /// Committed entries are handed to the apply queue (waiting for the
+    /// turn and for room) before the node lock is released: with the queue
+    /// full, an application that calls back into the peer
+    /// (`Raft::snapshot`) waits for the node lock while the producer
+    /// holding it waits for the application.
+    DeliverUnderNodeLock,
     /// Messages are sent while the node lock is held: two peers sending to
     /// each other through a synchronous transport deadlock.
     SendUnderLock,
