@@ -1,10 +1,10 @@
-//! A replicated counter built on checked-raft's `StateMachine`: three peers
-//! on the emulated network, each running the same `Counter`. It proposes
-//! increments through whichever peer leads and gets each one's response
-//! (the total after it) back from `propose`, crashes the leader, goes on
-//! with the two survivors, restarts the crashed peer from what it had
-//! persisted (its snapshot restores the counter), and reads the same total
-//! from every peer.
+//! A replicated counter on checked-raft's [`Replicated`] driver: three
+//! peers on the emulated network, each applying committed increments to
+//! its own [`StateMachine`]. It proposes increments through whichever peer
+//! leads and gets back the total each one produced, crashes that leader,
+//! goes on with the two survivors, restarts the crashed peer from what it
+//! had persisted (a snapshot and the log after it), and reads the same
+//! total from every peer.
 //!
 //! ```text
 //! cargo run --example replicated_counter
@@ -13,8 +13,9 @@
 
 use bytes::Bytes;
 use checked_raft::network::Network;
-use checked_raft::replicated::{ProposeError, Replicated, ReplicatedConfig, StateMachine};
-use checked_raft::runtime::MemoryPersister;
+use checked_raft::runtime::{
+    MemoryPersister, Persister, ProposeError, Replicated, ReplicatedConfig, StateMachine,
+};
 use checked_raft::{LogIndex, NodeId};
 use std::error::Error;
 use std::sync::Arc;
@@ -23,18 +24,27 @@ use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-/// The state machine: a sum of increments.
+/// The state machine: the sum of every increment applied.
+#[derive(Default)]
 struct Counter {
     total: u64,
 }
 
+/// A snapshot that is not the 8 bytes of a total.
+#[derive(Debug, thiserror::Error)]
+#[error("a counter snapshot is 8 bytes, not {0}")]
+struct BadSnapshot(usize);
+
 impl StateMachine for Counter {
     /// The total after the increment.
     type Response = u64;
+    type Error = BadSnapshot;
 
     fn apply(&mut self, _index: LogIndex, command: &[u8]) -> u64 {
-        let amount: [u8; 8] = command.try_into().unwrap_or([0; 8]);
-        self.total += u64::from_le_bytes(amount);
+        // A command that is not 8 bytes adds nothing (it is answered, not
+        // panicked on: commands come from clients).
+        let amount = command.try_into().map(u64::from_le_bytes).unwrap_or(0);
+        self.total += amount;
         self.total
     }
 
@@ -42,20 +52,22 @@ impl StateMachine for Counter {
         Bytes::copy_from_slice(&self.total.to_le_bytes())
     }
 
-    fn restore(&mut self, data: &[u8]) -> std::result::Result<(), String> {
-        let total: [u8; 8] = data.try_into().map_err(|_| "not a counter")?;
-        self.total = u64::from_le_bytes(total);
+    fn restore(&mut self, data: &[u8]) -> std::result::Result<(), BadSnapshot> {
+        let bytes: [u8; 8] = data.try_into().map_err(|_| BadSnapshot(data.len()))?;
+        self.total = u64::from_le_bytes(bytes);
         Ok(())
     }
 }
 
-/// One peer and its storage.
+/// One peer: the replicated counter and its storage.
 struct Peer {
-    counter: Replicated<Counter>,
+    node: Replicated<Counter>,
     persister: Arc<MemoryPersister>,
 }
 
-/// Starts peer `me` from `persister` (empty: a fresh peer) on the network.
+/// Starts peer `me` from `persister` (empty: a fresh peer) and attaches it
+/// to the network. A restarted peer restores its snapshot and re-applies
+/// the log after it as the leader tells it what is committed.
 fn start(
     net: &Network,
     members: &[NodeId],
@@ -64,39 +76,36 @@ fn start(
 ) -> Result<Peer> {
     let persister = Arc::new(persister);
     let config = ReplicatedConfig {
-        // Snapshot every few entries (64 bytes of log), so the restart below
-        // restores the counter from a snapshot.
+        // Snapshot once the log takes more than 64 bytes.
         snapshot_threshold: Some(64),
         ..ReplicatedConfig::default()
     };
-    let counter = Replicated::new(
+    let node = Replicated::new(
         members.to_vec(),
         me,
         persister.clone(),
         config,
         Arc::new(net.endpoint(me)),
-        Counter { total: 0 },
+        Counter::default(),
     )?;
-    net.add_server(me, counter.raft().handler());
-    Ok(Peer { counter, persister })
+    net.add_server(me, node.raft().handler());
+    Ok(Peer { node, persister })
 }
 
 /// Proposes `amount` through whichever live peer leads, retrying until one
-/// does; returns the total after it.
+/// answers; returns the total it produced. (Retrying after
+/// `LeadershipLost` could apply an increment twice: this example retries
+/// only refusals, and treats a lost leadership as an error.)
 fn increment(peers: &[Option<Peer>], amount: u64) -> Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         for peer in peers.iter().flatten() {
             match peer
-                .counter
+                .node
                 .propose(Bytes::copy_from_slice(&amount.to_le_bytes()))
             {
                 Ok(total) => return Ok(total),
-                // Not proposed: try another peer.
                 Err(ProposeError::NotLeader { .. }) => {}
-                // An increment is not idempotent: a real service would
-                // carry a request id; here the leader changes only when
-                // we crash it, between proposals.
                 Err(e) => return Err(e.into()),
             }
         }
@@ -109,16 +118,26 @@ fn increment(peers: &[Option<Peer>], amount: u64) -> Result<u64> {
 fn converge(peers: &[Option<Peer>], expected: u64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        let totals = peers
+        let totals: Vec<u64> = peers
             .iter()
             .flatten()
-            .map(|p| p.counter.with_state(|c| c.total));
-        if totals.clone().all(|t| t == expected) {
+            .map(|p| p.node.with_state(|c| c.total))
+            .collect();
+        if totals.iter().all(|&t| t == expected) {
             return Ok(());
         }
         thread::sleep(Duration::from_millis(20));
     }
     Err(format!("the peers did not all reach {expected} within 10 s").into())
+}
+
+/// Shuts a peer down and takes it off the network; returns its storage,
+/// as a crash would leave it.
+fn crash(net: &Network, peer: Peer) -> MemoryPersister {
+    let id = peer.node.raft().id();
+    peer.node.shutdown();
+    net.delete_server(id);
+    peer.persister.copy()
 }
 
 fn main() -> Result<()> {
@@ -139,39 +158,39 @@ fn main() -> Result<()> {
     for amount in 1..=10 {
         total = increment(&peers, amount)?;
     }
+    println!("the leader answered a total of {total}");
     converge(&peers, 55)?;
-    println!("the leader answered {total}; three peers agree: 55");
+    println!("three peers agree: 55");
 
     // Crash the leader; the other two elect a new one and go on.
     let leader = peers
         .iter()
-        .position(|p| p.as_ref().is_some_and(|p| p.counter.raft().state().1))
+        .position(|p| p.as_ref().is_some_and(|p| p.node.raft().state().1))
         .ok_or("no leader")?;
     let down = peers[leader].take().ok_or("no such peer")?;
-    let id = down.counter.raft().id();
-    down.counter.shutdown();
-    net.delete_server(id);
-    let storage = down.persister.copy();
-    println!("crashed the leader, peer {}", id.0);
+    let id = down.node.raft().id();
+    let storage = crash(&net, down);
+    println!(
+        "crashed the leader, peer {} (it had persisted a snapshot of {} bytes and {} bytes of log)",
+        id.0,
+        storage.snapshot_size(),
+        storage.raft_state_size()
+    );
     for _ in 0..5 {
         total = increment(&peers, 100)?;
     }
+    println!("the new leader answered a total of {total}");
     converge(&peers, 555)?;
-    println!("the new leader answered {total}; the two survivors agree: 555");
+    println!("the two survivors agree: 555");
 
-    // Restart it from what it persisted: its snapshot and its log.
-    let stored = checked_raft::runtime::Persister::load(&storage)?;
-    println!(
-        "its storage: a snapshot through {}, then {} entries",
-        stored.snapshot_meta().last_included_index,
-        stored.entries.len()
-    );
+    // Restart it from what it persisted: it restores its snapshot and
+    // catches up from the log.
     peers[leader] = Some(start(&net, &members, id, storage)?);
     converge(&peers, 555)?;
     println!("peer {} restarted from its storage and reads 555 too", id.0);
 
     for peer in peers.into_iter().flatten() {
-        peer.counter.shutdown();
+        peer.node.shutdown();
     }
     net.shutdown();
     Ok(())

@@ -1,11 +1,11 @@
 //! Two handlers racing on a follower holding entries 1 and 2 of term 1:
 //! an AppendEntries that commits them, and an InstallSnapshot through
-//! index 3. Each hands what it committed to the application's channel on
-//! its own thread (there is no applier thread), under the apply lock it
-//! takes before releasing the node lock.
+//! index 3. Each hands what it committed to the application's apply queue
+//! on its own thread (there is no applier thread), in the turn it takes
+//! before releasing the node lock.
 //!
 //! Checked in every interleaving: every committed index reaches the apply
-//! channel exactly once and in order (commands at consecutive indices, a
+//! queue exactly once and in order (commands at consecutive indices, a
 //! snapshot only forward), through the last one.
 
 use crate::support::*;
@@ -40,7 +40,7 @@ fn model(mutation: Option<Mutation>) {
 
     let last = raft.with_node(|node| node.commit_index());
     raft.shutdown();
-    // The channel is closed: everything handed over is waiting in it.
+    // The queue is closed: everything handed over is waiting in it.
     let mut at = checked_raft::LogIndex(0);
     while let Ok(message) = applied.try_recv() {
         match &message {
@@ -53,7 +53,7 @@ fn model(mutation: Option<Mutation>) {
         }
         at = message.index();
     }
-    assert_eq!(at, last, "every commit reaches the channel, no more");
+    assert_eq!(at, last, "every commit reaches the queue, no more");
 }
 
 #[test]

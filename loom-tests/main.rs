@@ -10,6 +10,7 @@
 mod support;
 
 mod apply_order;
+mod backpressure;
 mod shutdown;
 mod start_race;
 mod state_pair;

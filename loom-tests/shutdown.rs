@@ -1,6 +1,6 @@
 //! `shutdown()` racing everything a peer does: its own ticker thread
 //! (spawned by `Raft::with_clock`, as in production) and a handler that
-//! commits two entries (persisting, handing them to the apply channel,
+//! commits two entries (persisting, handing them to the apply queue,
 //! re-arming the election timer) and then proposes.
 //!
 //! Checked in every interleaving: `shutdown` returns (every thread has

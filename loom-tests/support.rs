@@ -73,13 +73,18 @@ pub struct Peer {
 
 /// Builds peer `me` (not yet running) sending through `transport`.
 pub fn peer(me: NodeId, transport: Arc<dyn Transport>, mutation: Option<Mutation>) -> Peer {
+    peer_with(me, transport, config(mutation))
+}
+
+/// [`peer`] with settings of the model's own.
+pub fn peer_with(me: NodeId, transport: Arc<dyn Transport>, config: RaftConfig) -> Peer {
     let persister = Arc::new(MemoryPersister::new());
     let clock = Arc::new(ManualClock::new());
     let parts = Raft::unstarted(
         members(),
         me,
         persister.clone(),
-        config(mutation),
+        config,
         transport,
         clock.clone(),
     )

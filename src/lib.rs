@@ -20,7 +20,7 @@
 pub use raft_core::{bugs, consensus, invariants};
 pub mod kv;
 pub mod network;
-pub mod replicated;
+pub use runtime::replicated;
 pub mod runtime;
 pub mod sim;
 

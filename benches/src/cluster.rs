@@ -5,10 +5,11 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use checked_raft::NodeId;
 use checked_raft::network::Network;
-use checked_raft::runtime::{ApplyMsg, LocalNetwork, MemoryPersister, Raft, RaftConfig, Transport};
+use checked_raft::runtime::{
+    ApplyReceiver, LocalNetwork, MemoryPersister, Raft, RaftConfig, Transport,
+};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,7 @@ pub const SNAPSHOT_EVERY: u64 = 100_000;
 pub struct Cluster {
     peers: Vec<Raft>,
     leader: usize,
-    applied: Receiver<ApplyMsg>,
+    applied: ApplyReceiver,
     drains: Vec<JoinHandle<()>>,
     local: Option<LocalNetwork>,
     network: Option<Network>,
@@ -189,7 +190,7 @@ impl Cluster {
     }
 
     /// Where the leader's applied commands arrive, in log order.
-    pub fn applied(&self) -> &Receiver<ApplyMsg> {
+    pub fn applied(&self) -> &ApplyReceiver {
         &self.applied
     }
 

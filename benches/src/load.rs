@@ -12,8 +12,8 @@ use crate::cluster::Cluster;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use checked_raft::runtime::ApplyMsg;
+use checked_raft::runtime::apply_queue::{RecvTimeoutError, TryRecvError};
 use std::collections::VecDeque;
-use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 /// How long the clients wait for any commit before giving up.

@@ -7,7 +7,7 @@
 //! - a clerk's request, on the caller's thread (a network's delivery
 //!   thread: handlers never block on the service's answer);
 //! - committed entries and snapshots, on an applier thread reading the
-//!   Raft peer's apply channel;
+//!   Raft peer's apply queue;
 //! - changes of term and role, on a watcher thread woken by the peer's
 //!   [`crate::runtime::LeaderWatch`] (no polling).
 //!
@@ -18,7 +18,7 @@
 use crate::consensus::NodeId;
 use crate::kv::protocol::{Refusal, Reply, Request};
 use crate::kv::service::{ApplyError, KvEffect, KvService, Proposal};
-use crate::runtime::sync::mpsc::Receiver;
+use crate::runtime::ApplyReceiver;
 use crate::runtime::{ApplyMsg, Persister, Raft, RaftConfig, RaftError, StartError, Transport};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -165,7 +165,7 @@ impl KvServer {
     pub fn shutdown(&self) {
         let inner = &self.inner;
         inner.stopped.store(true, Ordering::SeqCst);
-        // Raft closes the apply channel and the leader watch our threads
+        // Raft closes the apply queue and the leader watch our threads
         // wait on as it shuts down.
         inner.raft.shutdown();
         let handles: Vec<_> = lock(&inner.threads).drain(..).collect();
@@ -210,8 +210,8 @@ impl Inner {
     }
 
     /// Feeds what Raft commits, in order, to the service. Ends when the
-    /// Raft peer stops (its channel closes).
-    fn run_applier(&self, applied: Receiver<ApplyMsg>) {
+    /// Raft peer stops (its queue closes).
+    fn run_applier(&self, applied: ApplyReceiver) {
         while let Ok(message) = applied.recv() {
             let outcome = match message {
                 ApplyMsg::Command {

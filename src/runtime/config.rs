@@ -6,6 +6,12 @@ use bytes::Bytes;
 use std::ops::Range;
 use std::time::Duration;
 
+/// The default [`RaftConfig::apply_queue_capacity`]: four full
+/// AppendEntries' worth of entries (256 each), so that an application
+/// that keeps up never makes the peer wait, while one that stalls holds up
+/// at most this many commands in memory.
+pub const DEFAULT_APPLY_QUEUE_CAPACITY: usize = 1024;
+
 /// Timing and batching of one peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RaftConfig {
@@ -21,6 +27,13 @@ pub struct RaftConfig {
     /// Most AppendEntries with entries in flight to one follower
     /// (pipelining; 1 to [`crate::MAX_INFLIGHT`]).
     pub max_inflight: usize,
+    /// Most committed entries and snapshots waiting in the apply queue for
+    /// the application (at least 1). When it is full, the thread that
+    /// commits more (a message handler, a proposer on a one-peer cluster)
+    /// waits until the application takes some: a slow application slows
+    /// the peer down instead of growing its memory. It waits with no lock
+    /// held, so the application may call back into the peer meanwhile.
+    pub apply_queue_capacity: usize,
     /// Seed of the election-timeout randomness; `None` draws one from the
     /// operating system, so that peers do not time out in lockstep.
     pub seed: Option<u64>,
@@ -33,13 +46,15 @@ pub struct RaftConfig {
 impl Default for RaftConfig {
     /// Heartbeats every 100 ms (ten a second, the lab's limit) and election
     /// timeouts of 300-600 ms: a follower misses three heartbeats before it
-    /// stands, and a split vote is settled within a few timeouts.
+    /// stands, and a split vote is settled within a few timeouts. The apply
+    /// queue holds [`DEFAULT_APPLY_QUEUE_CAPACITY`] messages.
     fn default() -> RaftConfig {
         RaftConfig {
             election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(100),
             max_entries_per_message: 256,
             max_inflight: 4,
+            apply_queue_capacity: DEFAULT_APPLY_QUEUE_CAPACITY,
             seed: None,
             #[cfg(feature = "loom")]
             mutation: None,
@@ -47,7 +62,7 @@ impl Default for RaftConfig {
     }
 }
 
-/// What a peer hands its application, in log order, on the channel returned
+/// What a peer hands its application, in log order, on the queue returned
 /// by [`crate::runtime::Raft::new`] (the lab's `ApplyMsg`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApplyMsg {

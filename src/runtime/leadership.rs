@@ -56,7 +56,8 @@ impl Publisher {
         self.changed.notify_all();
     }
 
-    /// Wakes every watcher for good: the peer has shut down.
+    /// Wakes every watcher for good: the peer has shut down (or a storage
+    /// fault halted it).
     pub(crate) fn close(&self) {
         lock(&self.state).closed = true;
         self.changed.notify_all();
@@ -87,7 +88,8 @@ impl LeaderWatch {
     }
 
     /// Waits until the value changes after the last one this watcher saw,
-    /// and returns the new one; `None` once the peer has shut down.
+    /// and returns the new one; `None` once the peer has shut down or a
+    /// storage fault has halted it.
     pub fn changed(&mut self) -> Option<Leadership> {
         let mut state = lock(&self.publisher.state);
         while state.version == self.seen && !state.closed {

@@ -13,15 +13,22 @@
 //! no polling, and it is woken only when a timer is armed earlier than
 //! that). Incoming messages are handled on the transport's thread,
 //! proposals on the caller's. Committed entries are handed to the
-//! application's channel by whichever thread committed them, under an
-//! apply lock taken before the node lock is released (hand over hand):
-//! that keeps them in log order across threads and costs no thread
-//! hand-off (the channel is unbounded: sending never waits for the
-//! application).
+//! application's apply queue by whichever thread committed them: it takes
+//! a turn in the queue before the node lock is released, and waits for
+//! that turn (and for room: the queue is bounded) after releasing it
+//! ([`crate::runtime::apply_queue`]). That keeps them in log order across
+//! threads, costs no thread hand-off, and slows the peer down when the
+//! application falls behind, without ever waiting with the node lock held
+//! (the application may call back into the peer meanwhile).
 //!
 //! Lock order: the node lock (`core`) may be held while taking the apply
-//! lock, never the other way round; neither is held while sending to a
-//! peer.
+//! queue's lock or the leadership watch's, never the other way round; no
+//! lock is held while sending to a peer or waiting for room in the queue.
+//!
+//! The effect loop ([`Shared::run`]) is a sequence of small named steps.
+//! The loom build's mutation tests substitute a different sequence of the
+//! same steps through `hook` (`raft/mutants.rs`, compiled only with the
+//! `loom` feature); every other build calls the steps straight.
 //!
 //! The ticker loop is a value ([`Ticker`]): [`Raft::new`] runs it on a
 //! thread of its own, and [`Raft::unstarted`] hands it to an embedder that
@@ -29,14 +36,16 @@
 //! budget). Either way it is the same code.
 
 use crate::consensus::{
-    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Proposed, Role, Term,
+    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Role,
+    Term,
 };
+use crate::runtime::apply_queue::{ApplyQueue, ApplyQueueStats, ApplyReceiver, Turn};
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
 use crate::runtime::leadership::{LeaderWatch, Leadership, Publisher};
 use crate::runtime::persister::{Persister, StorageError};
 use crate::runtime::sync::{
-    Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, mpsc, thread, wait,
+    Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, thread, wait,
     wait_timeout,
 };
 use crate::runtime::transport::{Handler, Transport};
@@ -45,31 +54,39 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
+/// The loom build's mutants: other sequences of the effect loop's steps,
+/// chosen per peer by `RaftConfig::mutation`.
+#[cfg(feature = "loom")]
+mod mutants;
+#[cfg(feature = "loom")]
+use mutants as hook;
+
 /// A handle on one running peer; clones share it.
 #[derive(Clone)]
 pub struct Raft {
     shared: Arc<Shared>,
 }
 
-pub(crate) struct Shared {
+struct Shared {
     id: NodeId,
-    pub(crate) config: RaftConfig,
-    pub(crate) core: Mutex<Core>,
+    config: RaftConfig,
+    core: Mutex<Core>,
     /// Signalled when a timer is armed earlier than the ticker's wakeup, or
     /// the peer stops (the ticker waits on it, with `core`).
-    pub(crate) timers_changed: Condvar,
-    /// The apply lock: taken while the node lock is held, never the other
-    /// way round (see [`Shared::run`]).
-    pub(crate) apply: Mutex<ApplyChannel>,
+    timers_changed: Condvar,
+    /// The bounded queue of committed entries and snapshots on their way
+    /// to the application; its lock may be taken with the node lock held,
+    /// never the other way round (see [`Shared::run`]).
+    apply: Arc<ApplyQueue>,
     /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
     /// handler checks it under the node lock, the lock the ticker waits
     /// with, and `shutdown` takes that lock after setting it, before
-    /// notifying, so no wakeup is lost; then the apply lock, so that no
-    /// handler is still handing entries over when it returns.
+    /// notifying, so no wakeup is lost; then it closes the apply queue, so
+    /// that nothing is handed over once it returns.
     stopped: AtomicBool,
     refused: AtomicU64,
     transport: std::sync::Arc<dyn Transport>,
-    pub(crate) persister: std::sync::Arc<dyn Persister>,
+    persister: std::sync::Arc<dyn Persister>,
     clock: std::sync::Arc<dyn Clock>,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// Who leads, for [`Raft::leader_watch`]: updated under the node lock.
@@ -77,8 +94,8 @@ pub(crate) struct Shared {
 }
 
 /// Everything guarded by the node lock.
-pub(crate) struct Core {
-    pub(crate) node: Node,
+struct Core {
+    node: Node,
     election_deadline: Option<Instant>,
     heartbeat_deadline: Option<Instant>,
     rng: StdRng,
@@ -118,27 +135,18 @@ fn leadership(node: &Node) -> Leadership {
     }
 }
 
-/// The application's end of the channel of committed entries and
-/// snapshots, guarded by the apply lock.
-#[derive(Clone)]
-pub(crate) struct ApplyChannel {
-    /// `None` once the peer stopped or the application dropped its end.
-    sender: Option<mpsc::Sender<ApplyMsg>>,
-}
-
-impl ApplyChannel {
-    /// Hands `messages` to the application, in order; once the application
-    /// has dropped its end, nothing more.
-    pub(crate) fn deliver(&mut self, messages: Vec<ApplyMsg>) {
-        for message in messages {
-            let Some(sender) = &self.sender else {
-                return;
-            };
-            if sender.send(message).is_err() {
-                self.sender = None;
-            }
-        }
-    }
+/// What one call's effects ask for, sorted by when the effect loop carries
+/// them out (timers are re-armed while sorting, under the node lock).
+struct Plan {
+    /// Written, in one batch, before the node lock is released.
+    persists: Vec<Persist>,
+    /// Sent, in order, once everything else is done.
+    outbox: Vec<(NodeId, Message)>,
+    /// Handed to the application, in order, after the node lock is
+    /// released.
+    applied: Vec<ApplyMsg>,
+    /// A timer was armed earlier than the ticker's wakeup.
+    wake_ticker: bool,
 }
 
 impl Core {
@@ -152,7 +160,7 @@ impl Core {
 }
 
 /// A peer built but not yet running: its handle, its timer loop and the
-/// channel on which committed commands and snapshots arrive. No timer
+/// queue on which committed commands and snapshots arrive. No timer
 /// fires until the loop runs (on a thread of its own, say).
 pub struct Unstarted {
     /// The handle.
@@ -160,7 +168,7 @@ pub struct Unstarted {
     /// The loop that fires the election and heartbeat timers.
     pub ticker: Ticker,
     /// Committed commands and snapshots, in log order.
-    pub applied: mpsc::Receiver<ApplyMsg>,
+    pub applied: ApplyReceiver,
 }
 
 /// The loop that fires a peer's election and heartbeat timers.
@@ -187,7 +195,7 @@ impl Ticker {
         let now = self.shared.clock.now();
         match self.shared.due_timer(&mut core, now) {
             Some(effects) => {
-                self.shared.run(core, effects);
+                hook::run(&self.shared, core, effects);
                 true
             }
             None => false,
@@ -199,15 +207,18 @@ impl Raft {
     /// Starts peer `me` of the cluster `members` (every peer, `me`
     /// included) from what `persister` holds (empty storage: a fresh
     /// peer), sending through `transport`. Returns the handle and the
-    /// channel on which committed commands and snapshots arrive, in log
-    /// order. Give the network [`Raft::handler`] to deliver messages to it.
+    /// queue on which committed commands and snapshots arrive, in log
+    /// order (bounded by [`RaftConfig::apply_queue_capacity`]: the peer
+    /// waits while it is full, so take from it promptly, from a thread of
+    /// your own). Give the network [`Raft::handler`] to deliver messages
+    /// to it.
     pub fn new(
         members: Vec<NodeId>,
         me: NodeId,
         persister: std::sync::Arc<dyn Persister>,
         config: RaftConfig,
         transport: std::sync::Arc<dyn Transport>,
-    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), RaftError> {
+    ) -> Result<(Raft, ApplyReceiver), RaftError> {
         Raft::with_clock(
             members,
             me,
@@ -226,7 +237,7 @@ impl Raft {
         config: RaftConfig,
         transport: std::sync::Arc<dyn Transport>,
         clock: std::sync::Arc<dyn Clock>,
-    ) -> Result<(Raft, mpsc::Receiver<ApplyMsg>), RaftError> {
+    ) -> Result<(Raft, ApplyReceiver), RaftError> {
         let Unstarted {
             raft,
             ticker,
@@ -263,13 +274,19 @@ impl Raft {
                 config.election_timeout
             ))));
         }
+        if config.apply_queue_capacity == 0 {
+            return Err(RaftError::Core(Error::InvalidConfig(
+                "an apply queue of capacity 0".to_string(),
+            )));
+        }
         let core_config = Config {
             max_entries_per_message: config.max_entries_per_message,
             max_inflight: config.max_inflight,
             ..Config::new(me, members)
         };
         let (node, effects) = Node::restart(core_config, &persister.load()?)?;
-        let (tx, applied) = mpsc::channel();
+        let apply = ApplyQueue::new(config.apply_queue_capacity);
+        let applied = ApplyReceiver::new(Arc::clone(&apply));
         let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed ^ me.0),
             None => StdRng::from_os_rng(),
@@ -290,7 +307,7 @@ impl Raft {
                 role,
             }),
             timers_changed: Condvar::new(),
-            apply: Mutex::new(ApplyChannel { sender: Some(tx) }),
+            apply,
             stopped: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             transport,
@@ -298,7 +315,7 @@ impl Raft {
             clock,
             threads: Mutex::new(Vec::new()),
         });
-        shared.run(lock(&shared.core), effects);
+        hook::run(&shared, lock(&shared.core), effects);
         Ok(Unstarted {
             raft: Raft {
                 shared: Arc::clone(&shared),
@@ -330,6 +347,22 @@ impl Raft {
         self.propose_with(|node| node.propose(commands))
     }
 
+    /// [`Raft::start`], calling `placed` with the index and term the core
+    /// gave the command while the node lock is still held: before any
+    /// thread can see the entry committed (how [`crate::runtime::Replicated`]
+    /// registers its waiter without a race). `placed` must not block.
+    pub(crate) fn start_placed(
+        &self,
+        command: Bytes,
+        placed: impl FnOnce(LogIndex, Term),
+    ) -> Result<(LogIndex, Term), StartError> {
+        self.propose_with(|node| {
+            let (proposed, effects) = node.propose([command])?;
+            placed(proposed.index, proposed.term);
+            Ok((proposed, effects))
+        })
+    }
+
     /// Runs a proposal on the core under the node lock and executes its
     /// effects.
     fn propose_with(
@@ -343,22 +376,14 @@ impl Raft {
         let (proposed, effects) = propose(&mut core.node).map_err(|e| StartError::NotLeader {
             leader_hint: e.leader_hint,
         })?;
-        self.shared.run(core, effects);
+        hook::run(&self.shared, core, effects);
         Ok((proposed.index, proposed.term))
     }
 
     /// The current term and whether this peer believes it is the leader,
     /// read together (the lab's `GetState`). A stopped peer is no leader.
     pub fn state(&self) -> (Term, bool) {
-        #[cfg(feature = "loom")]
-        if let Some(torn) = crate::runtime::mutation::torn_state(&self.shared) {
-            return torn;
-        }
-        let core = lock(&self.shared.core);
-        (
-            core.node.current_term(),
-            core.node.is_leader() && !self.shared.halted(&core),
-        )
+        hook::state(&self.shared)
     }
 
     /// The application has snapshotted its state through `index` (it has
@@ -370,7 +395,7 @@ impl Raft {
             return Ok(());
         }
         let effects = core.node.compact(index, data)?;
-        self.shared.run(core, effects);
+        hook::run(&self.shared, core, effects);
         Ok(())
     }
 
@@ -383,7 +408,7 @@ impl Raft {
             return;
         }
         match core.node.step(from, message) {
-            Ok(effects) => self.shared.run(core, effects),
+            Ok(effects) => hook::run(&self.shared, core, effects),
             Err(error) => {
                 self.shared.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(peer = self.shared.id.0, from = from.0, %error, "refused a message");
@@ -412,7 +437,7 @@ impl Raft {
                 }
             }
         }
-        self.shared.run(core, effects);
+        hook::run(&self.shared, core, effects);
     }
 
     /// [`Raft::receive`] as a network [`Handler`].
@@ -422,7 +447,8 @@ impl Raft {
     }
 
     /// A watcher of who leads, as this peer sees it: woken at every change
-    /// of term or leader, and when the peer shuts down.
+    /// of term or leader, and when the peer shuts down or a storage fault
+    /// halts it.
     pub fn leader_watch(&self) -> LeaderWatch {
         LeaderWatch::new(Arc::clone(&self.shared.leadership))
     }
@@ -432,7 +458,15 @@ impl Raft {
         self.shared.refused.load(Ordering::Relaxed)
     }
 
-    /// The storage error that halted this peer, if one did.
+    /// What the apply queue holds now and has been through (its length,
+    /// high-water mark and waiting producers): for diagnostics and tests.
+    pub fn apply_queue_stats(&self) -> ApplyQueueStats {
+        self.shared.apply.stats()
+    }
+
+    /// The storage error that halted this peer, if one did. A halted peer
+    /// takes no input, hands nothing more to the application (its apply
+    /// queue is closed) and closes its leadership watch.
     pub fn fault(&self) -> Option<StorageError> {
         lock(&self.shared.core).fault.clone()
     }
@@ -450,54 +484,78 @@ impl Raft {
     }
 
     /// Stops the peer (the lab's `Kill`): it takes no further input, and
-    /// once this returns it persists and applies nothing more, its channel
-    /// of applied messages is closed (the receiver sees the end once it
-    /// has taken what was sent) and every thread it started has ended. Messages a handler decided before the
-    /// stop may still be leaving on the caller's thread (sends happen after
-    /// the node lock is released); a network drops them once the server is
-    /// deleted, as the lab's harness does before `Kill`. Calling it again
-    /// (from any thread) waits for the same.
+    /// once this returns it persists and applies nothing more, its apply
+    /// queue is closed (the receiver sees the end once it has taken what
+    /// was handed over; a handler waiting for room gives up what it holds)
+    /// and every thread it started has ended. Messages a handler decided
+    /// before the stop may still be leaving on the caller's thread (sends
+    /// happen after the node lock is released); a network drops them once
+    /// the server is deleted, as the lab's harness does before `Kill`.
+    /// Calling it again (from any thread) waits for the same.
     pub fn shutdown(&self) {
-        let shared = &self.shared;
-        shared.stopped.store(true, Ordering::SeqCst);
-        // Taking each lock after the store: a thread that read the flag
-        // before it is now waiting, and hears the notification.
-        #[cfg(feature = "loom")]
-        let take_locks = !crate::runtime::mutation::unlocked_shutdown(shared);
-        #[cfg(not(feature = "loom"))]
-        let take_locks = true;
-        if take_locks {
-            drop(lock(&shared.core));
-            lock(&shared.apply).sender = None;
-        }
-        shared.timers_changed.notify_all();
-        shared.leadership.close();
-        let mut threads = lock(&shared.threads);
-        for handle in threads.drain(..) {
-            let _ = handle.join();
-        }
+        hook::shutdown(&self.shared);
     }
 }
 
-/// What one call hands off once the core has decided.
-pub(crate) struct HandOff {
-    /// Its persist effects, to write in one batch.
-    pub(crate) persists: Vec<crate::consensus::Persist>,
-    /// Its messages, to send once the lock is released.
-    pub(crate) outbox: Vec<(NodeId, Message)>,
-    /// Its committed entries and snapshots, for the application.
-    pub(crate) applied: Vec<ApplyMsg>,
-    /// The ticker's wakeup before the call.
-    pub(crate) earliest_before: Option<Instant>,
-    /// Whether the call armed a timer.
-    pub(crate) timers_changed: bool,
+/// The steps as production runs them; the loom build's `mutants` module
+/// offers the same three functions, which run a mutant's sequence when the
+/// peer's configuration names one.
+#[cfg(not(feature = "loom"))]
+mod hook {
+    use super::{Core, Effect, MutexGuard, Shared, Term};
+
+    /// [`Shared::run`].
+    pub(super) fn run(shared: &Shared, core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
+        shared.run(core, effects);
+    }
+
+    /// [`Shared::state`].
+    pub(super) fn state(shared: &Shared) -> (Term, bool) {
+        shared.state()
+    }
+
+    /// [`Shared::shutdown`].
+    pub(super) fn shutdown(shared: &Shared) {
+        shared.shutdown();
+    }
 }
 
 impl Shared {
     /// Whether the peer takes no more input: shut down, or halted by a
     /// storage error.
-    pub(crate) fn halted(&self, core: &Core) -> bool {
+    fn halted(&self, core: &Core) -> bool {
         self.stopped.load(Ordering::SeqCst) || core.fault.is_some()
+    }
+
+    /// The term and whether this peer leads, read under one acquisition of
+    /// the node lock ([`Raft::state`]).
+    fn state(&self) -> (Term, bool) {
+        let core = lock(&self.core);
+        (
+            core.node.current_term(),
+            core.node.is_leader() && !self.halted(&core),
+        )
+    }
+
+    /// [`Raft::shutdown`]: the stop flag, then each lock a thread waits
+    /// with taken after it (a thread that read the flag before the store
+    /// is now waiting, and hears the notification), then the threads
+    /// joined.
+    fn shutdown(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        drop(lock(&self.core));
+        self.apply.close();
+        self.timers_changed.notify_all();
+        self.leadership.close();
+        self.join_threads();
+    }
+
+    /// Joins every thread the peer started.
+    fn join_threads(&self) {
+        let mut threads = lock(&self.threads);
+        for handle in threads.drain(..) {
+            let _ = handle.join();
+        }
     }
 
     /// Executes `effects` in order: persists and timers with the node lock
@@ -506,24 +564,39 @@ impl Shared {
     /// to the application and the messages sent. A message leaves only
     /// after every persist effect before it has returned.
     ///
-    /// Committed entries leave under the apply lock, taken before the node
-    /// lock is released (hand over hand): threads that commit one after
-    /// the other hand their entries over in that same order, and the
-    /// application thread they wake does not find the node lock held.
+    /// Committed entries take their turn in the apply queue before the node
+    /// lock is released: threads that commit one after the other hand
+    /// their entries over in that same order. They wait for that turn, and
+    /// for room, only after releasing it: the application, which may call
+    /// back into the peer, never finds the node lock held by a thread that
+    /// waits for it.
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
-        let mut outbox = Vec::new();
-        let mut applied = Vec::new();
+        let mut plan = self.plan(&mut core, effects);
+        self.persist(&mut core, &mut plan);
+        self.publish_leadership(&mut core);
+        let turn = self.apply_turn(&plan);
+        drop(core);
+        self.wake_ticker(&plan);
+        Shared::hand_over(turn, std::mem::take(&mut plan.applied));
+        self.send_all(plan.outbox);
+    }
+
+    /// Sorts `effects` into a [`Plan`], re-arming the timers they arm.
+    fn plan(&self, core: &mut Core, effects: Vec<Effect>) -> Plan {
+        let mut plan = Plan {
+            persists: Vec::new(),
+            outbox: Vec::new(),
+            applied: Vec::new(),
+            wake_ticker: false,
+        };
         // The ticker sleeps until the earliest deadline: it needs waking
         // only when a timer is armed earlier than that (a deadline moved
         // later costs it one early wakeup, not one per message).
         let earliest_before = core.earliest_deadline();
         let mut timers_changed = false;
-        // Every persist effect of this call, written and made durable in one
-        // go before the lock is released and anything is sent.
-        let mut persists = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Persist(op) => persists.push(op),
+                Effect::Persist(op) => plan.persists.push(op),
                 Effect::Send { to, message } => {
                     if let Message::InstallSnapshot(install) = &message {
                         tracing::info!(
@@ -534,7 +607,7 @@ impl Shared {
                             "sending a snapshot"
                         );
                     }
-                    outbox.push((to, message));
+                    plan.outbox.push((to, message));
                 }
                 Effect::ResetElectionTimer => {
                     let timeout = core.rng.random_range(self.config.election_timeout.clone());
@@ -547,11 +620,12 @@ impl Shared {
                     timers_changed = true;
                 }
                 Effect::ApplyEntries(entries) => {
-                    applied.extend(entries.into_iter().map(|e| ApplyMsg::Command {
-                        index: e.index,
-                        term: e.term,
-                        command: e.command,
-                    }));
+                    plan.applied
+                        .extend(entries.into_iter().map(|e| ApplyMsg::Command {
+                            index: e.index,
+                            term: e.term,
+                            command: e.command,
+                        }));
                 }
                 Effect::ApplySnapshot(s) => {
                     tracing::info!(
@@ -559,7 +633,7 @@ impl Shared {
                         through = s.meta.last_included_index.0,
                         "installing a snapshot"
                     );
-                    applied.push(ApplyMsg::Snapshot {
+                    plan.applied.push(ApplyMsg::Snapshot {
                         index: s.meta.last_included_index,
                         term: s.meta.last_included_term,
                         data: s.data,
@@ -567,73 +641,59 @@ impl Shared {
                 }
             }
         }
-        let hand_off = HandOff {
-            persists,
-            outbox,
-            applied,
-            earliest_before,
-            timers_changed,
-        };
-        // The loom build's hook: a mutant hands off in a broken order; any
-        // other peer goes on below, with the lock still held.
-        #[cfg(feature = "loom")]
-        let Some((core, hand_off)) = crate::runtime::mutation::hand_off(self, core, hand_off)
-        else {
+        if timers_changed {
+            plan.wake_ticker = match (earliest_before, core.earliest_deadline()) {
+                (Some(before), Some(after)) => after < before,
+                (None, after) => after.is_some(),
+                (Some(_), None) => false,
+            };
+        }
+        plan
+    }
+
+    /// Writes the plan's persist effects in one batch. If storage refuses,
+    /// nothing that depends on what failed to persist may leave: no
+    /// message, no entry to the application; the peer halts (its apply
+    /// queue and leadership watch are closed, so nobody waits on it).
+    fn persist(&self, core: &mut Core, plan: &mut Plan) {
+        if plan.persists.is_empty() {
             return;
-        };
-        self.hand_off(core, hand_off);
-    }
-
-    /// The hand-off, in the one correct order: persist the call's effects
-    /// in one batch (a failure halts the peer and drops what depends on
-    /// them), publish the leadership, take the apply lock before the node
-    /// lock is released (hand over hand), wake the ticker if a timer moved
-    /// earlier, hand the committed entries over, and send.
-    fn hand_off(&self, mut core: MutexGuard<'_, Core>, mut h: HandOff) {
-        self.persist(&mut core, &mut h);
-        self.publish_leadership(&mut core);
-        let wake = self.ticker_needs_waking(&core, &h);
-        let apply = (!h.applied.is_empty()).then(|| lock(&self.apply));
-        drop(core);
-        if wake {
-            self.timers_changed.notify_one();
         }
-        if let Some(mut channel) = apply {
-            channel.deliver(h.applied);
-        }
-        self.send_all(h.outbox);
-    }
-
-    /// Writes the call's persist effects in one batch. On a failure nothing
-    /// that depends on them may leave: no message, no entry to the
-    /// application; the peer halts.
-    pub(crate) fn persist(&self, core: &mut Core, h: &mut HandOff) {
-        if !h.persists.is_empty()
-            && let Err(e) = self.persister.persist_batch(&h.persists)
-        {
+        if let Err(e) = self.persister.persist_batch(&plan.persists) {
             tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
             core.fault = Some(e);
-            h.outbox.clear();
-            h.applied.clear();
+            plan.outbox.clear();
+            plan.applied.clear();
+            self.apply.close();
+            self.leadership.close();
         }
     }
 
-    /// Whether a timer was armed earlier than the ticker's wakeup.
-    pub(crate) fn ticker_needs_waking(&self, core: &Core, h: &HandOff) -> bool {
-        if !h.timers_changed {
-            return false;
+    /// A turn in the apply queue, taken under the node lock, if the plan
+    /// has anything to hand over.
+    fn apply_turn(&self, plan: &Plan) -> Option<Turn<'_>> {
+        (!plan.applied.is_empty()).then(|| self.apply.turn())
+    }
+
+    /// Wakes the ticker if a timer was armed earlier than its wakeup.
+    fn wake_ticker(&self, plan: &Plan) {
+        if plan.wake_ticker {
+            self.timers_changed.notify_one();
         }
-        match (h.earliest_before, core.earliest_deadline()) {
-            (Some(before), Some(after)) => after < before,
-            (None, after) => after.is_some(),
-            (Some(_), None) => false,
+    }
+
+    /// Hands `applied` to the application in `turn` (waiting for the turn
+    /// and for room); called with no lock held.
+    fn hand_over(turn: Option<Turn<'_>>, applied: Vec<ApplyMsg>) {
+        if let Some(turn) = turn {
+            turn.deliver(applied);
         }
     }
 
     /// Publishes a change of term or leader to the watchers, and logs
     /// elections won and lost and step-downs (the core decides them; this
     /// only reports what it sees after each call).
-    pub(crate) fn publish_leadership(&self, core: &mut Core) {
+    fn publish_leadership(&self, core: &mut Core) {
         let now = leadership(&core.node);
         let role = RoleKind::of(&core.node);
         let term = now.term.0;
@@ -658,7 +718,7 @@ impl Shared {
     }
 
     /// Sends `outbox` in order, unless the peer has stopped.
-    pub(crate) fn send_all(&self, outbox: Vec<(NodeId, Message)>) {
+    fn send_all(&self, outbox: Vec<(NodeId, Message)>) {
         for (to, message) in outbox {
             if self.stopped.load(Ordering::SeqCst) {
                 break;
@@ -697,7 +757,7 @@ impl Shared {
                 };
                 continue;
             };
-            self.run(core, effects);
+            hook::run(self, core, effects);
             core = lock(&self.core);
         }
     }

@@ -12,11 +12,11 @@
 
 use bytes::Bytes;
 use checked_raft::network::Network;
+use checked_raft::runtime::ApplyReceiver;
 use checked_raft::runtime::{ApplyMsg, MemoryPersister, Persister, Raft, RaftConfig, StartError};
 use checked_raft::{LogIndex, NodeId, Term};
 use rand::Rng;
 use std::collections::BTreeMap;
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -481,12 +481,7 @@ impl Drop for Config {
 /// The lab's `applier` / `applierSnap`: checks each applied command against
 /// every server's, in index order; with `snapshotter`, snapshots every
 /// [`SNAPSHOT_INTERVAL`] entries and installs snapshots it is handed.
-fn applier(
-    i: usize,
-    rx: Receiver<ApplyMsg>,
-    applied: Arc<Mutex<Applied>>,
-    snapshotter: Option<Raft>,
-) {
+fn applier(i: usize, rx: ApplyReceiver, applied: Arc<Mutex<Applied>>, snapshotter: Option<Raft>) {
     for message in rx {
         let mut a = applied.lock().unwrap();
         match message {
