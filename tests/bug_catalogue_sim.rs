@@ -27,11 +27,27 @@ fn the_simulator_finds_the_bugs_of_the_catalogue() {
                     max_entries_per_message: batch,
                     ..SimConfig::new(seed, 3)
                 };
-                Simulation::new(config).and_then(Simulation::run).err()
+                let failure = Simulation::new(config.clone()).and_then(Simulation::run);
+                failure.err().map(|f| (f, config))
             })
         });
+        // The narrowed per-step check must judge the failing run as the
+        // full check does: the same run, audited, fails the same way.
+        if let Some((f, config)) = &failure {
+            let audited = SimConfig {
+                audit_checks: true,
+                ..config.clone()
+            };
+            let again = Simulation::new(audited).and_then(Simulation::run).err();
+            assert_eq!(
+                again.as_ref().map(|a| a.to_string()),
+                Some(f.to_string()),
+                "{}: the audited run differs",
+                bug.name()
+            );
+        }
         match failure {
-            Some(f) => println!(
+            Some((f, _)) => println!(
                 "{:<26} seed {:>5}: {}",
                 bug.name(),
                 f.seed,

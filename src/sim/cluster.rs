@@ -43,6 +43,11 @@ pub struct SimConfig {
     pub snapshot_every: Option<u64>,
     /// Most entries per AppendEntries.
     pub max_entries_per_message: usize,
+    /// Also judge every step with the full `check_invariants` and fail if
+    /// the narrowed per-step check ever disagrees
+    /// ([`Servers::audit_narrowed_checks`]; for tests, it costs a full
+    /// check per step).
+    pub audit_checks: bool,
     /// The catalogue bug every server reintroduces (mutation testing).
     #[cfg(feature = "bug-catalogue")]
     pub bug: Option<crate::bugs::Bug>,
@@ -67,6 +72,7 @@ impl SimConfig {
             nemesis_every_ms: 200,
             snapshot_every: Some(8),
             max_entries_per_message: 8,
+            audit_checks: false,
             #[cfg(feature = "bug-catalogue")]
             bug: None,
         }
@@ -213,6 +219,9 @@ impl Simulation {
             },
             next_command: 0,
         };
+        if sim.world.config.audit_checks {
+            sim.servers.audit_narrowed_checks();
+        }
         for server in 0..sim.servers.len() {
             sim.servers
                 .start(server, &mut sim.world)

@@ -26,7 +26,7 @@ use crate::consensus::{
     Config, Effect, Entry, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Snapshot,
     Stored,
 };
-use crate::invariants::{History, Property, Violation, check_after_step};
+use crate::invariants::{History, Property, Violation, check_after_step, check_invariants};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -129,6 +129,10 @@ pub enum FailureReason {
     /// A message the core called stale ([`Node::is_stale`]) did something
     /// when delivered.
     StaleNotInert(String),
+    /// With [`Servers::audit_narrowed_checks`] on: the narrowed check
+    /// ([`check_after_step`]) judged a step differently from the full
+    /// [`check_invariants`], or left a different history.
+    NarrowedCheck(String),
 }
 
 impl fmt::Display for FailureReason {
@@ -139,6 +143,7 @@ impl fmt::Display for FailureReason {
             FailureReason::Apply(s) => write!(f, "apply: {s}"),
             FailureReason::Liveness(s) => write!(f, "liveness: {s}"),
             FailureReason::StaleNotInert(s) => write!(f, "stale message not inert: {s}"),
+            FailureReason::NarrowedCheck(s) => write!(f, "narrowed check disagrees: {s}"),
         }
     }
 }
@@ -210,6 +215,9 @@ pub struct Servers<A: Application> {
     config: Config,
     new_app: Box<dyn Fn(usize) -> A>,
     history: History,
+    /// With [`Servers::audit_narrowed_checks`] on: a second history, judged
+    /// by the full [`check_invariants`] after every step.
+    audit: Option<History>,
     /// The applications' fingerprints at each index.
     fingerprints: BTreeMap<LogIndex, u64>,
     /// A digest of the snapshot data taken or installed at each index.
@@ -238,6 +246,7 @@ impl<A: Application> Servers<A> {
             config,
             new_app: Box::new(new_app),
             history: History::new(),
+            audit: None,
             fingerprints: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             stats: ServerStats::default(),
@@ -427,6 +436,24 @@ impl<A: Application> Servers<A> {
         }
     }
 
+    /// From now on, also judges every step with the full
+    /// [`check_invariants`] over a second history, and fails the run with
+    /// [`FailureReason::NarrowedCheck`] if the narrowed check
+    /// ([`check_after_step`], which every run relies on) ever gives another
+    /// verdict or leaves another history. For tests: the narrowing is an
+    /// argument (see [`check_after_step`]), and this checks it on real
+    /// runs. It costs a full check per step.
+    pub fn audit_narrowed_checks(&mut self) {
+        self.audit = Some(self.history.clone());
+    }
+
+    /// The narrowed check's history, to break it on purpose (the audit's
+    /// own test).
+    #[cfg(test)]
+    pub(crate) fn history_mut(&mut self) -> &mut History {
+        &mut self.history
+    }
+
     /// Every property over the live servers, after a step of `server`
     /// (the only one that changed since the last check).
     fn check(&mut self, server: usize) -> Step {
@@ -435,7 +462,29 @@ impl<A: Application> Servers<A> {
             .iter()
             .filter_map(|s| s.node.as_ref())
             .collect();
-        check_after_step(&nodes, id(server), &mut self.history).map_err(FailureReason::Violation)
+        let narrowed = check_after_step(&nodes, id(server), &mut self.history);
+        if let Some(audit) = &mut self.audit {
+            let full = check_invariants(&nodes, audit);
+            let agree = match (&narrowed, &full) {
+                (Ok(()), Ok(())) => *audit == self.history,
+                (Err(a), Err(b)) => a.property == b.property,
+                _ => false,
+            };
+            if !agree {
+                let (ours, theirs) = (verdict(&narrowed), verdict(&full));
+                return Err(FailureReason::NarrowedCheck(match ours == theirs {
+                    true => format!(
+                        "after a step of {}: both {ours}, histories differ",
+                        id(server)
+                    ),
+                    false => format!(
+                        "after a step of {}: narrowed {ours}, full {theirs}",
+                        id(server)
+                    ),
+                }));
+            }
+        }
+        narrowed.map_err(FailureReason::Violation)
     }
 
     /// Carries out a handler's effects in order, as a driver must (storage
@@ -523,6 +572,10 @@ impl<A: Application> Servers<A> {
             Effect::ApplyEntries(entries) => {
                 let mut out = Vec::new();
                 for entry in &entries {
+                    if let Some(audit) = &mut self.audit {
+                        // Its verdict is the narrowed history's: compared below.
+                        let _ = audit.observe_applied(id(server), entry);
+                    }
                     self.history
                         .observe_applied(id(server), entry)
                         .map_err(FailureReason::Violation)?;
@@ -606,6 +659,9 @@ impl<A: Application> Servers<A> {
             .min()
             .unwrap_or_default();
         self.history.forget_before(floor);
+        if let Some(audit) = &mut self.audit {
+            audit.forget_before(floor);
+        }
         self.fingerprints = self.fingerprints.split_off(&floor);
         self.snapshots = self.snapshots.split_off(&floor);
     }
@@ -630,6 +686,14 @@ fn same(
         }));
     }
     Ok(())
+}
+
+/// A check's verdict in a word: `holds`, or the property it found broken.
+fn verdict(result: &Result<(), Violation>) -> String {
+    match result {
+        Ok(()) => "holds".to_string(),
+        Err(v) => format!("{:?} broken", v.property),
+    }
 }
 
 /// FNV-1a, to compare states without keeping them.

@@ -172,3 +172,21 @@ fn a_crash_between_effects_leaves_only_what_was_stored() {
     run(&mut servers, &mut net, 200).unwrap();
     assert!(servers.nodes().iter().any(|n| n.is_leader()));
 }
+
+#[test]
+fn the_audit_catches_a_narrowed_check_that_loses_history() {
+    let (mut servers, mut net) = cluster(false);
+    servers.audit_narrowed_checks();
+    run(&mut servers, &mut net, 30).unwrap();
+    servers.propose(0, [Bytes::from("x")], &mut net).unwrap();
+    run(&mut servers, &mut net, 60).unwrap();
+    // A narrowed check that forgot what it saw (here: all of it) no longer
+    // leaves the full check's history: the next steps say so.
+    *servers.history_mut() = crate::invariants::History::new();
+    match run(&mut servers, &mut net, 200) {
+        Err(FailureReason::NarrowedCheck(detail)) => {
+            assert!(detail.contains("histories differ"), "{detail}")
+        }
+        other => panic!("expected the audit to fail, got {other:?}"),
+    }
+}

@@ -1081,6 +1081,24 @@ mod tests {
             .count()
     }
 
+    /// The per-step check the simulator relies on (`check_after_step`)
+    /// judges every step of key/value runs under every fault as the full
+    /// `check_invariants` does, and leaves the same history.
+    #[test]
+    fn the_narrowed_check_agrees_with_the_full_check() {
+        for seed in 0..6 {
+            let options = RunOptions {
+                workload: [Workload::Register, Workload::Kv, Workload::Append][seed as usize % 3],
+                ..options(seed, &NemesisKind::ALL, 20)
+            };
+            let mut sim = Sim::new(&options).unwrap();
+            sim.servers.audit_narrowed_checks();
+            if let Err(e) = sim.run(&mut |_| {}) {
+                panic!("seed {seed}: {e:#}");
+            }
+        }
+    }
+
     #[test]
     fn the_same_seed_gives_the_same_history() {
         let options = options(7, &NemesisKind::ALL, 4);
