@@ -23,6 +23,7 @@ pub mod network;
 pub use runtime::replicated;
 pub mod runtime;
 pub mod sim;
+pub mod storage;
 
 pub use consensus::*;
 

@@ -6,9 +6,11 @@ use bytes::Bytes;
 use checked_raft::NodeId;
 use checked_raft::network::Network;
 use checked_raft::runtime::{
-    ApplyReceiver, LocalNetwork, MemoryPersister, Raft, RaftConfig, Transport,
+    ApplyReceiver, LocalNetwork, MemoryPersister, Persister, Raft, RaftConfig, Transport,
 };
+use checked_raft::storage::DiskStorage;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -45,6 +47,10 @@ pub struct ClusterOptions {
     pub raft: RaftConfig,
     /// Snapshot every this many entries (0: never, the logs grow).
     pub snapshot_every: u64,
+    /// Where the peers keep their logs: `None` in memory
+    /// ([`MemoryPersister`]); `Some(dir)` on disk ([`DiskStorage`], peer
+    /// `n` in `dir/peer-n`, every batch made durable with `fdatasync`).
+    pub storage: Option<PathBuf>,
 }
 
 impl ClusterOptions {
@@ -63,6 +69,7 @@ impl ClusterOptions {
                 ..RaftConfig::default()
             },
             snapshot_every: SNAPSHOT_EVERY,
+            storage: None,
         }
     }
 }
@@ -113,14 +120,19 @@ impl Cluster {
                 (_, Some(network)) => Arc::new(network.endpoint(id)),
                 _ => unreachable!("one transport is built"),
             };
-            let (raft, applied) = Raft::new(
-                ids.clone(),
-                id,
-                Arc::new(MemoryPersister::new()),
-                options.raft.clone(),
-                transport,
-            )
-            .with_context(|| format!("starting peer {}", id.0))?;
+            let persister: Arc<dyn Persister> = match &options.storage {
+                None => Arc::new(MemoryPersister::new()),
+                Some(dir) => {
+                    let dir = dir.join(format!("peer-{}", id.0));
+                    Arc::new(
+                        DiskStorage::open(&dir)
+                            .with_context(|| format!("opening {}", dir.display()))?,
+                    )
+                }
+            };
+            let (raft, applied) =
+                Raft::new(ids.clone(), id, persister, options.raft.clone(), transport)
+                    .with_context(|| format!("starting peer {}", id.0))?;
             match (&local, &network) {
                 (Some(local), _) => local.attach(&raft).context("attaching a peer")?,
                 (_, Some(network)) => network.add_server(id, raft.handler()),

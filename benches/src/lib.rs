@@ -1,6 +1,7 @@
 //! The benchmarks of checked-raft's thread runtime: a cluster in one
 //! process ([`cluster`]), closed-loop clients that measure commit latency
-//! and throughput ([`load`]), and what is reported ([`report`]).
+//! and throughput ([`load`]), the disk's own `fdatasync` latency
+//! ([`disk`]), and what is reported ([`report`]).
 //!
 //! Used by the criterion benches (`cargo bench`, `criterion/commit.rs`)
 //! and by the `raft-bench` command, which takes openraft's bench flags
@@ -13,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod cluster;
+pub mod disk;
 pub mod load;
 pub mod report;
 

@@ -60,6 +60,21 @@ pub struct Summary {
     pub ops_per_sec: u64,
     /// Request latency percentiles, in microseconds.
     pub latency_us: Percentiles,
+    /// `memory`, or `disk` (every batch made durable with `fdatasync`).
+    pub storage: String,
+    /// With `disk`: the disk's own latency of a small append and
+    /// `fdatasync`, measured in the same run, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fdatasync_us: Option<Percentiles>,
+    /// With `disk`: the median `fdatasync` (the issue's name for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fdatasync_p50_us: Option<f64>,
+    /// The median commit latency, in microseconds (`latency_us.p50`).
+    pub commit_p50_us: f64,
+    /// The 99th-percentile commit latency (`latency_us.p99`).
+    pub commit_p99_us: f64,
+    /// Commands committed per second (`ops_per_sec`).
+    pub commits_per_s: u64,
 }
 
 /// Latency percentiles, in microseconds.
@@ -116,7 +131,22 @@ impl Summary {
                 p999: us(percentile(&sorted, 0.999)),
                 max: us(sorted.last().copied().unwrap_or_default()),
             },
+            storage: "memory".to_string(),
+            fdatasync_us: None,
+            fdatasync_p50_us: None,
+            commit_p50_us: us(percentile(&sorted, 0.50)),
+            commit_p99_us: us(percentile(&sorted, 0.99)),
+            commits_per_s: (ops * 1_000_000_000 / nanos) as u64,
         }
+    }
+
+    /// Marks the run as disk-backed, with the disk's `fdatasync` latency
+    /// measured in the same run.
+    pub fn on_disk(mut self, fdatasync: Percentiles) -> Summary {
+        self.storage = "disk".to_string();
+        self.fdatasync_p50_us = Some(fdatasync.p50);
+        self.fdatasync_us = Some(fdatasync);
+        self
     }
 }
 
@@ -144,7 +174,18 @@ impl fmt::Display for Summary {
             f,
             "commit latency: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs",
             l.p50, l.p99, l.p999, l.max
-        )
+        )?;
+        if let Some(d) = self.fdatasync_us {
+            write!(
+                f,
+                "\nstorage: disk; fdatasync of a small append: p50 {:.1} µs, p99 {:.1} µs \
+                 (commit p50 / fdatasync p50 = {:.2})",
+                d.p50,
+                d.p99,
+                l.p50 / d.p50.max(f64::MIN_POSITIVE)
+            )?;
+        }
+        Ok(())
     }
 }
 

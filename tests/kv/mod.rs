@@ -13,14 +13,18 @@ use checked_raft::NodeId;
 use checked_raft::kv::net::{clerk, start_server};
 use checked_raft::kv::{Clerk, ClerkConfig, KvConfig, KvMessage, KvServer, Op, Output};
 use checked_raft::network::Network;
-use checked_raft::runtime::{MemoryPersister, Persister, RaftConfig};
+use checked_raft::runtime::RaftConfig;
+
+#[path = "../storage/mod.rs"]
+mod storage;
 use jepsen_lite::models::{Kv, KvInput, KvOp, KvOutput};
 use jepsen_lite::report::Report;
 use jepsen_lite::{CheckOptions, History, Operation, Verdict, explain, html};
 use rand::Rng;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+use storage::Storages;
 
 /// The lab's tester allows a second for an election.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
@@ -82,7 +86,7 @@ pub struct Config {
     n: usize,
     net: Network<KvMessage>,
     servers: Mutex<Vec<Option<KvServer>>>,
-    persisters: Mutex<Vec<Arc<MemoryPersister>>>,
+    persisters: Mutex<Storages>,
     max_raft_state: Option<usize>,
     next_client: AtomicU64,
     ops: AtomicU64,
@@ -103,7 +107,7 @@ impl Config {
             n,
             net,
             servers: Mutex::new((0..n).map(|_| None).collect()),
-            persisters: Mutex::new((0..n).map(|_| Arc::new(MemoryPersister::new())).collect()),
+            persisters: Mutex::new(Storages::new(n)),
             max_raft_state: usize::try_from(max_raft_state).ok(),
             next_client: AtomicU64::new(n as u64 + 1000),
             ops: AtomicU64::new(0),
@@ -198,10 +202,7 @@ impl Config {
     pub fn shutdown_server(&self, i: usize) {
         self.disconnect(i, &self.all());
         self.net.delete_server(server_id(i));
-        {
-            let mut persisters = lock(&self.persisters);
-            persisters[i] = Arc::new(persisters[i].copy());
-        }
+        lock(&self.persisters).crash(i);
         if let Some(server) = lock(&self.servers)[i].take() {
             server.shutdown();
         }
@@ -210,11 +211,7 @@ impl Config {
     /// The lab's `StartServer`: a fresh server from a copy of what its
     /// predecessor persisted.
     pub fn start_server(&self, i: usize) {
-        let persister = {
-            let mut persisters = lock(&self.persisters);
-            persisters[i] = Arc::new(persisters[i].copy());
-            persisters[i].clone()
-        };
+        let persister = lock(&self.persisters).open(i);
         let config = KvConfig {
             raft: RaftConfig::default(),
             max_raft_state: self.max_raft_state,
@@ -250,18 +247,18 @@ impl Config {
 
     /// Largest persisted Raft state among the servers, in bytes.
     pub fn log_size(&self) -> usize {
-        lock(&self.persisters)
-            .iter()
-            .map(|p| p.raft_state_size())
+        let persisters = lock(&self.persisters);
+        (0..persisters.len())
+            .map(|i| persisters.raft_state_size(i))
             .max()
             .unwrap_or(0)
     }
 
     /// Largest snapshot among the servers, in bytes.
     pub fn snapshot_size(&self) -> usize {
-        lock(&self.persisters)
-            .iter()
-            .map(|p| p.snapshot_size())
+        let persisters = lock(&self.persisters);
+        (0..persisters.len())
+            .map(|i| persisters.snapshot_size(i))
             .max()
             .unwrap_or(0)
     }

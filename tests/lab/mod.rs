@@ -13,13 +13,17 @@
 use bytes::Bytes;
 use checked_raft::network::Network;
 use checked_raft::runtime::ApplyReceiver;
-use checked_raft::runtime::{ApplyMsg, MemoryPersister, Persister, Raft, RaftConfig, StartError};
+use checked_raft::runtime::{ApplyMsg, Raft, RaftConfig, StartError};
+
+#[path = "../storage/mod.rs"]
+mod storage;
 use checked_raft::{LogIndex, NodeId, Term};
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use storage::Storages;
 
 /// The lab's election-timeout scale: a new leader must be elected within
 /// five seconds of the old one failing.
@@ -93,7 +97,7 @@ pub struct Config {
     net: Network,
     rafts: Vec<Option<Raft>>,
     appliers: Vec<Option<JoinHandle<()>>>,
-    persisters: Vec<Arc<MemoryPersister>>,
+    persisters: Storages,
     connected: Vec<bool>,
     applied: Arc<Mutex<Applied>>,
     snapshot: bool,
@@ -120,7 +124,7 @@ impl Config {
             net,
             rafts: (0..n).map(|_| None).collect(),
             appliers: (0..n).map(|_| None).collect(),
-            persisters: (0..n).map(|_| Arc::new(MemoryPersister::new())).collect(),
+            persisters: Storages::new(n),
             connected: vec![false; n],
             applied: Arc::new(Mutex::new(Applied {
                 logs: vec![BTreeMap::new(); n],
@@ -180,8 +184,7 @@ impl Config {
     pub fn crash1(&mut self, i: usize) {
         self.disconnect(i);
         self.net.delete_server(id(i));
-        let copy = Arc::new(self.persisters[i].copy());
-        self.persisters[i] = copy;
+        self.persisters.crash(i);
         if let Some(raft) = self.rafts[i].take() {
             raft.shutdown();
         }
@@ -193,11 +196,9 @@ impl Config {
     /// The lab's `start1`: (re)start server `i` from its persister.
     pub fn start1(&mut self, i: usize) {
         self.crash1(i);
-        let copy = Arc::new(self.persisters[i].copy());
-        self.persisters[i] = copy;
         self.applied.lock().unwrap().last_applied[i] = 0;
         let members = (0..self.n).map(id).collect();
-        let persister: Arc<dyn Persister> = self.persisters[i].clone();
+        let persister = self.persisters.open(i);
         let endpoint = Arc::new(self.net.endpoint(id(i)));
         let (raft, rx) = Raft::new(
             members,
@@ -458,9 +459,8 @@ impl Config {
 
     /// Largest persisted Raft state among the servers, in bytes.
     pub fn log_size(&self) -> usize {
-        self.persisters
-            .iter()
-            .map(|p| p.raft_state_size())
+        (0..self.persisters.len())
+            .map(|i| self.persisters.raft_state_size(i))
             .max()
             .unwrap_or(0)
     }

@@ -39,16 +39,32 @@ enum Task {
     },
 }
 
-/// One suite: a cargo command line and what it checks.
+/// One suite: a cargo command line, its environment, and what it checks.
 struct Suite {
     about: &'static str,
     args: Vec<String>,
+    env: Vec<(&'static str, &'static str)>,
 }
 
 fn suite(about: &'static str, args: &[&str]) -> Suite {
     Suite {
         about,
         args: args.iter().map(ToString::to_string).collect(),
+        env: Vec::new(),
+    }
+}
+
+impl Suite {
+    /// The same suite with `key=value` in its environment.
+    fn with_env(mut self, key: &'static str, value: &'static str) -> Suite {
+        self.env.push((key, value));
+        self
+    }
+
+    /// The command line as a shell would take it.
+    fn command_line(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        format!("{}cargo {}", env.concat(), self.args.join(" "))
     }
 }
 
@@ -97,6 +113,7 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
         suites.push(Suite {
             about: "the root package without the lab and kvraft suites",
             args,
+            env: Vec::new(),
         });
         suites.push(suite(
             "the root package's doc tests",
@@ -107,6 +124,20 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
             "every crate's tests, doc tests and examples, lab 2A-2D and kvraft 3A/3B included",
             &["test"],
         ));
+        suites.push(
+            suite(
+                "lab 2C (persistence) again, every server on a DiskStorage in a temporary directory",
+                &["test", "-p", "checked-raft", "--test", "lab_2c"],
+            )
+            .with_env("LAB_STORAGE", "disk"),
+        );
+        suites.push(
+            suite(
+                "kvraft 3B (snapshots) again, every server on a DiskStorage in a temporary directory",
+                &["test", "-p", "checked-raft", "--test", "kv_3b"],
+            )
+            .with_env("LAB_STORAGE", "disk"),
+        );
     }
     suites.extend([
         suite(
@@ -122,6 +153,18 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
                 "bug-catalogue",
                 "--test",
                 "bug_catalogue_sim",
+            ],
+        ),
+        suite(
+            "the write-ahead log's crash sweep catches every bug of its catalogue",
+            &[
+                "test",
+                "--release",
+                "--features",
+                "bug-catalogue",
+                "--test",
+                "wal_crash",
+                "the_crash_sweep_catches",
             ],
         ),
         suite(
@@ -175,7 +218,7 @@ fn test(quick: bool, list: bool) -> Result<()> {
     let suites = suites(&root, quick)?;
     if list {
         for s in &suites {
-            println!("cargo {}    # {}", s.args.join(" "), s.about);
+            println!("{}    # {}", s.command_line(), s.about);
         }
         return Ok(());
     }
@@ -183,30 +226,31 @@ fn test(quick: bool, list: bool) -> Result<()> {
     let mut times = Vec::new();
     for (i, s) in suites.iter().enumerate() {
         eprintln!(
-            "== [{}/{}] cargo {}  ({})",
+            "== [{}/{}] {}  ({})",
             i + 1,
             suites.len(),
-            s.args.join(" "),
+            s.command_line(),
             s.about
         );
         let begun = Instant::now();
         let status = Command::new(&cargo)
             .args(&s.args)
+            .envs(s.env.iter().copied())
             .current_dir(&root)
             .status()
             .with_context(|| format!("starting cargo {}", s.args.join(" ")))?;
         times.push((s, begun.elapsed()));
         if !status.success() {
             bail!(
-                "cargo {} failed ({status}) after {:.0?}",
-                s.args.join(" "),
+                "{} failed ({status}) after {:.0?}",
+                s.command_line(),
                 begun.elapsed()
             );
         }
     }
     eprintln!("== every suite passed in {:.0?}", started.elapsed());
     for (s, took) in times {
-        eprintln!("   {:>6.0?}  cargo {}", took, s.args.join(" "));
+        eprintln!("   {:>6.0?}  {}", took, s.command_line());
     }
     Ok(())
 }

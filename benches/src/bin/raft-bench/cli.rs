@@ -1,6 +1,6 @@
 //! The command line of `raft-bench` and what it runs.
 
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use clap::Parser;
 use raft_bench::{Cluster, ClusterOptions, Load, Summary, TransportKind, parse_count, run};
 
@@ -55,9 +55,37 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     runs: usize,
 
+    /// Where the servers keep their logs: `memory`, or `disk` (a
+    /// `DiskStorage` per server under `--dir`, every batch made durable
+    /// with `fdatasync`; the disk's own `fdatasync` latency is measured in
+    /// the same run and reported beside the commit latency).
+    #[arg(long, value_enum, default_value_t = StorageKind::Memory)]
+    storage: StorageKind,
+
+    /// With `--storage disk`: the directory the logs go in (a fresh
+    /// subdirectory per run, removed afterwards). Defaults to the system's
+    /// temporary directory, which may be a RAM disk: give a directory on
+    /// the disk you want to measure.
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+
+    /// With `--storage disk`: leave the logs in place after the run (to
+    /// look at them with `raft-wal dump DIR/raft-bench-PID-RUN/peer-N`).
+    #[arg(long)]
+    keep: bool,
+
     /// One JSON object per run on stdout instead of the text summary.
     #[arg(long)]
     json: bool,
+}
+
+/// Where the servers keep their logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum StorageKind {
+    /// In memory (`MemoryPersister`).
+    Memory,
+    /// On disk (`DiskStorage`).
+    Disk,
 }
 
 /// Parses the flags, runs the benchmark, prints the summaries.
@@ -73,6 +101,10 @@ pub fn main() -> anyhow::Result<()> {
         checked_raft::MAX_INFLIGHT
     );
     ensure!(args.max_entries > 0, "--max-entries must be at least 1");
+    ensure!(
+        (args.dir.is_none() && !args.keep) || args.storage == StorageKind::Disk,
+        "--dir and --keep need --storage disk"
+    );
     ensure!(
         args.operations >= args.clients * args.batch,
         "-n must give every client at least one request (clients x batch = {})",
@@ -91,11 +123,22 @@ pub fn main() -> anyhow::Result<()> {
         args.max_entries,
         raft_bench::report::format_count(args.snapshot_every),
     );
-    for _ in 0..args.runs {
+    for run_number in 0..args.runs {
         let mut options = ClusterOptions::new(args.members, args.transport);
         options.raft.max_inflight = args.max_inflight;
         options.raft.max_entries_per_message = args.max_entries;
         options.snapshot_every = args.snapshot_every;
+        let (run_dir, fdatasync) = match args.storage {
+            StorageKind::Memory => (None, None),
+            StorageKind::Disk => {
+                let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+                let dir = base.join(format!("raft-bench-{}-{run_number}", std::process::id()));
+                anyhow::ensure!(!dir.exists(), "{} exists already", dir.display());
+                let probe = raft_bench::disk::fdatasync_latency(&dir, 2000, 128)?;
+                options.storage = Some(dir.clone());
+                (Some(dir), Some(probe))
+            }
+        };
         let cluster = Cluster::start(&options)?;
         if args.warmup > 0 {
             run(
@@ -118,7 +161,10 @@ pub fn main() -> anyhow::Result<()> {
             },
         )?;
         cluster.shutdown();
-        let summary = Summary::new(
+        if let Some(dir) = run_dir.as_ref().filter(|_| !args.keep) {
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        let mut summary = Summary::new(
             &measured,
             clients,
             batch,
@@ -126,6 +172,9 @@ pub fn main() -> anyhow::Result<()> {
             &args.transport.to_string(),
             args.payload,
         );
+        if let Some(probe) = fdatasync {
+            summary = summary.on_disk(probe);
+        }
         if args.json {
             println!("{}", serde_json::to_string(&summary)?);
         } else {
