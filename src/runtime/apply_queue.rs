@@ -24,6 +24,11 @@ use crate::runtime::sync::{Arc, Condvar, Mutex, MutexGuard, lock, wait, wait_tim
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// How many times a consumer yields, finding the queue empty, before it
+/// parks.
+#[cfg(not(feature = "loom"))]
+const SPINS: usize = 8;
+
 /// The queue shared by the peer and the application.
 pub(crate) struct ApplyQueue {
     state: Mutex<QueueState>,
@@ -47,7 +52,19 @@ struct QueueState {
     closed: bool,
     /// The application dropped its end: producers discard what they hold.
     orphaned: bool,
+    /// Consumers waiting on `pushed` now: a push notifies only when one
+    /// waits (a notification is a system call; the common case, a busy
+    /// consumer, needs none).
+    consumers_waiting: usize,
     stats: ApplyQueueStats,
+}
+
+impl QueueState {
+    /// Whether a producer waits on `room` (counted under the lock before
+    /// it waits, so that checking here loses no wakeup).
+    fn producers_waiting(&self) -> bool {
+        self.stats.blocked_producers > 0
+    }
 }
 
 /// What the apply queue has been through, for diagnostics and tests
@@ -72,6 +89,8 @@ pub struct ApplyQueueStats {
 pub(crate) struct Turn<'a> {
     queue: &'a ApplyQueue,
     number: u64,
+    /// Set once [`Turn::deliver`] has ended the turn itself.
+    ended: bool,
 }
 
 impl ApplyQueue {
@@ -84,6 +103,7 @@ impl ApplyQueue {
                 serving: 0,
                 closed: false,
                 orphaned: false,
+                consumers_waiting: 0,
                 stats: ApplyQueueStats::default(),
             }),
             pushed: Condvar::new(),
@@ -101,6 +121,7 @@ impl ApplyQueue {
         Turn {
             queue: self,
             number,
+            ended: false,
         }
     }
 
@@ -152,14 +173,21 @@ impl Turn<'_> {
     /// queue's own, released while waiting) until this turn comes and then
     /// for room before each message. Once the queue is closed or its
     /// consumer gone, what is left is dropped.
-    pub(crate) fn deliver(self, messages: Vec<ApplyMsg>) {
+    pub(crate) fn deliver(mut self, messages: Vec<ApplyMsg>) {
         let queue = self.queue;
         let number = self.number;
         let mut state = lock(&queue.state);
         state = queue.wait_for_room(state, |s| !ApplyQueue::shut(s) && s.serving != number);
+        // One notification per stretch under the lock is enough: a woken
+        // consumer takes everything queued before it waits again, which it
+        // can do only while this producer waits for room (see below).
+        let mut notified = false;
         for message in messages {
             if queue.capacity <= state.messages.len() && !ApplyQueue::shut(&state) {
                 state.stats.waits += 1;
+                // The lock is released while waiting: the consumer may be
+                // back waiting for a push by the time there is room.
+                notified = false;
             }
             state = queue.wait_for_room(state, |s| {
                 !ApplyQueue::shut(s) && queue.capacity <= s.messages.len()
@@ -169,10 +197,21 @@ impl Turn<'_> {
             }
             state.messages.push_back(message);
             state.stats.high_water = state.stats.high_water.max(state.messages.len());
-            queue.pushed.notify_one();
+            if state.consumers_waiting > 0 && !notified {
+                queue.pushed.notify_one();
+                notified = true;
+            }
         }
-        // The turn ends when `self` drops, after this guard is released.
+        // The turn ends here, under the same acquisition of the lock.
+        if state.serving == number {
+            state.serving += 1;
+        }
+        self.ended = true;
+        let waiting = state.producers_waiting();
         drop(state);
+        if waiting {
+            queue.room.notify_all();
+        }
     }
 }
 
@@ -180,6 +219,9 @@ impl Drop for Turn<'_> {
     /// Ends the turn, in order: a turn dropped without delivering (a
     /// thread unwinding) first waits for the turns before it.
     fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
         let queue = self.queue;
         let number = self.number;
         let mut state = lock(&queue.state);
@@ -187,8 +229,11 @@ impl Drop for Turn<'_> {
         if state.serving == number {
             state.serving += 1;
         }
+        let waiting = state.producers_waiting();
         drop(state);
-        queue.room.notify_all();
+        if waiting {
+            queue.room.notify_all();
+        }
     }
 }
 
@@ -235,17 +280,43 @@ impl ApplyReceiver {
         ApplyReceiver { queue }
     }
 
+    /// The queue's lock, after yielding a few times while the queue is
+    /// empty and open: a busy pipeline's next message is usually moments
+    /// away, and parking on the condition variable costs a system call at
+    /// each end (std's channels spin the same way before they park).
+    /// Under loom, which explores every interleaving, it does not spin.
+    fn spin_for_a_message(&self) -> MutexGuard<'_, QueueState> {
+        let state = lock(&self.queue.state);
+        #[cfg(not(feature = "loom"))]
+        {
+            let mut state = state;
+            for _ in 0..SPINS {
+                if !state.messages.is_empty() || state.closed {
+                    break;
+                }
+                drop(state);
+                std::thread::yield_now();
+                state = lock(&self.queue.state);
+            }
+            state
+        }
+        #[cfg(feature = "loom")]
+        state
+    }
+
     /// Takes the front message from `state`, making room for a producer.
     fn take(&self, state: &mut QueueState) -> Option<ApplyMsg> {
         let message = state.messages.pop_front()?;
-        self.queue.room.notify_all();
+        if state.producers_waiting() {
+            self.queue.room.notify_all();
+        }
         Some(message)
     }
 
     /// Waits for the next message; [`RecvError`] once the peer has stopped
     /// and everything it handed over was taken.
     pub fn recv(&self) -> Result<ApplyMsg, RecvError> {
-        let mut state = lock(&self.queue.state);
+        let mut state = self.spin_for_a_message();
         loop {
             if let Some(message) = self.take(&mut state) {
                 return Ok(message);
@@ -253,7 +324,9 @@ impl ApplyReceiver {
             if state.closed {
                 return Err(RecvError);
             }
+            state.consumers_waiting += 1;
             state = wait(&self.queue.pushed, state);
+            state.consumers_waiting -= 1;
         }
     }
 
@@ -271,7 +344,7 @@ impl ApplyReceiver {
     /// which has no time, it never gives up).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<ApplyMsg, RecvTimeoutError> {
         let deadline = Instant::now() + timeout;
-        let mut state = lock(&self.queue.state);
+        let mut state = self.spin_for_a_message();
         loop {
             if let Some(message) = self.take(&mut state) {
                 return Ok(message);
@@ -283,7 +356,9 @@ impl ApplyReceiver {
             if left.is_zero() {
                 return Err(RecvTimeoutError::Timeout);
             }
+            state.consumers_waiting += 1;
             state = wait_timeout(&self.queue.pushed, state, left);
+            state.consumers_waiting -= 1;
         }
     }
 
