@@ -160,8 +160,14 @@ impl Record {
     }
 
     /// Decodes a frame's body (checksum already verified); `None` if it is
-    /// not a well-formed record.
+    /// not a well-formed record. Commands are copied out of `body`.
     pub fn decode(body: &[u8]) -> Option<Record> {
+        Record::decode_with(body, &Bytes::copy_from_slice)
+    }
+
+    /// As [`Record::decode`], taking each command through `command` (a
+    /// recovery that holds the segment as [`Bytes`] slices it: no copy).
+    pub fn decode_with(body: &[u8], command: &dyn Fn(&[u8]) -> Bytes) -> Option<Record> {
         let (&kind, payload) = body.split_first()?;
         let mut r = Reader(payload);
         let record = match kind {
@@ -187,7 +193,7 @@ impl Record {
                     let index = LogIndex(r.u64()?);
                     let term = Term(r.u64()?);
                     let len = r.u32()? as usize;
-                    let command = Bytes::copy_from_slice(r.take(len)?);
+                    let command = command(r.take(len)?);
                     entries.push(Entry {
                         index,
                         term,

@@ -67,9 +67,10 @@ pub fn inspect(fs: &dyn Fs, dir: &Path) -> Result<Inspection, StorageError> {
     for &seq in &seqs {
         let name = segment_name(seq);
         let path = dir.join(&name);
-        let data = fs
-            .read(&path)
-            .map_err(|e| io(format!("reading {}", path.display()), e))?;
+        let data = bytes::Bytes::from(
+            fs.read(&path)
+                .map_err(|e| io(format!("reading {}", path.display()), e))?,
+        );
         let mut report = SegmentReport {
             name,
             len: data.len(),

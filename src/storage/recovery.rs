@@ -23,6 +23,7 @@ use crate::storage::format::{
     self, Frame, Record, SEGMENT_HEADER_LEN, SnapshotRef, read_frame, valid_frame_after,
 };
 use crate::storage::fs::Fs;
+use bytes::Bytes;
 use std::path::{Path, PathBuf};
 
 /// The name of segment `seq`.
@@ -86,8 +87,9 @@ pub struct SegmentScan {
     pub ending: Ending,
 }
 
-/// Scans a segment's frames (its header already checked).
-pub fn scan_segment(data: &[u8]) -> SegmentScan {
+/// Scans a segment's frames (its header already checked). The records'
+/// commands are slices of `data`, not copies.
+pub fn scan_segment(data: &Bytes) -> SegmentScan {
     let mut scan = SegmentScan {
         records: Vec::new(),
         committed: 0,
@@ -99,7 +101,7 @@ pub fn scan_segment(data: &[u8]) -> SegmentScan {
     loop {
         match read_frame(data, offset) {
             Frame::Valid { body, next } => {
-                let Some(record) = Record::decode(body) else {
+                let Some(record) = Record::decode_with(body, &|sub| data.slice_ref(sub)) else {
                     scan.ending = Ending::Corrupt {
                         offset,
                         why: "a frame whose checksum matches holds no valid record".into(),
@@ -275,9 +277,10 @@ pub fn replay(
     for (k, &seq) in seqs.iter().enumerate() {
         let last = k + 1 == seqs.len();
         let path = dir.join(segment_name(seq));
-        let data = fs
-            .read(&path)
-            .map_err(|e| io(format!("reading {}", path.display()), e))?;
+        let data = Bytes::from(
+            fs.read(&path)
+                .map_err(|e| io(format!("reading {}", path.display()), e))?,
+        );
         format::check_segment_header(&data, seq).map_err(|why| corrupt(&path, 0, why))?;
         let scan = scan_segment(&data);
         match &scan.ending {

@@ -284,7 +284,7 @@ fn corrupting(kind: &str, segment_index: usize) {
     let fs = written(&batches, 1 << 20);
     let path = segment(&fs, segment_index);
     let data = fs.read(&path).unwrap();
-    let scan = recovery::scan_segment(&data);
+    let scan = recovery::scan_segment(&Bytes::from(data.clone()));
     let (offset, _) = scan
         .records
         .iter()
