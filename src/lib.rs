@@ -47,6 +47,9 @@ pub mod docs {
     /// docs/kv.md
     #[doc = include_str!("../docs/kv.md")]
     pub struct Kv;
+    /// docs/storage.md
+    #[doc = include_str!("../docs/storage.md")]
+    pub struct Storage;
     /// docs/model-checking.md
     #[doc = include_str!("../docs/model-checking.md")]
     pub struct ModelChecking;
