@@ -338,22 +338,34 @@ impl DiskStorage {
         };
         let covered = snapshot.meta.last_included_index;
         if let Some(previous) = previous.filter(|p| *p != snapshot_name(snapshot.meta, crc)) {
-            let path = self.dir.join(previous);
-            self.fs
-                .remove(&path)
-                .map_err(|e| io(format!("removing {}", path.display()), e))?;
-            self.sync_dir()?;
+            self.remove_durably(&previous)?;
         }
+        self.delete_covered_segments(inner, covered)
+    }
+
+    /// Deletes the oldest segments while the next one's checkpoint shows
+    /// that everything written before it is covered through `covered`.
+    fn delete_covered_segments(
+        &self,
+        inner: &mut Inner,
+        covered: LogIndex,
+    ) -> Result<(), StorageError> {
         while inner.segments.len() >= 2 && inner.segments[1].1 <= covered {
-            let path = self.dir.join(segment_name(inner.segments[0].0));
-            self.fs
-                .remove(&path)
-                .map_err(|e| io(format!("removing {}", path.display()), e))?;
-            self.sync_dir()?;
+            self.remove_durably(&segment_name(inner.segments[0].0))?;
             inner.segments.remove(0);
             inner.stats.segments_deleted += 1;
         }
         Ok(())
+    }
+
+    /// Removes file `name` and syncs the directory (one at a time: a
+    /// crash then never leaves a later removal without an earlier one).
+    fn remove_durably(&self, name: &str) -> Result<(), StorageError> {
+        let path = self.dir.join(name);
+        self.fs
+            .remove(&path)
+            .map_err(|e| io(format!("removing {}", path.display()), e))?;
+        self.sync_dir()
     }
 
     fn write_batch(&self, inner: &mut Inner, ops: &[Persist]) -> Result<(), StorageError> {
@@ -374,14 +386,7 @@ impl DiskStorage {
             && let Some(Persist::Snapshot(s)) =
                 ops.iter().find(|op| matches!(op, Persist::Snapshot(_)))
         {
-            while inner.segments.len() >= 2 && inner.segments[1].1 <= s.meta.last_included_index {
-                let path = self.dir.join(segment_name(inner.segments[0].0));
-                self.fs
-                    .remove(&path)
-                    .map_err(|e| io(format!("removing {}", path.display()), e))?;
-                self.sync_dir()?;
-                inner.segments.remove(0);
-            }
+            self.delete_covered_segments(inner, s.meta.last_included_index)?;
         }
         for op in ops {
             // The mirror checks the op fits, changing nothing if not (a
