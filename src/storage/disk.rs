@@ -198,6 +198,15 @@ impl DiskStorage {
             cleaned = true;
         }
         let seqs = recovery::segments_in(&dir, &names)?;
+        // Snapshot files without any segment: the segments were lost (a
+        // fresh directory holds neither). Starting empty would delete them.
+        if seqs.is_empty()
+            && let Some(snap) = names.iter().find(|n| n.ends_with(".snap"))
+        {
+            return Err(StorageError::Corrupt(format!(
+                "{shown}: a snapshot file ({snap}) but no segment: the log is missing"
+            )));
+        }
         let (stored, segments, written, repairs) = match seqs.is_empty() {
             true => {
                 let stored = Stored::default();

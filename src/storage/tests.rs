@@ -338,6 +338,20 @@ fn a_missing_segment_or_snapshot_is_refused() {
         "{err}"
     );
 
+    // Every segment lost, the snapshot left: refused, not started empty.
+    let fs = written(&batches, 128);
+    for name in fs
+        .list(dir())
+        .unwrap()
+        .iter()
+        .filter(|n| n.ends_with(".wal"))
+    {
+        fs.lose(&dir().join(name));
+    }
+    let err = open(&fs, 128).unwrap_err();
+    assert!(err.to_string().contains("no segment"), "{err}");
+    assert!(fs.list(dir()).unwrap().iter().any(|n| n.ends_with(".snap")));
+
     let fs = written(&batches, 128);
     let path = dir().join(snap);
     let len = fs.read(&path).unwrap().len();
