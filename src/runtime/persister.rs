@@ -72,14 +72,54 @@ pub trait Persister: Send + Sync {
 /// may still be finishing a handler) are invisible to its successor.
 #[derive(Debug, Default)]
 pub struct MemoryPersister {
-    state: Mutex<State>,
+    state: Mutex<SizedStored>,
 }
 
+/// What a persister stores, with the encoded size of its entries kept up
+/// to date incrementally (an append adds its entries' sizes; a truncation
+/// or a snapshot recounts what is left): every persister's
+/// [`Persister::raft_state_size`] in O(1).
 #[derive(Clone, Debug, Default)]
-struct State {
-    stored: Stored,
-    /// Encoded size of `stored.entries`, kept up to date incrementally.
+pub(crate) struct SizedStored {
+    /// The stored state.
+    pub(crate) stored: Stored,
     entries_size: usize,
+}
+
+impl SizedStored {
+    /// `stored`, its size counted.
+    pub(crate) fn new(stored: Stored) -> SizedStored {
+        let entries_size = stored.entries.iter().map(encoded_entry_size).sum();
+        SizedStored {
+            stored,
+            entries_size,
+        }
+    }
+
+    /// Executes `op` ([`Stored::apply`]: a refused op changes nothing).
+    pub(crate) fn apply(&mut self, op: &Persist) -> Result<(), Error> {
+        self.stored.apply(op)?;
+        self.entries_size = match op {
+            Persist::HardState(_) => self.entries_size,
+            Persist::Append(entries) => {
+                self.entries_size + entries.iter().map(encoded_entry_size).sum::<usize>()
+            }
+            Persist::TruncateAfter { .. } | Persist::Snapshot(_) => {
+                self.stored.entries.iter().map(encoded_entry_size).sum()
+            }
+        };
+        Ok(())
+    }
+
+    /// [`Persister::raft_state_size`].
+    pub(crate) fn raft_state_size(&self) -> usize {
+        encoded_hard_state_size(&self.stored.hard_state) + self.entries_size
+    }
+
+    /// [`Persister::snapshot_size`].
+    pub(crate) fn snapshot_size(&self) -> usize {
+        self.stored.snapshot.as_ref().map_or(0, |s| s.data.len())
+    }
 }
 
 impl MemoryPersister {
@@ -98,17 +138,7 @@ impl MemoryPersister {
 
 impl Persister for MemoryPersister {
     fn persist(&self, op: &Persist) -> Result<(), StorageError> {
-        let mut state = lock(&self.state);
-        state.stored.apply(op)?;
-        state.entries_size = match op {
-            Persist::HardState(_) => state.entries_size,
-            Persist::Append(entries) => {
-                state.entries_size + entries.iter().map(encoded_entry_size).sum::<usize>()
-            }
-            Persist::TruncateAfter { .. } | Persist::Snapshot(_) => {
-                state.stored.entries.iter().map(encoded_entry_size).sum()
-            }
-        };
+        lock(&self.state).apply(op)?;
         Ok(())
     }
 
@@ -117,16 +147,11 @@ impl Persister for MemoryPersister {
     }
 
     fn raft_state_size(&self) -> usize {
-        let state = lock(&self.state);
-        encoded_hard_state_size(&state.stored.hard_state) + state.entries_size
+        lock(&self.state).raft_state_size()
     }
 
     fn snapshot_size(&self) -> usize {
-        lock(&self.state)
-            .stored
-            .snapshot
-            .as_ref()
-            .map_or(0, |s| s.data.len())
+        lock(&self.state).snapshot_size()
     }
 }
 

@@ -24,8 +24,8 @@
 //!   disk is unknown, and a failed `fsync` cannot be retried safely): the
 //!   peer halts, and a restart recovers from what the disk holds.
 
-use crate::consensus::storage::{encoded_entry_size, encoded_hard_state_size};
 use crate::consensus::{LogIndex, Persist, Stored};
+use crate::runtime::persister::SizedStored;
 use crate::runtime::{Persister, StorageError};
 use crate::storage::format::{self, Record, SnapshotRef};
 use crate::storage::fs::{AppendFile, Fs, OsFs};
@@ -143,10 +143,9 @@ impl std::fmt::Debug for DiskStorage {
 }
 
 struct Inner {
-    /// What the log holds, as [`Persister::load`] returns it.
-    stored: Stored,
-    /// Encoded size of `stored.entries`.
-    entries_size: usize,
+    /// What the log holds, as [`Persister::load`] returns it, with its
+    /// size.
+    log: SizedStored,
     file: Box<dyn AppendFile>,
     /// The kept segments: number and the last index when it was started.
     segments: Vec<(u64, LogIndex)>,
@@ -254,14 +253,12 @@ impl DiskStorage {
         let file = fs
             .open_append(&path)
             .map_err(|e| io(format!("opening {}", path.display()), e))?;
-        let entries_size = stored.entries.iter().map(encoded_entry_size).sum();
         Ok(DiskStorage {
             dir,
             fs,
             options,
             inner: Mutex::new(Inner {
-                stored,
-                entries_size,
+                log: SizedStored::new(stored),
                 file,
                 segments,
                 written,
@@ -298,7 +295,7 @@ impl DiskStorage {
             self.fs.as_ref(),
             &self.dir,
             seq,
-            &inner.stored,
+            &inner.log.stored,
             inner.snapshot,
             sync_dir,
         )?;
@@ -307,8 +304,8 @@ impl DiskStorage {
             .fs
             .open_append(&path)
             .map_err(|e| io(format!("opening {}", path.display()), e))?;
-        inner.written = segment_bytes(seq, &inner.stored, inner.snapshot).len() as u64;
-        inner.segments.push((seq, inner.stored.last_index()));
+        inner.written = segment_bytes(seq, &inner.log.stored, inner.snapshot).len() as u64;
+        inner.segments.push((seq, inner.log.stored.last_index()));
         inner.stats.rotations += 1;
         Ok(())
     }
@@ -342,7 +339,7 @@ impl DiskStorage {
     /// and the segments it covers (a segment goes when the next one's
     /// checkpoint shows every entry written before it is covered).
     fn collect(&self, inner: &mut Inner, previous: Option<String>) -> Result<(), StorageError> {
-        let (Some(snapshot), Some((_, crc))) = (&inner.stored.snapshot, inner.snapshot) else {
+        let (Some(snapshot), Some((_, crc))) = (&inner.log.stored.snapshot, inner.snapshot) else {
             return Ok(());
         };
         let covered = snapshot.meta.last_included_index;
@@ -382,6 +379,7 @@ impl DiskStorage {
             self.rotate(inner)?;
         }
         let previous = inner
+            .log
             .stored
             .snapshot
             .as_ref()
@@ -401,7 +399,7 @@ impl DiskStorage {
             // The mirror checks the op fits, changing nothing if not (a
             // correct core never asks for one that does not); a refused op
             // and those after it are not written.
-            if let Err(e) = inner.stored.apply(op) {
+            if let Err(e) = inner.log.apply(op) {
                 refused = Some(StorageError::Rejected(e));
                 break;
             }
@@ -425,15 +423,6 @@ impl DiskStorage {
                 }
             };
             record.encode(&mut buf);
-            inner.entries_size = match op {
-                Persist::HardState(_) => inner.entries_size,
-                Persist::Append(entries) => {
-                    inner.entries_size + entries.iter().map(encoded_entry_size).sum::<usize>()
-                }
-                Persist::TruncateAfter { .. } | Persist::Snapshot(_) => {
-                    inner.stored.entries.iter().map(encoded_entry_size).sum()
-                }
-            };
         }
         if !buf.is_empty() {
             Record::Commit.encode(&mut buf);
@@ -535,20 +524,15 @@ impl Persister for DiskStorage {
         let inner = lock(&self.inner);
         match &inner.fault {
             Some(fault) => Err(fault.clone()),
-            None => Ok(inner.stored.clone()),
+            None => Ok(inner.log.stored.clone()),
         }
     }
 
     fn raft_state_size(&self) -> usize {
-        let inner = lock(&self.inner);
-        encoded_hard_state_size(&inner.stored.hard_state) + inner.entries_size
+        lock(&self.inner).log.raft_state_size()
     }
 
     fn snapshot_size(&self) -> usize {
-        lock(&self.inner)
-            .stored
-            .snapshot
-            .as_ref()
-            .map_or(0, |s| s.data.len())
+        lock(&self.inner).log.snapshot_size()
     }
 }
