@@ -12,6 +12,7 @@
 pub mod apply_queue;
 pub mod clock;
 pub mod config;
+pub mod journal;
 pub mod leadership;
 #[cfg(not(feature = "loom"))]
 pub mod local;

@@ -4,9 +4,11 @@
 //! The runtime adds no protocol logic: every decision is the core's
 //! ([`Node`]). It feeds the core its inputs (messages from the transport,
 //! timers, proposals, snapshots) under one lock and executes the effects
-//! in order: persist effects while the lock is held, before any message
-//! that depends on them leaves; timers re-armed; committed entries handed
-//! to the application and messages sent once the lock is released.
+//! in order: persist effects appended to the journal while the lock is
+//! held, and made durable after it is released, many calls' effects with
+//! one write and one sync (group commit, [`crate::runtime::journal`]),
+//! before any message or committed entry that may depend on them leaves;
+//! timers re-armed under the lock.
 //!
 //! One thread of its own: a ticker that fires the election and heartbeat
 //! timers (it sleeps on a condition variable until the earliest deadline:
@@ -43,6 +45,7 @@ use crate::runtime::apply_queue::{ApplyQueue, ApplyQueueStats, ApplyReceiver, Tu
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
 use crate::runtime::leadership::{LeaderWatch, Leadership, Publisher};
+use crate::runtime::journal::{Journal, NotDurable, Ticket};
 use crate::runtime::persister::{Persister, StorageError};
 use crate::runtime::sync::{
     Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, thread, wait,
@@ -78,6 +81,9 @@ struct Shared {
     /// to the application; its lock may be taken with the node lock held,
     /// never the other way round (see [`Shared::run`]).
     apply: Arc<ApplyQueue>,
+    /// Group commit of the persist effects ([`crate::runtime::journal`]):
+    /// appended under the node lock, written outside it.
+    journal: Journal,
     /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
     /// handler checks it under the node lock, the lock the ticker waits
     /// with, and `shutdown` takes that lock after setting it, before
@@ -138,7 +144,8 @@ fn leadership(node: &Node) -> Leadership {
 /// What one call's effects ask for, sorted by when the effect loop carries
 /// them out (timers are re-armed while sorting, under the node lock).
 struct Plan {
-    /// Written, in one batch, before the node lock is released.
+    /// Appended to the journal before the node lock is released, and
+    /// durable before anything below leaves.
     persists: Vec<Persist>,
     /// Sent, in order, once everything else is done.
     outbox: Vec<(NodeId, Message)>,
@@ -308,6 +315,7 @@ impl Raft {
             }),
             timers_changed: Condvar::new(),
             apply,
+            journal: Journal::new(),
             stopped: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             transport,
@@ -544,6 +552,7 @@ impl Shared {
     fn shutdown(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         drop(lock(&self.core));
+        self.journal.close();
         self.apply.close();
         self.timers_changed.notify_all();
         self.leadership.close();
@@ -558,11 +567,13 @@ impl Shared {
         }
     }
 
-    /// Executes `effects` in order: persists and timers with the node lock
-    /// held (so that storage and timers follow the core's decisions in the
-    /// same order), then the lock released, the committed entries handed
-    /// to the application and the messages sent. A message leaves only
-    /// after every persist effect before it has returned.
+    /// Executes `effects` in order: persist effects appended to the journal
+    /// and timers re-armed with the node lock held (so that storage and
+    /// timers follow the core's decisions in the same order), then the
+    /// lock released, the journal made durable through this call (group
+    /// commit), the committed entries handed to the application and the
+    /// messages sent. A message leaves only after every persist effect
+    /// appended before it is durable.
     ///
     /// Committed entries take their turn in the apply queue before the node
     /// lock is released: threads that commit one after the other hand
@@ -572,13 +583,54 @@ impl Shared {
     /// waits for it.
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
         let mut plan = self.plan(&mut core, effects);
-        self.persist(&mut core, &mut plan);
+        let ticket = self.append(&mut plan);
         self.publish_leadership(&mut core);
         let turn = self.apply_turn(&plan);
         drop(core);
         self.wake_ticker(&plan);
+        if !self.durable(ticket) {
+            return;
+        }
         Shared::hand_over(turn, std::mem::take(&mut plan.applied));
         self.send_all(plan.outbox);
+    }
+
+    /// Appends the plan's persist effects to the journal (under the node
+    /// lock, in the core's order). The ticket to wait for: every effect so
+    /// far, when the call persists something or has messages or entries
+    /// that may depend on an earlier call's effects; `None` when it has
+    /// nothing that must wait.
+    fn append(&self, plan: &mut Plan) -> Option<Ticket> {
+        let persists = std::mem::take(&mut plan.persists);
+        let waits = !persists.is_empty() || !plan.outbox.is_empty() || !plan.applied.is_empty();
+        let ticket = self.journal.append(persists);
+        waits.then_some(ticket)
+    }
+
+    /// Waits (no lock held) until every persist effect through `ticket` is
+    /// durable, writing them itself if no other thread is: group commit.
+    /// False if storage failed, which halts the peer (its apply queue and
+    /// leadership watch closed, so nobody waits on it), or the peer
+    /// stopped: then nothing that depends on those effects may leave.
+    fn durable(&self, ticket: Option<Ticket>) -> bool {
+        let Some(ticket) = ticket else {
+            return true;
+        };
+        match self.journal.wait_durable(ticket, self.persister.as_ref()) {
+            Ok(()) => true,
+            Err(NotDurable::Closed) => false,
+            Err(NotDurable::Failed(e)) => {
+                let mut core = lock(&self.core);
+                if core.fault.is_none() {
+                    tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
+                    core.fault = Some(e);
+                }
+                drop(core);
+                self.apply.close();
+                self.leadership.close();
+                false
+            }
+        }
     }
 
     /// Sorts `effects` into a [`Plan`], re-arming the timers they arm.
@@ -649,24 +701,6 @@ impl Shared {
             };
         }
         plan
-    }
-
-    /// Writes the plan's persist effects in one batch. If storage refuses,
-    /// nothing that depends on what failed to persist may leave: no
-    /// message, no entry to the application; the peer halts (its apply
-    /// queue and leadership watch are closed, so nobody waits on it).
-    fn persist(&self, core: &mut Core, plan: &mut Plan) {
-        if plan.persists.is_empty() {
-            return;
-        }
-        if let Err(e) = self.persister.persist_batch(&plan.persists) {
-            tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
-            core.fault = Some(e);
-            plan.outbox.clear();
-            plan.applied.clear();
-            self.apply.close();
-            self.leadership.close();
-        }
     }
 
     /// A turn in the apply queue, taken under the node lock, if the plan

@@ -17,18 +17,24 @@ pub(super) fn run(shared: &Shared, mut core: MutexGuard<'_, Core>, effects: Vec<
             // threads that commit one after the other can hand their
             // entries over in the opposite order.
             let mut plan = shared.plan(&mut core, effects);
-            shared.persist(&mut core, &mut plan);
+            let ticket = shared.append(&mut plan);
             shared.publish_leadership(&mut core);
             drop(core);
             let turn = shared.apply_turn(&plan);
             shared.wake_ticker(&plan);
+            if !shared.durable(ticket) {
+                return;
+            }
             Shared::hand_over(turn, std::mem::take(&mut plan.applied));
             shared.send_all(plan.outbox);
         }
         Some(Mutation::SendUnderLock) => {
             let mut plan = shared.plan(&mut core, effects);
-            shared.persist(&mut core, &mut plan);
+            let ticket = shared.append(&mut plan);
             shared.publish_leadership(&mut core);
+            if !shared.durable(ticket) {
+                return;
+            }
             shared.send_all(std::mem::take(&mut plan.outbox));
             let turn = shared.apply_turn(&plan);
             drop(core);
@@ -36,25 +42,30 @@ pub(super) fn run(shared: &Shared, mut core: MutexGuard<'_, Core>, effects: Vec<
             Shared::hand_over(turn, std::mem::take(&mut plan.applied));
         }
         Some(Mutation::PersistAfterSend) => {
+            // A send overtakes the persist it depends on: the messages
+            // leave before the journal is durable through this call.
             let mut plan = shared.plan(&mut core, effects);
-            let deferred = std::mem::take(&mut plan.persists);
+            let ticket = shared.append(&mut plan);
             shared.publish_leadership(&mut core);
             let turn = shared.apply_turn(&plan);
             drop(core);
             shared.wake_ticker(&plan);
-            Shared::hand_over(turn, std::mem::take(&mut plan.applied));
-            shared.send_all(plan.outbox);
-            if !deferred.is_empty() {
-                let _ = shared.persister.persist_batch(&deferred);
+            shared.send_all(std::mem::take(&mut plan.outbox));
+            if !shared.durable(ticket) {
+                return;
             }
+            Shared::hand_over(turn, std::mem::take(&mut plan.applied));
         }
         Some(Mutation::DeliverUnderNodeLock) => {
             // Waits for the turn and for room with the node lock held: an
             // application that calls back into the peer deadlocks.
             let mut plan = shared.plan(&mut core, effects);
-            shared.persist(&mut core, &mut plan);
+            let ticket = shared.append(&mut plan);
             shared.publish_leadership(&mut core);
             let turn = shared.apply_turn(&plan);
+            if !shared.durable(ticket) {
+                return;
+            }
             Shared::hand_over(turn, std::mem::take(&mut plan.applied));
             drop(core);
             shared.wake_ticker(&plan);
@@ -83,6 +94,7 @@ pub(super) fn shutdown(shared: &Shared) {
         return shared.shutdown();
     }
     shared.stopped.store(true, Ordering::SeqCst);
+    shared.journal.close();
     shared.apply.close();
     shared.timers_changed.notify_all();
     shared.leadership.close();
