@@ -93,6 +93,7 @@ pub struct Cluster {
     local: Option<LocalNetwork>,
     network: Option<Network>,
     snapshot_every: u64,
+    disks: Vec<Arc<DiskStorage>>,
 }
 
 impl Cluster {
@@ -114,6 +115,7 @@ impl Cluster {
         };
         let mut peers = Vec::new();
         let mut receivers = Vec::new();
+        let mut disks = Vec::new();
         for &id in &ids {
             let transport: Arc<dyn Transport> = match (&local, &network) {
                 (Some(local), _) => local.transport(id),
@@ -124,10 +126,12 @@ impl Cluster {
                 None => Arc::new(MemoryPersister::new()),
                 Some(dir) => {
                     let dir = dir.join(format!("peer-{}", id.0));
-                    Arc::new(
+                    let disk = Arc::new(
                         DiskStorage::open(&dir)
                             .with_context(|| format!("opening {}", dir.display()))?,
-                    )
+                    );
+                    disks.push(disk.clone());
+                    disk
                 }
             };
             let (raft, applied) =
@@ -188,6 +192,7 @@ impl Cluster {
             local,
             network,
             snapshot_every: options.snapshot_every,
+            disks,
         })
     }
 
@@ -228,6 +233,9 @@ impl Cluster {
         }
         for drain in self.drains.drain(..) {
             let _ = drain.join();
+        }
+        for (i, disk) in self.disks.drain(..).enumerate() {
+            eprintln!("peer {i}: {:?}", disk.stats());
         }
     }
 }
