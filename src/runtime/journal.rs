@@ -25,7 +25,9 @@
 //! (to append), never the other way round; the journal's lock is not held
 //! while writing.
 
-use crate::consensus::Persist;
+use crate::consensus::{Message, NodeId, Persist};
+use crate::runtime::config::ApplyMsg;
+use std::collections::VecDeque;
 use crate::runtime::persister::{Persister, StorageError};
 use crate::runtime::sync::{Condvar, Mutex, MutexGuard, lock, wait};
 
@@ -34,6 +36,28 @@ pub(crate) struct Journal {
     state: Mutex<State>,
     /// Signalled when a write ends or the journal closes.
     written: Condvar,
+    /// Signalled when work arrives for the storage thread.
+    work: Condvar,
+}
+
+/// What a handler left for the storage thread: its messages and applied
+/// entries, to leave once every effect through `through` is durable.
+pub(crate) struct Held {
+    through: u64,
+    /// Messages to send.
+    pub(crate) outbox: Vec<(NodeId, Message)>,
+    /// Entries and snapshots to hand to the application.
+    pub(crate) applied: Vec<ApplyMsg>,
+}
+
+/// One round of the storage thread: effects to write (through a
+/// sequence number) and what may leave once they are durable.
+pub(crate) struct Work {
+    /// Effects to write in one batch.
+    pub(crate) ops: Vec<Persist>,
+    through: u64,
+    /// What leaves once they are durable, in order.
+    pub(crate) held: Vec<Held>,
 }
 
 struct State {
@@ -49,6 +73,8 @@ struct State {
     failed: Option<StorageError>,
     /// The peer stopped: no write starts any more.
     closed: bool,
+    /// Handlers' messages and entries waiting for the storage thread.
+    held: VecDeque<Held>,
 }
 
 /// Why [`Journal::wait_durable`] did not see its ticket durable.
@@ -74,8 +100,10 @@ impl Journal {
                 writing: false,
                 failed: None,
                 closed: false,
+                held: VecDeque::new(),
             }),
             written: Condvar::new(),
+            work: Condvar::new(),
         }
     }
 
@@ -137,6 +165,64 @@ impl Journal {
         state
     }
 
+    /// Appends `ops` and leaves `outbox` and `applied` to the storage
+    /// thread (called with the node lock held): the handler returns at once.
+    pub(crate) fn append_deferred(
+        &self,
+        ops: Vec<Persist>,
+        outbox: Vec<(NodeId, Message)>,
+        applied: Vec<ApplyMsg>,
+    ) {
+        let mut state = lock(&self.state);
+        let wake = !ops.is_empty() || !outbox.is_empty() || !applied.is_empty();
+        state.appended += ops.len() as u64;
+        state.pending.extend(ops);
+        if !outbox.is_empty() || !applied.is_empty() {
+            let through = state.appended;
+            state.held.push_back(Held {
+                through,
+                outbox,
+                applied,
+            });
+        }
+        drop(state);
+        if wake {
+            self.work.notify_one();
+        }
+    }
+
+    /// The storage thread's next round: waits for work; `None` once the
+    /// journal is closed or failed.
+    pub(crate) fn take_work(&self) -> Option<Work> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.closed || state.failed.is_some() {
+                return None;
+            }
+            if !state.pending.is_empty() || !state.held.is_empty() {
+                break;
+            }
+            state = wait(&self.work, state);
+        }
+        let ops = std::mem::take(&mut state.pending);
+        let through = state.appended;
+        let held = state.held.drain(..).collect();
+        state.writing = true;
+        Some(Work { ops, through, held })
+    }
+
+    /// The storage thread wrote `work`'s effects (or failed to).
+    pub(crate) fn finish(&self, work: &Work, result: Result<(), StorageError>) {
+        let mut state = lock(&self.state);
+        state.writing = false;
+        match result {
+            Ok(()) => state.durable = state.durable.max(work.through),
+            Err(e) => state.failed = Some(e),
+        }
+        drop(state);
+        self.written.notify_all();
+    }
+
     /// The peer stopped: waits for a write in progress to end, and lets
     /// no new one start.
     pub(crate) fn close(&self) {
@@ -147,5 +233,6 @@ impl Journal {
         }
         drop(state);
         self.written.notify_all();
+        self.work.notify_all();
     }
 }

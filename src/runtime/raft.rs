@@ -84,6 +84,9 @@ struct Shared {
     /// Group commit of the persist effects ([`crate::runtime::journal`]):
     /// appended under the node lock, written outside it.
     journal: Journal,
+    /// Set once the storage thread runs: handlers then leave their
+    /// effects to it and return at once.
+    deferred: AtomicBool,
     /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
     /// handler checks it under the node lock, the lock the ticker waits
     /// with, and `shutdown` takes that lock after setting it, before
@@ -250,6 +253,20 @@ impl Raft {
             ticker,
             applied,
         } = Raft::unstarted(members, me, persister, config, transport, clock)?;
+        let storage = {
+            let shared = Arc::clone(&raft.shared);
+            shared.deferred.store(true, Ordering::SeqCst);
+            thread::Builder::new()
+                .name(format!("raft-{}-storage", me.0))
+                .spawn(move || shared.run_storage())
+        };
+        match storage {
+            Ok(handle) => lock(&raft.shared.threads).push(handle),
+            Err(e) => {
+                raft.shutdown();
+                return Err(RaftError::Thread(std::sync::Arc::new(e)));
+            }
+        }
         let spawned = thread::Builder::new()
             .name(format!("raft-{}-ticker", me.0))
             .spawn(move || ticker.run());
@@ -316,6 +333,7 @@ impl Raft {
             timers_changed: Condvar::new(),
             apply,
             journal: Journal::new(),
+            deferred: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             transport,
@@ -583,6 +601,17 @@ impl Shared {
     /// waits for it.
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
         let mut plan = self.plan(&mut core, effects);
+        if self.deferred.load(Ordering::SeqCst) {
+            self.journal.append_deferred(
+                std::mem::take(&mut plan.persists),
+                std::mem::take(&mut plan.outbox),
+                std::mem::take(&mut plan.applied),
+            );
+            self.publish_leadership(&mut core);
+            drop(core);
+            self.wake_ticker(&plan);
+            return;
+        }
         let ticket = self.append(&mut plan);
         self.publish_leadership(&mut core);
         let turn = self.apply_turn(&plan);
@@ -593,6 +622,36 @@ impl Shared {
         }
         Shared::hand_over(turn, std::mem::take(&mut plan.applied));
         self.send_all(plan.outbox);
+    }
+
+    /// The storage thread: writes what handlers appended, one batch a
+    /// round, then hands over and sends what they left, in order.
+    fn run_storage(&self) {
+        while let Some(mut work) = self.journal.take_work() {
+            let result = match work.ops.is_empty() {
+                true => Ok(()),
+                false => self.persister.persist_batch(&work.ops),
+            };
+            let failed = result.as_ref().err().cloned();
+            self.journal.finish(&work, result);
+            if let Some(e) = failed {
+                let mut core = lock(&self.core);
+                if core.fault.is_none() {
+                    tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
+                    core.fault = Some(e);
+                }
+                drop(core);
+                self.apply.close();
+                self.leadership.close();
+                return;
+            }
+            for held in work.held.drain(..) {
+                if !held.applied.is_empty() {
+                    self.apply.turn().deliver(held.applied);
+                }
+                self.send_all(held.outbox);
+            }
+        }
     }
 
     /// Appends the plan's persist effects to the journal (under the node
