@@ -1,17 +1,17 @@
 //! The bounded apply queue with capacity 1, on a follower holding entries
-//! 1-3 of term 1: a handler commits all three at once, so it must wait for
-//! room twice.
+//! 1-3 of term 1: a handler commits all three at once, so the storage round
+//! that hands them over must wait for room twice.
 //!
 //! `full_queue_consumer_calls_back`: an application thread takes each
 //! entry and calls back into the peer (`Raft::snapshot` through it, then
 //! `Raft::state`), as a state machine that snapshots does. Checked in
-//! every interleaving: no deadlock (the handler never waits for room with
+//! every interleaving: no deadlock (no storage round waits for room with
 //! the node lock held), the entries arrive in log order, and the queue
 //! never holds more than its capacity.
 //!
 //! `shutdown_wakes_a_blocked_producer`: nobody takes from the queue and
-//! the peer is shut down while the handler may be waiting for room.
-//! Checked in every interleaving: the handler returns (a producer left
+//! the peer is shut down while its storage round may be waiting for room.
+//! Checked in every interleaving: the round returns (a producer left
 //! waiting makes its join hang, which loom reports as a deadlock), and
 //! what was handed over is a prefix of the log within the capacity.
 
@@ -40,6 +40,7 @@ fn follower(mutation: Option<Mutation>) -> Peer {
             0,
         ),
     );
+    peer.drain();
     peer
 }
 
@@ -48,12 +49,17 @@ fn consumer_calls_back(mutation: Option<Mutation>) {
     let Unstarted {
         raft,
         ticker: _ticker,
+        storage,
         applied,
     } = peer.parts;
 
     let commit = {
         let raft = raft.clone();
-        thread::spawn(move || raft.receive(NodeId(1), append(1, (3, 1), vec![], 3)))
+        let storage = storage.clone();
+        thread::spawn(move || {
+            raft.receive(NodeId(1), append(1, (3, 1), vec![], 3));
+            storage.flush();
+        })
     };
     let application = {
         let raft = raft.clone();
@@ -96,11 +102,15 @@ fn shutdown_while_blocked() {
     let Unstarted {
         raft,
         ticker: _ticker,
+        storage,
         applied,
     } = peer.parts;
     let commit = {
         let raft = raft.clone();
-        thread::spawn(move || raft.receive(NodeId(1), append(1, (3, 1), vec![], 3)))
+        thread::spawn(move || {
+            raft.receive(NodeId(1), append(1, (3, 1), vec![], 3));
+            storage.flush();
+        })
     };
     raft.shutdown();
     commit.join().expect("the handler returns");

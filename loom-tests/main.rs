@@ -1,5 +1,5 @@
 //! loom models of the thread runtime (`cargo test --features loom`): the
-//! real `Raft` handle, its ticker loop and its persister, with
+//! real `Raft` handle, its ticker and storage loops, its journal and persister, with
 //! loom's locks, condition variables, atomics, threads and channels swapped
 //! in by `src/runtime/sync.rs`. Each model uses at most four threads (main
 //! included) and a preemption bound of 2 or 3 (`LOOM_MAX_PREEMPTIONS`

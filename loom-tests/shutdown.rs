@@ -1,7 +1,9 @@
 //! `shutdown()` racing everything a peer does: its own ticker thread
 //! (spawned by `Raft::with_clock`, as in production) and a handler that
 //! commits two entries (persisting, handing them to the apply queue,
-//! re-arming the election timer) and then proposes.
+//! re-arming the election timer) and then proposes; its storage thread
+//! too, doing every write, as on a disk (the persister says its writes
+//! are not cheap, so handlers wake the storage thread instead of writing).
 //!
 //! Checked in every interleaving: `shutdown` returns (every thread has
 //! ended; a thread left waiting makes its join wait forever, which loom
@@ -19,10 +21,12 @@ fn model(mutation: Option<Mutation>) {
     let transport = CheckingTransport::new(NodeId(0));
     let persister = Arc::new(MemoryPersister::new());
     transport.watch(persister.clone());
+    // Writes that are not cheap, as on a disk: every handler wakes the
+    // storage thread, which writes and then lets out what waited.
     let (raft, applied) = Raft::with_clock(
         members(),
         NodeId(0),
-        persister.clone(),
+        Arc::new(SlowPersister(persister.clone())),
         config(mutation),
         transport,
         Arc::new(ManualClock::new()),

@@ -1,5 +1,6 @@
 //! `start()` racing an incoming AppendEntries from a new leader and the
-//! election timer firing, on a leader of term 1.
+//! election timer firing, on a leader of term 1, with storage rounds run
+//! by the proposer and by the timer thread as they go.
 //!
 //! Checked in every interleaving: no deadlock; every message leaves only
 //! after the state it depends on is persisted (term, vote, entries);
@@ -18,11 +19,21 @@ fn model(mutation: Option<Mutation>) {
     let peer = peer(NodeId(0), transport.clone(), mutation);
     transport.watch(peer.persister.clone());
     peer.elect();
-    let Unstarted { raft, ticker, .. } = &peer.parts;
+    let Unstarted {
+        raft,
+        ticker,
+        storage,
+        ..
+    } = &peer.parts;
 
     let proposer = {
         let raft = raft.clone();
-        thread::spawn(move || raft.start(Bytes::from_static(b"x")))
+        let storage = storage.clone();
+        thread::spawn(move || {
+            let started = raft.start(Bytes::from_static(b"x"));
+            storage.flush();
+            started
+        })
     };
     let new_leader = {
         let raft = raft.clone();
@@ -32,9 +43,11 @@ fn model(mutation: Option<Mutation>) {
     // The main thread is the clock: time passes, the due timers fire.
     peer.clock.advance(PAST_ANY_TIMEOUT);
     while ticker.fire_due() {}
+    peer.drain();
 
     let started = proposer.join().expect("start returns");
     new_leader.join().expect("receive returns");
+    peer.drain();
     match started {
         Ok((index, term)) => {
             assert_eq!((index, term), (LogIndex(1), Term(1)));

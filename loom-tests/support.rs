@@ -61,7 +61,7 @@ pub fn config(mutation: Option<Mutation>) -> RaftConfig {
 /// due.
 pub const PAST_ANY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A peer of a model: its handle, its timer loop, its storage and its clock.
+/// A peer of a model: its handle, its loops, its storage and its clock.
 pub struct Peer {
     /// The parts [`Raft::unstarted`] returned.
     pub parts: Unstarted,
@@ -98,12 +98,20 @@ pub fn peer_with(me: NodeId, transport: Arc<dyn Transport>, config: RaftConfig) 
 
 impl Peer {
     /// Makes this (fresh) peer the leader of term 1: its election timer
-    /// fires and peer 1 grants it the vote.
+    /// fires and peer 1 grants it the vote; what that decided is written
+    /// and sent.
     pub fn elect(&self) {
         self.clock.advance(PAST_ANY_TIMEOUT);
         assert!(self.parts.ticker.fire_due(), "the election timer fires");
         self.parts.raft.receive(NodeId(1), vote_granted(1));
         assert_eq!(self.parts.raft.state(), (Term(1), true));
+        self.drain();
+    }
+
+    /// Runs storage rounds until there is nothing left to write or let
+    /// out (or another thread is running one).
+    pub fn drain(&self) {
+        while self.parts.storage.flush() {}
     }
 
     /// Fails the model if what the peer holds in memory differs from what
@@ -119,6 +127,43 @@ impl Peer {
                 "snapshot"
             );
         });
+    }
+}
+
+/// A [`MemoryPersister`] that says its writes are not cheap, as a disk
+/// log's are: the peer then leaves every write to its storage thread
+/// (woken by each handler) instead of writing on the handler's thread.
+pub struct SlowPersister(pub Arc<MemoryPersister>);
+
+impl Persister for SlowPersister {
+    fn persist(
+        &self,
+        op: &checked_raft::Persist,
+    ) -> Result<(), checked_raft::runtime::StorageError> {
+        self.0.persist(op)
+    }
+
+    fn persist_batch(
+        &self,
+        ops: &[checked_raft::Persist],
+    ) -> Result<(), checked_raft::runtime::StorageError> {
+        self.0.persist_batch(ops)
+    }
+
+    fn load(&self) -> Result<Stored, checked_raft::runtime::StorageError> {
+        self.0.load()
+    }
+
+    fn raft_state_size(&self) -> usize {
+        self.0.raft_state_size()
+    }
+
+    fn snapshot_size(&self) -> usize {
+        self.0.snapshot_size()
+    }
+
+    fn writes_are_cheap(&self) -> bool {
+        false
     }
 }
 

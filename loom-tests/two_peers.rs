@@ -1,8 +1,8 @@
 //! Two peers whose election timers fire at once, each handling the other's
 //! requests and replies while sending its own, over a transport that runs
-//! the receiver's handler on the sender's thread: a peer that held its node
-//! lock while sending would need the other's lock while the other needs
-//! its own (a lock-order cycle).
+//! the receiver's handler on the sender's thread: a storage round that held
+//! its peer's node lock while sending would need the other's lock while the
+//! other's round needs its own (a lock-order cycle).
 //!
 //! Checked in every interleaving: no deadlock, every message backed by
 //! what its sender has persisted, at most one leader per term (§5.2
@@ -22,20 +22,26 @@ fn model(mutation: Option<Mutation>) {
     transports[1].connect(&peers[0].parts.raft, peers[1].persister.clone());
 
     let [a, b] = peers;
+    // Each thread fires its peer's election timer and runs its storage
+    // rounds, which send to the other peer and so run its handler.
     let a = thread::spawn(move || {
         a.clock.advance(PAST_ANY_TIMEOUT);
         a.parts.ticker.fire_due();
+        a.drain();
         a
     });
     let b = thread::spawn(move || {
         b.clock.advance(PAST_ANY_TIMEOUT);
         b.parts.ticker.fire_due();
+        b.drain();
         b
     });
     let peers = [
         a.join().expect("peer 0 ends"),
         b.join().expect("peer 1 ends"),
     ];
+    // What the other's messages decided, written and answered.
+    while peers.iter().any(|p| p.parts.storage.flush()) {}
 
     let states = peers.each_ref().map(|p| p.parts.raft.state());
     assert!(

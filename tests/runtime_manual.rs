@@ -28,6 +28,7 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
     let Unstarted {
         raft,
         ticker,
+        storage,
         applied,
     } = Raft::unstarted(
         vec![NodeId(0)],
@@ -55,6 +56,12 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
         raft.start(Bytes::from_static(b"x")),
         Ok((LogIndex(1), Term(1)))
     );
+    assert!(
+        applied.try_recv().is_err(),
+        "nothing is applied before the storage loop writes it"
+    );
+    assert!(storage.flush(), "a round writes the vote and the entry");
+    assert!(!storage.flush(), "and leaves nothing behind");
     assert_eq!(
         applied.recv().unwrap(),
         ApplyMsg::Command {

@@ -7,7 +7,7 @@
 
 use jepsen_lite::harness::results::Validity;
 use jepsen_lite::harness::runner;
-use jepsen_lite::harness::{Backend, NemesisKind, RunOptions, Workload};
+use jepsen_lite::harness::{Backend, NemesisKind, RunOptions, Storage, Workload};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -37,6 +37,7 @@ fn short(workload: Workload, nemesis: &[NemesisKind], seed: u64) -> RunOptions {
         check_timeout: Duration::from_secs(60),
         store: store(),
         backend: Backend::Threads,
+        storage: Storage::Memory,
         bug: None,
     }
 }
@@ -102,6 +103,16 @@ fn partitions_are_valid() {
 #[test]
 fn kills_are_valid() {
     run_valid(&short(Workload::Kv, &[NemesisKind::Kill], 3));
+}
+
+#[test]
+fn kills_on_disk_are_valid() {
+    // Every server on a DiskStorage: a killed server reopens its log.
+    let options = RunOptions {
+        storage: Storage::Disk,
+        ..short(Workload::Kv, &[NemesisKind::Kill], 7)
+    };
+    run_valid(&options);
 }
 
 #[test]

@@ -13,7 +13,7 @@
 
 use jepsen_lite::harness::results::Validity;
 use jepsen_lite::harness::runner;
-use jepsen_lite::harness::{Backend, NemesisKind, RunOptions, ServiceBug, Workload};
+use jepsen_lite::harness::{Backend, NemesisKind, RunOptions, ServiceBug, Storage, Workload};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ fn options(backend: Backend, seed: u64) -> RunOptions {
         check_timeout: Duration::from_secs(60),
         store: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("harness-bug-store"),
         backend,
+        storage: Storage::Memory,
         bug: Some(ServiceBug::LocalReads),
     }
 }

@@ -1,238 +1,220 @@
-//! The journal: group commit of the peer's persist effects.
+//! The journal: group commit of a peer's persist effects.
 //!
-//! Handlers append their persist effects here under the node lock, so
-//! storage sees them in the order the core decided them, and take a
-//! ticket: the sequence number of the last effect appended so far (their
-//! own, or an earlier handler's, whose state their messages may reflect).
-//! After releasing the node lock, a handler that has messages to send or
-//! entries to hand over waits until the journal is durable up to its
-//! ticket. The first such handler to find no write in progress becomes the
-//! writer: it takes everything appended so far, writes it with one
-//! [`Persister::persist_batch`] (one write and one `fdatasync` on a disk
-//! log) with no lock held, publishes the new durable position and wakes
-//! the others. So many handlers' effects (many clients' proposals, many
-//! followers' acknowledgements) share one `fdatasync`, the node lock is
-//! never held across one, and a message still leaves only after every
-//! persist effect it may depend on is durable (Figure 2: "before
+//! A handler runs the core under the node lock and appends what the core
+//! decided to the journal before releasing it: its persist effects, in the
+//! core's order, and what must wait for them (its messages and the entries
+//! it committed). Then it returns at once: no handler waits for
+//! the disk.
+//!
+//! The storage loop ([`crate::runtime::StorageLoop`], a thread of its own
+//! in [`crate::runtime::Raft::new`]) works in rounds. A round takes
+//! everything appended so far, writes it with one
+//! [`crate::runtime::Persister::persist_batch`] (one write and one
+//! `fdatasync` on a disk log) with no lock held, and only then hands the
+//! committed entries to the application and sends the messages, in the
+//! order the handlers left them. So many handlers' effects (many clients'
+//! proposals, many followers' acknowledgements) share one `fdatasync`, the
+//! node lock is never held across one, and a message leaves only after
+//! every persist effect it may depend on is durable (Figure 2: "before
 //! responding to RPCs"; etcd's Ready loop, raft-engine's write barrier).
 //!
-//! A write that fails halts the peer: every waiter gets the error, and
-//! nothing that depends on what failed leaves. Closing the journal (the
-//! peer stopped) waits for a write in progress and lets no new one start:
-//! nothing is persisted once [`crate::runtime::Raft::shutdown`] returns.
+//! Rounds never overlap: a round is taken only when none is in progress,
+//! so writes reach storage, and messages and entries leave, in the order
+//! the handlers appended them, whichever thread runs the round.
+//!
+//! A write that fails halts the peer: no later round starts, and nothing
+//! that depends on what failed leaves. Closing the journal (the peer
+//! stopped) waits for a write in progress, lets no new round start, and
+//! hands what is still pending to the closer to write as the last batch
+//! (a graceful stop keeps what the peer decided; nothing is sent or
+//! applied): nothing is persisted once
+//! [`crate::runtime::Raft::shutdown`] returns.
 //!
 //! Lock order: the node lock may be held while taking the journal's lock
 //! (to append), never the other way round; the journal's lock is not held
-//! while writing.
+//! while writing, handing over or sending.
 
 use crate::consensus::{Message, NodeId, Persist};
 use crate::runtime::config::ApplyMsg;
+use crate::runtime::persister::StorageError;
+use crate::runtime::sync::{Condvar, Mutex, lock, wait};
 use std::collections::VecDeque;
-use crate::runtime::persister::{Persister, StorageError};
-use crate::runtime::sync::{Condvar, Mutex, MutexGuard, lock, wait};
 
 /// The journal of one peer.
 pub(crate) struct Journal {
     state: Mutex<State>,
-    /// Signalled when a write ends or the journal closes.
-    written: Condvar,
-    /// Signalled when work arrives for the storage thread.
-    work: Condvar,
+    /// Signalled when a write ends, a round ends, work arrives, or the
+    /// journal closes.
+    changed: Condvar,
 }
 
-/// What a handler left for the storage thread: its messages and applied
-/// entries, to leave once every effect through `through` is durable.
+/// What a handler left to go out once the effects appended before it are
+/// durable.
 pub(crate) struct Held {
-    through: u64,
     /// Messages to send.
     pub(crate) outbox: Vec<(NodeId, Message)>,
     /// Entries and snapshots to hand to the application.
     pub(crate) applied: Vec<ApplyMsg>,
 }
 
-/// One round of the storage thread: effects to write (through a
-/// sequence number) and what may leave once they are durable.
-pub(crate) struct Work {
+/// One round: effects to write in one batch, and what may leave once they
+/// are durable, in order.
+pub(crate) struct Round {
     /// Effects to write in one batch.
     pub(crate) ops: Vec<Persist>,
-    through: u64,
     /// What leaves once they are durable, in order.
     pub(crate) held: Vec<Held>,
 }
 
 struct State {
-    /// Effects appended and not yet taken by a writer, in order.
+    /// Effects appended and not yet taken by a round, in order.
     pending: Vec<Persist>,
-    /// Sequence number of the last effect appended.
-    appended: u64,
-    /// Every effect through this sequence number is durable.
-    durable: u64,
-    /// A writer is writing (outside the lock).
+    /// A round is in progress (taken and not yet ended).
+    in_round: bool,
+    /// A round's write is in progress.
     writing: bool,
-    /// A write failed: the peer halts; every later wait gets this.
-    failed: Option<StorageError>,
-    /// The peer stopped: no write starts any more.
+    /// A write failed: the peer halts.
+    failed: bool,
+    /// The peer stopped: no round starts any more.
     closed: bool,
-    /// Handlers' messages and entries waiting for the storage thread.
+    /// Handlers' messages and entries waiting for a round.
     held: VecDeque<Held>,
+    /// Threads waiting in [`Journal::take`] for work.
+    sleepers: usize,
 }
-
-/// Why [`Journal::wait_durable`] did not see its ticket durable.
-pub(crate) enum NotDurable {
-    /// Storage failed (now or before): the peer halts.
-    Failed(StorageError),
-    /// The peer stopped first.
-    Closed,
-}
-
-/// A handler's place in the journal: durable once every effect through it
-/// is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ticket(u64);
 
 impl Journal {
     pub(crate) fn new() -> Journal {
         Journal {
             state: Mutex::new(State {
                 pending: Vec::new(),
-                appended: 0,
-                durable: 0,
+                in_round: false,
                 writing: false,
-                failed: None,
+                failed: false,
                 closed: false,
                 held: VecDeque::new(),
+                sleepers: 0,
             }),
-            written: Condvar::new(),
-            work: Condvar::new(),
+            changed: Condvar::new(),
         }
     }
 
-    /// Appends `ops` (called with the node lock held, in the core's
-    /// order) and returns the ticket of everything appended so far.
-    pub(crate) fn append(&self, ops: Vec<Persist>) -> Ticket {
-        let mut state = lock(&self.state);
-        state.appended += ops.len() as u64;
-        state.pending.extend(ops);
-        Ticket(state.appended)
-    }
-
-    /// Waits until every effect through `ticket` is durable, writing what
-    /// is pending itself when no other thread is (called with no lock
-    /// held).
-    pub(crate) fn wait_durable(
-        &self,
-        ticket: Ticket,
-        persister: &dyn Persister,
-    ) -> Result<(), NotDurable> {
-        let mut state = lock(&self.state);
-        loop {
-            if let Some(e) = &state.failed {
-                return Err(NotDurable::Failed(e.clone()));
-            }
-            if state.durable >= ticket.0 {
-                return Ok(());
-            }
-            if state.closed {
-                return Err(NotDurable::Closed);
-            }
-            if state.writing {
-                state = wait(&self.written, state);
-                continue;
-            }
-            state = self.write(state, persister);
-        }
-    }
-
-    /// Takes everything pending and writes it with one batch, releasing
-    /// the lock meanwhile; publishes the result and wakes the waiters.
-    fn write<'a>(
-        &'a self,
-        mut state: MutexGuard<'a, State>,
-        persister: &dyn Persister,
-    ) -> MutexGuard<'a, State> {
-        let ops = std::mem::take(&mut state.pending);
-        let through = state.appended;
-        state.writing = true;
-        drop(state);
-        let result = persister.persist_batch(&ops);
-        let mut state = lock(&self.state);
-        state.writing = false;
-        match result {
-            Ok(()) => state.durable = through,
-            Err(e) => state.failed = Some(e),
-        }
-        self.written.notify_all();
-        state
-    }
-
-    /// Appends `ops` and leaves `outbox` and `applied` to the storage
-    /// thread (called with the node lock held): the handler returns at once.
-    pub(crate) fn append_deferred(
+    /// Appends `ops` and leaves `outbox` and `applied` for a round (called
+    /// with the node lock held, in the core's order). With `wake`, wakes a
+    /// storage loop waiting for work; without, the caller runs the round
+    /// itself. Either way, if a round is in progress, its end wakes the
+    /// storage loop.
+    pub(crate) fn append(
         &self,
         ops: Vec<Persist>,
         outbox: Vec<(NodeId, Message)>,
         applied: Vec<ApplyMsg>,
+        wake: bool,
     ) {
+        if ops.is_empty() && outbox.is_empty() && applied.is_empty() {
+            return;
+        }
         let mut state = lock(&self.state);
-        let wake = !ops.is_empty() || !outbox.is_empty() || !applied.is_empty();
-        state.appended += ops.len() as u64;
         state.pending.extend(ops);
         if !outbox.is_empty() || !applied.is_empty() {
-            let through = state.appended;
-            state.held.push_back(Held {
-                through,
-                outbox,
-                applied,
-            });
+            state.held.push_back(Held { outbox, applied });
         }
+        let wake = wake && state.sleepers > 0 && !state.in_round;
         drop(state);
         if wake {
-            self.work.notify_one();
+            self.changed.notify_all();
         }
     }
 
-    /// The storage thread's next round: waits for work; `None` once the
-    /// journal is closed or failed.
-    pub(crate) fn take_work(&self) -> Option<Work> {
+    /// Takes the next round: everything appended so far. With `wait`,
+    /// waits for work and for the round in progress to end; without, takes
+    /// one only if there is work and no round is in progress. `None` once
+    /// the journal is closed or a write has failed (or, without `wait`,
+    /// when there is nothing to take now).
+    pub(crate) fn take(&self, wait_for_work: bool) -> Option<Round> {
         let mut state = lock(&self.state);
         loop {
-            if state.closed || state.failed.is_some() {
+            if state.closed || state.failed {
                 return None;
             }
-            if !state.pending.is_empty() || !state.held.is_empty() {
+            let work = !state.pending.is_empty() || !state.held.is_empty();
+            if work && !state.in_round {
                 break;
             }
-            state = wait(&self.work, state);
+            if !wait_for_work {
+                return None;
+            }
+            state.sleepers += 1;
+            state = wait(&self.changed, state);
+            state.sleepers -= 1;
         }
-        let ops = std::mem::take(&mut state.pending);
-        let through = state.appended;
-        let held = state.held.drain(..).collect();
-        state.writing = true;
-        Some(Work { ops, through, held })
+        Some(Journal::take_locked(&mut state))
     }
 
-    /// The storage thread wrote `work`'s effects (or failed to).
-    pub(crate) fn finish(&self, work: &Work, result: Result<(), StorageError>) {
+    /// [`Journal::take`] without waiting and without checking for a round
+    /// in progress: the loom mutant `OverlappingRounds`.
+    #[cfg(feature = "loom")]
+    pub(crate) fn take_overlapping(&self) -> Option<Round> {
+        let mut state = lock(&self.state);
+        if state.closed || state.failed || (state.pending.is_empty() && state.held.is_empty()) {
+            return None;
+        }
+        Some(Journal::take_locked(&mut state))
+    }
+
+    fn take_locked(state: &mut State) -> Round {
+        state.in_round = true;
+        state.writing = true;
+        Round {
+            ops: std::mem::take(&mut state.pending),
+            held: state.held.drain(..).collect(),
+        }
+    }
+
+    /// The round's write ended with `result`.
+    pub(crate) fn written(&self, result: &Result<(), StorageError>) {
         let mut state = lock(&self.state);
         state.writing = false;
-        match result {
-            Ok(()) => state.durable = state.durable.max(work.through),
-            Err(e) => state.failed = Some(e),
-        }
+        state.failed |= result.is_err();
+        let wake = state.closed;
         drop(state);
-        self.written.notify_all();
+        if wake {
+            // `close` waits for the write to end.
+            self.changed.notify_all();
+        }
     }
 
-    /// The peer stopped: waits for a write in progress to end, and lets
-    /// no new one start.
-    pub(crate) fn close(&self) {
+    /// The round handed over and sent what it held: the next may start.
+    /// Wakes the storage loop if work arrived meanwhile.
+    pub(crate) fn end_round(&self) {
+        let mut state = lock(&self.state);
+        state.in_round = false;
+        let wake = !state.pending.is_empty() || !state.held.is_empty();
+        drop(state);
+        if wake {
+            self.changed.notify_all();
+        }
+    }
+
+    /// The peer stopped: waits for a write in progress to end, lets no new
+    /// round start, and returns the effects appended and not yet taken
+    /// (none after a failed write), for the caller to write as the last
+    /// batch, then report with [`Journal::written`]. What handlers left to
+    /// send or hand over is dropped.
+    pub(crate) fn close(&self) -> Vec<Persist> {
         let mut state = lock(&self.state);
         state.closed = true;
         while state.writing {
-            state = wait(&self.written, state);
+            state = wait(&self.changed, state);
         }
+        state.held.clear();
+        let rest = match state.failed {
+            true => Vec::new(),
+            false => std::mem::take(&mut state.pending),
+        };
+        state.writing = !rest.is_empty();
         drop(state);
-        self.written.notify_all();
-        self.work.notify_all();
+        self.changed.notify_all();
+        rest
     }
 }

@@ -12,7 +12,7 @@
 pub mod apply_queue;
 pub mod clock;
 pub mod config;
-pub mod journal;
+pub(crate) mod journal;
 pub mod leadership;
 #[cfg(not(feature = "loom"))]
 pub mod local;
@@ -31,7 +31,7 @@ pub use leadership::{LeaderWatch, Leadership};
 #[cfg(not(feature = "loom"))]
 pub use local::{LocalNetwork, LocalTransport};
 pub use persister::{MemoryPersister, Persister, StorageError};
-pub use raft::{Raft, Ticker, Unstarted};
+pub use raft::{Raft, StorageLoop, Ticker, Unstarted};
 pub use replicated::{ProposeError, Replicated, ReplicatedConfig, StateMachine};
 pub use transport::{Handler, Transport};
 

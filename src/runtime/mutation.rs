@@ -3,27 +3,27 @@
 //! reintroduces a classic concurrency bug, so that the loom models in
 //! `loom-tests/` show they catch it (a model that cannot fail proves
 //! nothing). The mutated code itself lives in `raft/mutants.rs`, the
-//! loom build's hook into the effect loop: production code has no
+//! loom build's hook into the peer's loops: production code has no
 //! mutation branch.
 
 /// One reintroduced concurrency bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutation {
-    /// Committed entries take their turn in the apply queue after the node
-    /// lock is released instead of before: two threads that commit one
-    /// after the other can hand theirs over in the opposite order.
-    ApplyAfterUnlock,
-    /// Committed entries are handed to the apply queue (waiting for the
-    /// turn and for room) before the node lock is released: with the queue
-    /// full, an application that calls back into the peer
-    /// (`Raft::snapshot`) waits for the node lock while the producer
-    /// holding it waits for the application.
+    /// A storage round is taken even while another is in progress: two
+    /// threads' rounds overlap, and the later round's entries (and
+    /// messages, and writes) can leave before the earlier one's.
+    OverlappingRounds,
+    /// A storage round hands committed entries to the apply queue (waiting
+    /// for room) with the node lock held: with the queue full, an
+    /// application that calls back into the peer (`Raft::snapshot`) waits
+    /// for the node lock while the round holding it waits for the
+    /// application.
     DeliverUnderNodeLock,
-    /// Messages are sent while the node lock is held: two peers sending to
+    /// A storage round sends with the node lock held: two peers sending to
     /// each other through a synchronous transport deadlock.
     SendUnderLock,
-    /// Persist effects run after the messages that depend on them have
-    /// been sent, outside the node lock.
+    /// A storage round lets its messages and entries out before its write
+    /// is durable: a send overtakes the persist it depends on.
     PersistAfterSend,
     /// `state()` reads the term and the role under two separate
     /// acquisitions of the node lock: a torn pair.

@@ -64,6 +64,16 @@ pub trait Persister: Send + Sync {
 
     /// Bytes of the stored snapshot's data (0 without one).
     fn snapshot_size(&self) -> usize;
+
+    /// Whether a batch costs about as little as handing it to another
+    /// thread (memory, no sync). Then the runtime writes each batch on the
+    /// thread that decided it, when no other write is in progress, and
+    /// spares the hand-off; otherwise its storage thread writes, so that
+    /// no caller (a proposer, a transport's delivery thread) waits for the
+    /// disk. The same storage round runs either way. Default: false.
+    fn writes_are_cheap(&self) -> bool {
+        false
+    }
 }
 
 /// The lab's persister: state kept in memory, sizes queryable, and
@@ -152,6 +162,11 @@ impl Persister for MemoryPersister {
 
     fn snapshot_size(&self) -> usize {
         lock(&self.state).snapshot_size()
+    }
+
+    /// Memory: a batch costs less than a thread hand-off.
+    fn writes_are_cheap(&self) -> bool {
+        true
     }
 }
 

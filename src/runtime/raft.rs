@@ -4,48 +4,49 @@
 //! The runtime adds no protocol logic: every decision is the core's
 //! ([`Node`]). It feeds the core its inputs (messages from the transport,
 //! timers, proposals, snapshots) under one lock and executes the effects
-//! in order: persist effects appended to the journal while the lock is
-//! held, and made durable after it is released, many calls' effects with
-//! one write and one sync (group commit, [`crate::runtime::journal`]),
-//! before any message or committed entry that may depend on them leaves;
-//! timers re-armed under the lock.
+//! in order: timers re-armed and everything else appended to the
+//! journal ([`crate::runtime::journal`]) while the lock is held, in the
+//! core's order; the handler then returns at once.
 //!
-//! One thread of its own: a ticker that fires the election and heartbeat
-//! timers (it sleeps on a condition variable until the earliest deadline:
-//! no polling, and it is woken only when a timer is armed earlier than
-//! that). Incoming messages are handled on the transport's thread,
-//! proposals on the caller's. Committed entries are handed to the
-//! application's apply queue by whichever thread committed them: it takes
-//! a turn in the queue before the node lock is released, and waits for
-//! that turn (and for room: the queue is bounded) after releasing it
-//! ([`crate::runtime::apply_queue`]). That keeps them in log order across
-//! threads, costs no thread hand-off, and slows the peer down when the
-//! application falls behind, without ever waiting with the node lock held
-//! (the application may call back into the peer meanwhile).
+//! Two threads of its own. The storage loop ([`StorageLoop`]) writes what
+//! handlers appended in rounds: each round writes every pending persist
+//! effect with one batch (one write and one sync on a disk: group commit),
+//! with no lock held, and only then hands the committed entries to the
+//! application's apply queue and sends the messages, in the order the
+//! handlers left them. So no message leaves before the state it depends
+//! on is durable (Figure 2), no handler waits for the disk, and a full
+//! apply queue (it is bounded) slows the peer down without anything
+//! waiting with the node lock held (the application may call back into
+//! the peer meanwhile). The ticker ([`Ticker`]) fires the election and
+//! heartbeat timers: it sleeps on a condition variable until the earliest
+//! deadline (no polling) and is woken only when a timer is armed earlier
+//! than that. Incoming messages are handled on the transport's thread,
+//! proposals on the caller's.
 //!
-//! Lock order: the node lock (`core`) may be held while taking the apply
-//! queue's lock or the leadership watch's, never the other way round; no
-//! lock is held while sending to a peer or waiting for room in the queue.
+//! Lock order: the node lock (`core`) may be held while taking the
+//! journal's lock, the apply queue's or the leadership watch's, never the
+//! other way round; no lock is held while writing, sending to a peer or
+//! waiting for room in the queue.
 //!
-//! The effect loop ([`Shared::run`]) is a sequence of small named steps.
-//! The loom build's mutation tests substitute a different sequence of the
-//! same steps through `hook` (`raft/mutants.rs`, compiled only with the
-//! `loom` feature); every other build calls the steps straight.
+//! The storage round ([`Shared::round`]) is a sequence of small named
+//! steps. The loom build's mutation tests substitute a different sequence
+//! of the same steps through `hook` (`raft/mutants.rs`, compiled only with
+//! the `loom` feature); every other build calls the steps straight.
 //!
-//! The ticker loop is a value ([`Ticker`]): [`Raft::new`] runs it on a
-//! thread of its own, and [`Raft::unstarted`] hands it to an embedder that
-//! runs it itself (the loom models do, to stay within loom's thread
-//! budget). Either way it is the same code.
+//! Both loops are values: [`Raft::new`] runs each on a thread of its own,
+//! and [`Raft::unstarted`] hands them to an embedder that runs them itself
+//! (the loom models do, to stay within loom's thread budget). Either way
+//! it is the same code.
 
 use crate::consensus::{
     Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Role,
     Term,
 };
-use crate::runtime::apply_queue::{ApplyQueue, ApplyQueueStats, ApplyReceiver, Turn};
+use crate::runtime::apply_queue::{ApplyQueue, ApplyQueueStats, ApplyReceiver};
 use crate::runtime::clock::{Clock, RealClock};
 use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
+use crate::runtime::journal::Journal;
 use crate::runtime::leadership::{LeaderWatch, Leadership, Publisher};
-use crate::runtime::journal::{Journal, NotDurable, Ticket};
 use crate::runtime::persister::{Persister, StorageError};
 use crate::runtime::sync::{
     Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, lock, thread, wait,
@@ -63,6 +64,8 @@ use std::time::Instant;
 mod mutants;
 #[cfg(feature = "loom")]
 use mutants as hook;
+mod storage_loop;
+pub use storage_loop::StorageLoop;
 
 /// A handle on one running peer; clones share it.
 #[derive(Clone)]
@@ -78,20 +81,19 @@ struct Shared {
     /// the peer stops (the ticker waits on it, with `core`).
     timers_changed: Condvar,
     /// The bounded queue of committed entries and snapshots on their way
-    /// to the application; its lock may be taken with the node lock held,
-    /// never the other way round (see [`Shared::run`]).
+    /// to the application; only storage rounds hand entries to it, with no
+    /// lock held.
     apply: Arc<ApplyQueue>,
-    /// Group commit of the persist effects ([`crate::runtime::journal`]):
-    /// appended under the node lock, written outside it.
+    /// Group commit ([`crate::runtime::journal`]): persist effects, and
+    /// what must wait for them, appended under the node lock and written
+    /// by the storage loop outside it.
     journal: Journal,
-    /// Set once the storage thread runs: handlers then leave their
-    /// effects to it and return at once.
-    deferred: AtomicBool,
     /// Set first thing by [`Raft::shutdown`]: the one stop flag. Every
     /// handler checks it under the node lock, the lock the ticker waits
     /// with, and `shutdown` takes that lock after setting it, before
-    /// notifying, so no wakeup is lost; then it closes the apply queue, so
-    /// that nothing is handed over once it returns.
+    /// notifying, so no wakeup is lost; then it closes the journal and the
+    /// apply queue, so that nothing is written or handed over once it
+    /// returns.
     stopped: AtomicBool,
     refused: AtomicU64,
     transport: std::sync::Arc<dyn Transport>,
@@ -147,13 +149,12 @@ fn leadership(node: &Node) -> Leadership {
 /// What one call's effects ask for, sorted by when the effect loop carries
 /// them out (timers are re-armed while sorting, under the node lock).
 struct Plan {
-    /// Appended to the journal before the node lock is released, and
-    /// durable before anything below leaves.
+    /// Written by the next storage round, before anything below leaves.
     persists: Vec<Persist>,
-    /// Sent, in order, once everything else is done.
+    /// Sent, in order, once the round's write is durable.
     outbox: Vec<(NodeId, Message)>,
-    /// Handed to the application, in order, after the node lock is
-    /// released.
+    /// Handed to the application, in order, once the round's write is
+    /// durable.
     applied: Vec<ApplyMsg>,
     /// A timer was armed earlier than the ticker's wakeup.
     wake_ticker: bool,
@@ -169,14 +170,19 @@ impl Core {
     }
 }
 
-/// A peer built but not yet running: its handle, its timer loop and the
-/// queue on which committed commands and snapshots arrive. No timer
-/// fires until the loop runs (on a thread of its own, say).
+/// A peer built but not yet running: its handle, its timer loop, its
+/// storage loop and the queue on which committed commands and snapshots
+/// arrive. No timer fires until the ticker runs, and nothing is written,
+/// sent or applied until the storage loop runs (each on a thread of its
+/// own, say, as [`Raft::new`] does).
 pub struct Unstarted {
     /// The handle.
     pub raft: Raft,
     /// The loop that fires the election and heartbeat timers.
     pub ticker: Ticker,
+    /// The loop that writes what the peer decided and then lets out what
+    /// depends on it.
+    pub storage: StorageLoop,
     /// Committed commands and snapshots, in log order.
     pub applied: ApplyReceiver,
 }
@@ -205,7 +211,7 @@ impl Ticker {
         let now = self.shared.clock.now();
         match self.shared.due_timer(&mut core, now) {
             Some(effects) => {
-                hook::run(&self.shared, core, effects);
+                self.shared.run(core, effects);
                 true
             }
             None => false,
@@ -251,16 +257,13 @@ impl Raft {
         let Unstarted {
             raft,
             ticker,
+            storage,
             applied,
         } = Raft::unstarted(members, me, persister, config, transport, clock)?;
-        let storage = {
-            let shared = Arc::clone(&raft.shared);
-            shared.deferred.store(true, Ordering::SeqCst);
-            thread::Builder::new()
-                .name(format!("raft-{}-storage", me.0))
-                .spawn(move || shared.run_storage())
-        };
-        match storage {
+        let spawned = thread::Builder::new()
+            .name(format!("raft-{}-storage", me.0))
+            .spawn(move || storage.run());
+        match spawned {
             Ok(handle) => lock(&raft.shared.threads).push(handle),
             Err(e) => {
                 raft.shutdown();
@@ -281,9 +284,11 @@ impl Raft {
     }
 
     /// Builds peer `me` as [`Raft::with_clock`] does, but leaves running
-    /// its timer loop to the caller. [`Raft::shutdown`] makes the loop
-    /// return; it joins only the thread [`Raft::with_clock`] spawned, so
-    /// the caller joins its own.
+    /// its timer loop and its storage loop to the caller (blocking on
+    /// threads of the caller's, or stepped by hand with
+    /// [`Ticker::fire_due`] and [`StorageLoop::flush`]). [`Raft::shutdown`]
+    /// makes both loops return; it joins only threads [`Raft::with_clock`]
+    /// spawned, so the caller joins its own.
     pub fn unstarted(
         members: Vec<NodeId>,
         me: NodeId,
@@ -333,7 +338,6 @@ impl Raft {
             timers_changed: Condvar::new(),
             apply,
             journal: Journal::new(),
-            deferred: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             transport,
@@ -341,12 +345,15 @@ impl Raft {
             clock,
             threads: Mutex::new(Vec::new()),
         });
-        hook::run(&shared, lock(&shared.core), effects);
+        shared.run(lock(&shared.core), effects);
         Ok(Unstarted {
             raft: Raft {
                 shared: Arc::clone(&shared),
             },
-            ticker: Ticker { shared },
+            ticker: Ticker {
+                shared: Arc::clone(&shared),
+            },
+            storage: StorageLoop::new(shared),
             applied,
         })
     }
@@ -402,7 +409,7 @@ impl Raft {
         let (proposed, effects) = propose(&mut core.node).map_err(|e| StartError::NotLeader {
             leader_hint: e.leader_hint,
         })?;
-        hook::run(&self.shared, core, effects);
+        self.shared.run(core, effects);
         Ok((proposed.index, proposed.term))
     }
 
@@ -421,7 +428,7 @@ impl Raft {
             return Ok(());
         }
         let effects = core.node.compact(index, data)?;
-        hook::run(&self.shared, core, effects);
+        self.shared.run(core, effects);
         Ok(())
     }
 
@@ -434,7 +441,7 @@ impl Raft {
             return;
         }
         match core.node.step(from, message) {
-            Ok(effects) => hook::run(&self.shared, core, effects),
+            Ok(effects) => self.shared.run(core, effects),
             Err(error) => {
                 self.shared.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(peer = self.shared.id.0, from = from.0, %error, "refused a message");
@@ -463,7 +470,7 @@ impl Raft {
                 }
             }
         }
-        hook::run(&self.shared, core, effects);
+        self.shared.run(core, effects);
     }
 
     /// [`Raft::receive`] as a network [`Handler`].
@@ -509,15 +516,16 @@ impl Raft {
         f(&lock(&self.shared.core).node)
     }
 
-    /// Stops the peer (the lab's `Kill`): it takes no further input, and
-    /// once this returns it persists and applies nothing more, its apply
-    /// queue is closed (the receiver sees the end once it has taken what
-    /// was handed over; a handler waiting for room gives up what it holds)
-    /// and every thread it started has ended. Messages a handler decided
-    /// before the stop may still be leaving on the caller's thread (sends
-    /// happen after the node lock is released); a network drops them once
-    /// the server is deleted, as the lab's harness does before `Kill`.
-    /// Calling it again (from any thread) waits for the same.
+    /// Stops the peer (the lab's `Kill`): it takes no further input; what
+    /// it decided and had not yet written is written as a last batch
+    /// (the messages and entries waiting for that write are dropped);
+    /// and once this returns it persists, sends and applies nothing more,
+    /// its apply queue is closed (the receiver sees the end once it has
+    /// taken what was handed over; a storage round waiting for room gives
+    /// up what it holds) and every thread it started has ended (threads
+    /// the embedder runs the loops on return by themselves, see
+    /// [`Raft::unstarted`]). Calling it again (from any thread) waits for
+    /// the same.
     pub fn shutdown(&self) {
         hook::shutdown(&self.shared);
     }
@@ -528,11 +536,11 @@ impl Raft {
 /// peer's configuration names one.
 #[cfg(not(feature = "loom"))]
 mod hook {
-    use super::{Core, Effect, MutexGuard, Shared, Term};
+    use super::{Shared, Term};
 
-    /// [`Shared::run`].
-    pub(super) fn run(shared: &Shared, core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
-        shared.run(core, effects);
+    /// [`Shared::round`].
+    pub(super) fn round(shared: &Shared, wait: bool) -> bool {
+        shared.round(wait)
     }
 
     /// [`Shared::state`].
@@ -570,11 +578,28 @@ impl Shared {
     fn shutdown(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         drop(lock(&self.core));
-        self.journal.close();
+        self.close_journal();
         self.apply.close();
         self.timers_changed.notify_all();
         self.leadership.close();
         self.join_threads();
+    }
+
+    /// Closes the journal and writes what was still pending as the last
+    /// batch (after any round's write: the journal waits for it), so a
+    /// graceful stop keeps what the peer decided; nothing it held is sent
+    /// or applied. Called once the stop flag is set and no handler can
+    /// append any more.
+    fn close_journal(&self) {
+        let rest = self.journal.close();
+        if rest.is_empty() {
+            return;
+        }
+        let result = self.persister.persist_batch(&rest);
+        if let Err(error) = &result {
+            tracing::warn!(peer = self.id.0, %error, "the last write at shutdown failed");
+        }
+        self.journal.written(&result);
     }
 
     /// Joins every thread the peer started.
@@ -585,110 +610,27 @@ impl Shared {
         }
     }
 
-    /// Executes `effects` in order: persist effects appended to the journal
-    /// and timers re-armed with the node lock held (so that storage and
-    /// timers follow the core's decisions in the same order), then the
-    /// lock released, the journal made durable through this call (group
-    /// commit), the committed entries handed to the application and the
-    /// messages sent. A message leaves only after every persist effect
-    /// appended before it is durable.
-    ///
-    /// Committed entries take their turn in the apply queue before the node
-    /// lock is released: threads that commit one after the other hand
-    /// their entries over in that same order. They wait for that turn, and
-    /// for room, only after releasing it: the application, which may call
-    /// back into the peer, never finds the node lock held by a thread that
-    /// waits for it.
+    /// Executes `effects` with the node lock held: timers re-armed, and the
+    /// persist effects, messages and committed entries appended to the
+    /// journal in the core's order (so storage follows the core's
+    /// decisions in the same order); then the lock is released. A storage
+    /// round ([`Shared::round`]) writes them and only then lets the
+    /// messages and entries out: the storage loop's, woken here, or, when
+    /// writes are as cheap as waking it ([`Persister::writes_are_cheap`]:
+    /// memory), one the caller runs itself at once unless a round is in
+    /// progress (whose end wakes the storage loop for what is left).
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
-        let mut plan = self.plan(&mut core, effects);
-        if self.deferred.load(Ordering::SeqCst) {
-            self.journal.append_deferred(
-                std::mem::take(&mut plan.persists),
-                std::mem::take(&mut plan.outbox),
-                std::mem::take(&mut plan.applied),
-            );
-            self.publish_leadership(&mut core);
-            drop(core);
-            self.wake_ticker(&plan);
-            return;
-        }
-        let ticket = self.append(&mut plan);
+        let plan = self.plan(&mut core, effects);
+        let inline = self.persister.writes_are_cheap();
+        self.journal
+            .append(plan.persists, plan.outbox, plan.applied, !inline);
         self.publish_leadership(&mut core);
-        let turn = self.apply_turn(&plan);
         drop(core);
-        self.wake_ticker(&plan);
-        if !self.durable(ticket) {
-            return;
+        if plan.wake_ticker {
+            self.timers_changed.notify_one();
         }
-        Shared::hand_over(turn, std::mem::take(&mut plan.applied));
-        self.send_all(plan.outbox);
-    }
-
-    /// The storage thread: writes what handlers appended, one batch a
-    /// round, then hands over and sends what they left, in order.
-    fn run_storage(&self) {
-        while let Some(mut work) = self.journal.take_work() {
-            let result = match work.ops.is_empty() {
-                true => Ok(()),
-                false => self.persister.persist_batch(&work.ops),
-            };
-            let failed = result.as_ref().err().cloned();
-            self.journal.finish(&work, result);
-            if let Some(e) = failed {
-                let mut core = lock(&self.core);
-                if core.fault.is_none() {
-                    tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
-                    core.fault = Some(e);
-                }
-                drop(core);
-                self.apply.close();
-                self.leadership.close();
-                return;
-            }
-            for held in work.held.drain(..) {
-                if !held.applied.is_empty() {
-                    self.apply.turn().deliver(held.applied);
-                }
-                self.send_all(held.outbox);
-            }
-        }
-    }
-
-    /// Appends the plan's persist effects to the journal (under the node
-    /// lock, in the core's order). The ticket to wait for: every effect so
-    /// far, when the call persists something or has messages or entries
-    /// that may depend on an earlier call's effects; `None` when it has
-    /// nothing that must wait.
-    fn append(&self, plan: &mut Plan) -> Option<Ticket> {
-        let persists = std::mem::take(&mut plan.persists);
-        let waits = !persists.is_empty() || !plan.outbox.is_empty() || !plan.applied.is_empty();
-        let ticket = self.journal.append(persists);
-        waits.then_some(ticket)
-    }
-
-    /// Waits (no lock held) until every persist effect through `ticket` is
-    /// durable, writing them itself if no other thread is: group commit.
-    /// False if storage failed, which halts the peer (its apply queue and
-    /// leadership watch closed, so nobody waits on it), or the peer
-    /// stopped: then nothing that depends on those effects may leave.
-    fn durable(&self, ticket: Option<Ticket>) -> bool {
-        let Some(ticket) = ticket else {
-            return true;
-        };
-        match self.journal.wait_durable(ticket, self.persister.as_ref()) {
-            Ok(()) => true,
-            Err(NotDurable::Closed) => false,
-            Err(NotDurable::Failed(e)) => {
-                let mut core = lock(&self.core);
-                if core.fault.is_none() {
-                    tracing::error!(peer = self.id.0, error = %e, "storage failed: the peer halts");
-                    core.fault = Some(e);
-                }
-                drop(core);
-                self.apply.close();
-                self.leadership.close();
-                false
-            }
+        if inline {
+            hook::round(self, false);
         }
     }
 
@@ -762,27 +704,6 @@ impl Shared {
         plan
     }
 
-    /// A turn in the apply queue, taken under the node lock, if the plan
-    /// has anything to hand over.
-    fn apply_turn(&self, plan: &Plan) -> Option<Turn<'_>> {
-        (!plan.applied.is_empty()).then(|| self.apply.turn())
-    }
-
-    /// Wakes the ticker if a timer was armed earlier than its wakeup.
-    fn wake_ticker(&self, plan: &Plan) {
-        if plan.wake_ticker {
-            self.timers_changed.notify_one();
-        }
-    }
-
-    /// Hands `applied` to the application in `turn` (waiting for the turn
-    /// and for room); called with no lock held.
-    fn hand_over(turn: Option<Turn<'_>>, applied: Vec<ApplyMsg>) {
-        if let Some(turn) = turn {
-            turn.deliver(applied);
-        }
-    }
-
     /// Publishes a change of term or leader to the watchers, and logs
     /// elections won and lost and step-downs (the core decides them; this
     /// only reports what it sees after each call).
@@ -850,7 +771,7 @@ impl Shared {
                 };
                 continue;
             };
-            hook::run(self, core, effects);
+            self.run(core, effects);
             core = lock(&self.core);
         }
     }

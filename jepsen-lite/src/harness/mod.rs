@@ -26,7 +26,7 @@ pub mod threads;
 pub mod timeline;
 
 pub use event::{Event, Kind, Process, Window};
-pub use options::{Backend, NemesisKind, RunOptions, ServiceBug, Workload};
+pub use options::{Backend, NemesisKind, RunOptions, ServiceBug, Storage, Workload};
 
 use std::time::Duration;
 

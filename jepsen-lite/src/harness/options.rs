@@ -87,6 +87,31 @@ impl Backend {
     }
 }
 
+/// Where the threads backend's servers keep their Raft state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Storage {
+    /// `MemoryPersister`: a killed server restarts from a copy of what it
+    /// persisted, as the lab's tester does.
+    #[default]
+    Memory,
+    /// `DiskStorage`, each server's write-ahead log in a directory of a
+    /// temporary directory removed after the run: every batch made durable
+    /// with `fdatasync`, and a killed server restarts by reopening its log
+    /// (recovery, torn-tail repair and all).
+    Disk,
+}
+
+impl Storage {
+    /// The name, as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::Memory => "memory",
+            Storage::Disk => "disk",
+        }
+    }
+}
+
 /// A deliberately broken service, to show that the harness finds what it
 /// is meant to find. Only with the `bug-catalogue` feature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -145,6 +170,8 @@ pub struct RunOptions {
     pub store: PathBuf,
     /// What runs the cluster.
     pub backend: Backend,
+    /// Where the servers keep their Raft state (the threads backend).
+    pub storage: Storage,
     /// A deliberately broken service (test-only).
     pub bug: Option<ServiceBug>,
 }
@@ -175,6 +202,7 @@ impl Default for RunOptions {
             check_timeout: Duration::from_secs(60),
             store: PathBuf::from("store"),
             backend: Backend::Threads,
+            storage: Storage::Memory,
             bug: None,
         }
     }
@@ -194,6 +222,9 @@ impl RunOptions {
         }
         if self.backend == Backend::Sim {
             name.push_str("-sim");
+        }
+        if self.storage == Storage::Disk {
+            name.push_str("-disk");
         }
         name
     }
@@ -222,6 +253,12 @@ impl RunOptions {
         }
         if !self.nemesis.is_empty() && self.nemesis_on.is_zero() {
             return Err("--nemesis-on must be positive".into());
+        }
+        if self.storage == Storage::Disk && self.backend == Backend::Sim {
+            return Err(
+                "--storage disk runs with --backend threads (the simulator keeps its servers' storage in memory)"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -10,18 +10,20 @@
 //! servers (partitions), the network's reliability (unreliable, long
 //! reordering) and the servers themselves (kill: cut off and shut down,
 //! keeping what they persisted; restart from a copy of it, as the lab's
-//! tester does).
+//! tester does, or with `--storage disk` by reopening the server's
+//! write-ahead log from its directory).
 
 use crate::harness::event::{self, Event, Kind, Process};
 use crate::harness::generator::{self, ClientOp, Generator};
 use crate::harness::nemesis::{self, Fault, Grudge};
-use crate::harness::{BackendRun, Progress, RunOptions};
+use crate::harness::{BackendRun, Progress, RunOptions, Storage};
 use anyhow::{Context, Result, anyhow};
 use checked_raft::NodeId;
 use checked_raft::kv::net::{clerk, start_server};
 use checked_raft::kv::{Clerk, ClerkConfig, KvConfig, KvMessage, KvServer, Op};
 use checked_raft::network::Network;
 use checked_raft::runtime::{MemoryPersister, Persister, RaftConfig};
+use checked_raft::storage::DiskStorage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
@@ -96,13 +98,22 @@ impl Recorder {
     }
 }
 
-/// The cluster: servers, their persisters, the network, the links in
-/// force.
+/// Where the servers' Raft state lives between incarnations.
+enum Disks {
+    /// In memory: each incarnation starts from a copy of what its
+    /// predecessor persisted (its late writes invisible to its successor).
+    Memory(Mutex<Vec<Arc<MemoryPersister>>>),
+    /// On disk: server `i`'s write-ahead log in `dir/n<id>`; each
+    /// incarnation reopens it.
+    Disk(tempfile::TempDir),
+}
+
+/// The cluster: servers, their storage, the network, the links in force.
 struct Cluster {
     nodes: usize,
     net: Network<KvMessage>,
     servers: Mutex<Vec<Option<KvServer>>>,
-    persisters: Mutex<Vec<Arc<MemoryPersister>>>,
+    disks: Disks,
     grudge: Mutex<Grudge>,
     next_address: AtomicU64,
     options: RunOptions,
@@ -113,15 +124,24 @@ impl Cluster {
         let nodes = options.nodes;
         let net = Network::<KvMessage>::try_seeded(options.seed)
             .context("cannot start the emulated network")?;
+        let disks = match options.storage {
+            Storage::Memory => Disks::Memory(Mutex::new(
+                (0..nodes)
+                    .map(|_| Arc::new(MemoryPersister::new()))
+                    .collect(),
+            )),
+            Storage::Disk => Disks::Disk(
+                tempfile::Builder::new()
+                    .prefix("jepsen-lite-data-")
+                    .tempdir()
+                    .context("cannot create a directory for the servers' logs")?,
+            ),
+        };
         let cluster = Cluster {
             nodes,
             net,
             servers: Mutex::new((0..nodes).map(|_| None).collect()),
-            persisters: Mutex::new(
-                (0..nodes)
-                    .map(|_| Arc::new(MemoryPersister::new()))
-                    .collect(),
-            ),
+            disks,
             grudge: Mutex::new(Grudge::healed(nodes)),
             next_address: AtomicU64::new(nodes as u64 + 1000),
             options: options.clone(),
@@ -133,12 +153,26 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Starts server `i` from a copy of what its predecessor persisted.
+    /// Starts server `i` from what its predecessor persisted: a copy of
+    /// it in memory, or its log reopened from disk.
     fn start(&self, i: usize) -> Result<()> {
-        let persister = {
-            let mut persisters = lock(&self.persisters);
-            persisters[i] = Arc::new(persisters[i].copy());
-            Arc::clone(&persisters[i])
+        let persister: Arc<dyn Persister> = match &self.disks {
+            Disks::Memory(persisters) => {
+                let mut persisters = lock(persisters);
+                persisters[i] = Arc::new(persisters[i].copy());
+                Arc::clone(&persisters[i]) as Arc<dyn Persister>
+            }
+            Disks::Disk(dir) => {
+                let path = dir.path().join(format!("n{}", server_id(i).0));
+                let disk = DiskStorage::open(&path).map_err(|e| {
+                    anyhow!(
+                        "server {} cannot open {}: {e}",
+                        server_id(i).0,
+                        path.display()
+                    )
+                })?;
+                Arc::new(disk)
+            }
         };
         let config = KvConfig {
             raft: RaftConfig::default(),
@@ -148,7 +182,7 @@ impl Cluster {
             &self.net,
             (0..self.nodes).map(server_id).collect(),
             server_id(i),
-            persister as Arc<dyn Persister>,
+            persister,
             config,
         )
         .map_err(|e| anyhow!("server {} does not start: {e}", server_id(i).0))?;
@@ -179,12 +213,13 @@ impl Cluster {
     }
 
     /// Kills server `i`: cut off and deleted from the network (nothing it
-    /// sends is delivered any more), its persister copied so its late
-    /// writes are invisible to its successor, then shut down.
+    /// sends is delivered any more), its in-memory persister copied so its
+    /// late writes are invisible to its successor, then shut down (on disk,
+    /// that closes its log: the successor reopens it).
     fn kill(&self, i: usize) {
         self.net.delete_server(server_id(i));
-        {
-            let mut persisters = lock(&self.persisters);
+        if let Disks::Memory(persisters) = &self.disks {
+            let mut persisters = lock(persisters);
             persisters[i] = Arc::new(persisters[i].copy());
         }
         let server = lock(&self.servers)[i].take();

@@ -1,78 +1,84 @@
-//! The loom build's hook into the effect loop: the same three entry points
-//! as production's `hook` (`run`, `state`, `shutdown`), which run the
-//! production steps unless the peer's configuration names a
+//! The loom build's hook into the peer's loops: the same three entry
+//! points as production's `hook` (`round`, `state`, `shutdown`), which
+//! run the production steps unless the peer's configuration names a
 //! [`Mutation`]; then they run that mutant's sequence of the same steps.
 //! Compiled only with the `loom` feature, so production code carries no
 //! mutation branch.
 
-use super::{Core, Effect, MutexGuard, Shared, Term, lock};
+use super::{Shared, Term, lock};
+use crate::runtime::journal::Held;
 use crate::runtime::mutation::Mutation;
 use crate::runtime::sync::Ordering;
 
-/// [`Shared::run`], or the mutant of it the peer is configured with.
-pub(super) fn run(shared: &Shared, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
-    match shared.config.mutation {
-        Some(Mutation::ApplyAfterUnlock) => {
-            // The turn is taken after the node lock is released: two
-            // threads that commit one after the other can hand their
-            // entries over in the opposite order.
-            let mut plan = shared.plan(&mut core, effects);
-            let ticket = shared.append(&mut plan);
-            shared.publish_leadership(&mut core);
-            drop(core);
-            let turn = shared.apply_turn(&plan);
-            shared.wake_ticker(&plan);
-            if !shared.durable(ticket) {
-                return;
+/// [`Shared::round`], or the mutant of it the peer is configured with.
+pub(super) fn round(shared: &Shared, wait: bool) -> bool {
+    let mutation = shared.config.mutation;
+    let round_mutants = [
+        Mutation::OverlappingRounds,
+        Mutation::PersistAfterSend,
+        Mutation::SendUnderLock,
+        Mutation::DeliverUnderNodeLock,
+    ];
+    if !mutation.is_some_and(|m| round_mutants.contains(&m)) {
+        return shared.round(wait);
+    }
+    let taken = match mutation {
+        // Takes a round even while another is in progress: two threads'
+        // rounds overlap, and the later one's entries and messages can
+        // leave first.
+        Some(Mutation::OverlappingRounds) if !wait => shared.journal.take_overlapping(),
+        _ => shared.journal.take(wait),
+    };
+    let Some(mut round) = taken else {
+        return false;
+    };
+    let held = std::mem::take(&mut round.held);
+    match mutation {
+        Some(Mutation::PersistAfterSend) => {
+            // The messages and entries leave before the write they depend
+            // on is durable.
+            shared.release(held);
+            if !shared.write(&round) {
+                return false;
             }
-            Shared::hand_over(turn, std::mem::take(&mut plan.applied));
-            shared.send_all(plan.outbox);
         }
         Some(Mutation::SendUnderLock) => {
-            let mut plan = shared.plan(&mut core, effects);
-            let ticket = shared.append(&mut plan);
-            shared.publish_leadership(&mut core);
-            if !shared.durable(ticket) {
-                return;
+            // Sends with the node lock held: two peers sending to each
+            // other through a synchronous transport deadlock.
+            if !shared.write(&round) {
+                return false;
             }
-            shared.send_all(std::mem::take(&mut plan.outbox));
-            let turn = shared.apply_turn(&plan);
-            drop(core);
-            shared.wake_ticker(&plan);
-            Shared::hand_over(turn, std::mem::take(&mut plan.applied));
-        }
-        Some(Mutation::PersistAfterSend) => {
-            // A send overtakes the persist it depends on: the messages
-            // leave before the journal is durable through this call.
-            let mut plan = shared.plan(&mut core, effects);
-            let ticket = shared.append(&mut plan);
-            shared.publish_leadership(&mut core);
-            let turn = shared.apply_turn(&plan);
-            drop(core);
-            shared.wake_ticker(&plan);
-            shared.send_all(std::mem::take(&mut plan.outbox));
-            if !shared.durable(ticket) {
-                return;
+            for Held { outbox, applied } in held {
+                shared.hand_over(applied);
+                let core = lock(&shared.core);
+                shared.send_all(outbox);
+                drop(core);
             }
-            Shared::hand_over(turn, std::mem::take(&mut plan.applied));
         }
         Some(Mutation::DeliverUnderNodeLock) => {
-            // Waits for the turn and for room with the node lock held: an
+            // Waits for room in the apply queue with the node lock held: an
             // application that calls back into the peer deadlocks.
-            let mut plan = shared.plan(&mut core, effects);
-            let ticket = shared.append(&mut plan);
-            shared.publish_leadership(&mut core);
-            let turn = shared.apply_turn(&plan);
-            if !shared.durable(ticket) {
-                return;
+            if !shared.write(&round) {
+                return false;
             }
-            Shared::hand_over(turn, std::mem::take(&mut plan.applied));
-            drop(core);
-            shared.wake_ticker(&plan);
-            shared.send_all(plan.outbox);
+            for Held { outbox, applied } in held {
+                let core = lock(&shared.core);
+                shared.hand_over(applied);
+                drop(core);
+                shared.send_all(outbox);
+            }
         }
-        _ => shared.run(core, effects),
+        _ => {
+            // OverlappingRounds: the production steps, on a round taken
+            // without waiting for the one in progress.
+            if !shared.write(&round) {
+                return false;
+            }
+            shared.release(held);
+        }
     }
+    shared.journal.end_round();
+    true
 }
 
 /// [`Shared::state`], or with [`Mutation::TornState`] the term and the role
@@ -94,7 +100,7 @@ pub(super) fn shutdown(shared: &Shared) {
         return shared.shutdown();
     }
     shared.stopped.store(true, Ordering::SeqCst);
-    shared.journal.close();
+    shared.close_journal();
     shared.apply.close();
     shared.timers_changed.notify_all();
     shared.leadership.close();

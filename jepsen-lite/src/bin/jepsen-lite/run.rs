@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 use jepsen_lite::harness::results::{Validity, summary_lines};
 use jepsen_lite::harness::runner::{self, Outcome};
-use jepsen_lite::harness::{Backend, NemesisKind, Progress, RunOptions, Workload};
+use jepsen_lite::harness::{Backend, NemesisKind, Progress, RunOptions, Storage, Workload};
 use std::io::{IsTerminal, Write};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -29,6 +29,16 @@ enum BackendArg {
     Threads,
     /// The seeded simulator, in virtual time (exactly reproducible).
     Sim,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StorageArg {
+    /// In memory; a killed server restarts from a copy of what it persisted.
+    Memory,
+    /// A write-ahead log on disk per server (fdatasync per batch), in a
+    /// temporary directory; a killed server reopens its log. Threads
+    /// backend only.
+    Disk,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,6 +83,9 @@ pub struct RunArgs {
     /// What runs the cluster.
     #[arg(long, value_enum, default_value = "threads")]
     backend: BackendArg,
+    /// Where the servers keep their Raft state.
+    #[arg(long, value_enum, default_value = "memory")]
+    storage: StorageArg,
     /// How long each fault lasts.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     nemesis_on: Duration,
@@ -213,6 +226,10 @@ impl RunArgs {
                 BackendArg::Threads => Backend::Threads,
                 BackendArg::Sim => Backend::Sim,
             },
+            storage: match self.storage {
+                StorageArg::Memory => Storage::Memory,
+                StorageArg::Disk => Storage::Disk,
+            },
             bug: self.bug.map(|b| match b {
                 BugArg::LocalReads => jepsen_lite::harness::ServiceBug::LocalReads,
             }),
@@ -241,7 +258,7 @@ pub fn run(args: &RunArgs) -> u8 {
         return run_sweep(&options, seeds.clone(), args.quiet);
     }
     eprintln!(
-        "jepsen-lite run: {} — {} nodes, {} clients, {:?} under {}, seed {}, {} backend",
+        "jepsen-lite run: {} — {} nodes, {} clients, {:?} under {}, seed {}, {} backend, {} storage",
         options.test_name(),
         options.nodes,
         options.clients,
@@ -257,7 +274,8 @@ pub fn run(args: &RunArgs) -> u8 {
                 .join(", ")
         },
         seed,
-        options.backend.name()
+        options.backend.name(),
+        options.storage.name()
     );
     let mut bar = ProgressBar::new(options.time, args.quiet);
     let outcome = runner::run(&options, &mut |p| bar.show(p));
