@@ -19,14 +19,14 @@ use std::sync::Arc;
 
 fn model(mutation: Option<Mutation>) {
     let transport = CheckingTransport::new(NodeId(0));
-    let persister = Arc::new(MemoryPersister::new());
+    let persister = Arc::new(MemoryPersister::new().slow());
     transport.watch(persister.clone());
     // Writes that are not cheap, as on a disk: every handler wakes the
     // storage thread, which writes and then lets out what waited.
     let (raft, applied) = Raft::with_clock(
         members(),
         NodeId(0),
-        Arc::new(SlowPersister(persister.clone())),
+        persister.clone(),
         config(mutation),
         transport,
         Arc::new(ManualClock::new()),

@@ -130,43 +130,6 @@ impl Peer {
     }
 }
 
-/// A [`MemoryPersister`] that says its writes are not cheap, as a disk
-/// log's are: the peer then leaves every write to its storage thread
-/// (woken by each handler) instead of writing on the handler's thread.
-pub struct SlowPersister(pub Arc<MemoryPersister>);
-
-impl Persister for SlowPersister {
-    fn persist(
-        &self,
-        op: &checked_raft::Persist,
-    ) -> Result<(), checked_raft::runtime::StorageError> {
-        self.0.persist(op)
-    }
-
-    fn persist_batch(
-        &self,
-        ops: &[checked_raft::Persist],
-    ) -> Result<(), checked_raft::runtime::StorageError> {
-        self.0.persist_batch(ops)
-    }
-
-    fn load(&self) -> Result<Stored, checked_raft::runtime::StorageError> {
-        self.0.load()
-    }
-
-    fn raft_state_size(&self) -> usize {
-        self.0.raft_state_size()
-    }
-
-    fn snapshot_size(&self) -> usize {
-        self.0.snapshot_size()
-    }
-
-    fn writes_are_cheap(&self) -> bool {
-        false
-    }
-}
-
 /// A transport that keeps what its peer sends, after checking that every
 /// message is backed by what the peer has persisted (Figure 2: "Updated on
 /// stable storage before responding to RPCs").

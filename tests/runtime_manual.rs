@@ -7,7 +7,8 @@
 
 use bytes::Bytes;
 use checked_raft::runtime::{
-    ApplyMsg, Leadership, ManualClock, MemoryPersister, Raft, RaftConfig, Transport, Unstarted,
+    ApplyMsg, Leadership, ManualClock, MemoryPersister, Persister, Raft, RaftConfig, Transport,
+    Unstarted,
 };
 use checked_raft::{LogIndex, Message, NodeId, Term};
 use std::sync::Arc;
@@ -25,6 +26,8 @@ impl Transport for Nowhere {
 #[test]
 fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given() {
     let clock = Arc::new(ManualClock::new());
+    // Writes as slow as a disk's: the storage loop, run by hand, does them.
+    let memory = Arc::new(MemoryPersister::new().slow());
     let Unstarted {
         raft,
         ticker,
@@ -33,7 +36,7 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
     } = Raft::unstarted(
         vec![NodeId(0)],
         NodeId(0),
-        Arc::new(MemoryPersister::new()),
+        memory.clone(),
         RaftConfig::default(),
         Arc::new(Nowhere),
         clock.clone(),
@@ -60,8 +63,12 @@ fn a_lone_peer_elects_itself_when_its_clock_says_so_and_applies_what_it_is_given
         applied.try_recv().is_err(),
         "nothing is applied before the storage loop writes it"
     );
+    assert_eq!(memory.load().unwrap().entries.len(), 0, "nor written");
     assert!(storage.flush(), "a round writes the vote and the entry");
     assert!(!storage.flush(), "and leaves nothing behind");
+    let stored = memory.load().unwrap();
+    assert_eq!(stored.hard_state.current_term, Term(1));
+    assert_eq!(stored.entries.len(), 1);
     assert_eq!(
         applied.recv().unwrap(),
         ApplyMsg::Command {

@@ -83,6 +83,8 @@ pub trait Persister: Send + Sync {
 #[derive(Debug, Default)]
 pub struct MemoryPersister {
     state: Mutex<SizedStored>,
+    /// Reports its writes as not cheap ([`MemoryPersister::slow`]).
+    slow: bool,
 }
 
 /// What a persister stores, with the encoded size of its entries kept up
@@ -142,7 +144,16 @@ impl MemoryPersister {
     pub fn copy(&self) -> MemoryPersister {
         MemoryPersister {
             state: Mutex::new(lock(&self.state).clone()),
+            slow: self.slow,
         }
+    }
+
+    /// This persister, reporting its writes as not cheap
+    /// ([`Persister::writes_are_cheap`] false), as a disk log's are: a
+    /// peer on it leaves every write to its storage loop, as on a disk.
+    /// For tests of that path without a disk.
+    pub fn slow(self) -> MemoryPersister {
+        MemoryPersister { slow: true, ..self }
     }
 }
 
@@ -164,9 +175,10 @@ impl Persister for MemoryPersister {
         lock(&self.state).snapshot_size()
     }
 
-    /// Memory: a batch costs less than a thread hand-off.
+    /// Memory: a batch costs less than a thread hand-off (unless made
+    /// [`MemoryPersister::slow`]).
     fn writes_are_cheap(&self) -> bool {
-        true
+        !self.slow
     }
 }
 

@@ -172,9 +172,12 @@ impl Core {
 
 /// A peer built but not yet running: its handle, its timer loop, its
 /// storage loop and the queue on which committed commands and snapshots
-/// arrive. No timer fires until the ticker runs, and nothing is written,
-/// sent or applied until the storage loop runs (each on a thread of its
-/// own, say, as [`Raft::new`] does).
+/// arrive. No timer fires until the ticker runs (on a thread of its own,
+/// say, as [`Raft::new`] does). When the persister's writes are not cheap
+/// (a disk), nothing is written, sent or applied until the storage loop
+/// runs; when they are ([`Persister::writes_are_cheap`]: memory), handlers
+/// run storage rounds themselves, and the storage loop takes only what is
+/// left when one was already in progress.
 pub struct Unstarted {
     /// The handle.
     pub raft: Raft,
@@ -260,27 +263,27 @@ impl Raft {
             storage,
             applied,
         } = Raft::unstarted(members, me, persister, config, transport, clock)?;
-        let spawned = thread::Builder::new()
-            .name(format!("raft-{}-storage", me.0))
-            .spawn(move || storage.run());
-        match spawned {
-            Ok(handle) => lock(&raft.shared.threads).push(handle),
-            Err(e) => {
-                raft.shutdown();
-                return Err(RaftError::Thread(std::sync::Arc::new(e)));
-            }
-        }
-        let spawned = thread::Builder::new()
-            .name(format!("raft-{}-ticker", me.0))
-            .spawn(move || ticker.run());
-        match spawned {
-            Ok(handle) => lock(&raft.shared.threads).push(handle),
-            Err(e) => {
-                raft.shutdown();
-                return Err(RaftError::Thread(std::sync::Arc::new(e)));
-            }
-        }
+        raft.spawn("storage", move || storage.run())?;
+        raft.spawn("ticker", move || ticker.run())?;
         Ok((raft, applied))
+    }
+
+    /// Runs `body` on a thread of the peer's own, named after it, joined at
+    /// shutdown; if the thread cannot start, the peer shuts down.
+    fn spawn(&self, name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), RaftError> {
+        match thread::Builder::new()
+            .name(format!("raft-{}-{name}", self.shared.id.0))
+            .spawn(body)
+        {
+            Ok(handle) => {
+                lock(&self.shared.threads).push(handle);
+                Ok(())
+            }
+            Err(e) => {
+                self.shutdown();
+                Err(RaftError::Thread(std::sync::Arc::new(e)))
+            }
+        }
     }
 
     /// Builds peer `me` as [`Raft::with_clock`] does, but leaves running
