@@ -1,19 +1,22 @@
 //! The apply queue: committed entries and snapshots on their way from the
 //! peer to the application, bounded, in log order, with backpressure.
 //!
-//! Producers are the peer's handlers (whichever thread committed the
-//! entries); the consumer is the application ([`ApplyReceiver`]). A full
-//! queue makes producers wait until the application has taken something:
-//! a slow application slows the peer down instead of growing memory.
+//! Producers are the peer's storage rounds
+//! ([`crate::runtime::StorageLoop`]), which hand entries over once the
+//! writes they depend on are durable; the consumer is the application
+//! ([`ApplyReceiver`]). A full queue makes the producer wait until the
+//! application has taken something: a slow application slows the peer
+//! down instead of growing memory.
 //!
-//! Order without holding a lock while waiting: a producer takes a *turn*
-//! ([`ApplyQueue::turn`]) while it still holds the node lock, so turns are
-//! numbered in the order the core committed the entries; it releases the
-//! node lock and then waits (holding no lock but the queue's, released by
-//! the condition variable) until its turn comes and there is room, and
-//! pushes. A producer never waits with the node lock held: the
-//! application may call back into the peer (`Raft::snapshot`,
-//! `Raft::state`) while producers wait for it.
+//! Order: storage rounds never overlap, so each takes a *turn*
+//! ([`ApplyQueue::turn`]) in the order the core committed the entries,
+//! and waits (holding no lock but the queue's, released by the condition
+//! variable) until its turn comes and there is room, and pushes. (The
+//! turns also keep any producer that takes them in commit order, as the
+//! queue was first built for handlers taking them under the node lock.) A
+//! producer never waits with the node lock held: the application may call
+//! back into the peer (`Raft::snapshot`, `Raft::state`) while a round
+//! waits for it.
 //!
 //! Lock order: the node lock may be held while taking the queue's lock,
 //! never the other way round; nothing else is taken while the queue's lock
@@ -112,8 +115,9 @@ impl ApplyQueue {
         })
     }
 
-    /// Takes the next turn to hand messages over: called with the node
-    /// lock held, so that turns follow the order of commits.
+    /// Takes the next turn to hand messages over: called by a storage
+    /// round (rounds never overlap), so that turns follow the order of
+    /// commits.
     pub(crate) fn turn(&self) -> Turn<'_> {
         let mut state = lock(&self.state);
         let number = state.next_turn;
