@@ -233,7 +233,14 @@ fn test(quick: bool, list: bool) -> Result<()> {
             s.about
         );
         let begun = Instant::now();
-        let status = Command::new(&cargo)
+        let mut command = Command::new(&cargo);
+        // A full run builds each crate once per profile and feature set;
+        // incremental caches would only double its disk use (they outgrew
+        // a CI disk once). A caller's own setting wins.
+        if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+            command.env("CARGO_INCREMENTAL", "0");
+        }
+        let status = command
             .args(&s.args)
             .envs(s.env.iter().copied())
             .current_dir(&root)
@@ -252,7 +259,31 @@ fn test(quick: bool, list: bool) -> Result<()> {
     for (s, took) in times {
         eprintln!("   {:>6.0?}  {}", took, s.command_line());
     }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    eprintln!(
+        "== target dir {} holds {:.1} GB",
+        target.display(),
+        disk_use(&target) as f64 / 1e9
+    );
     Ok(())
+}
+
+/// Bytes under `dir` (files only, symlinks not followed); unreadable
+/// entries count as zero, since this is a report, not a check.
+fn disk_use(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => disk_use(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn main() -> Result<()> {
