@@ -194,7 +194,8 @@ impl Transport for CheckingTransport {
 }
 
 /// Whether `stored`, what peer `me` has persisted, backs `message` to `to`:
-/// its term, its vote, and the entries it sends or acknowledges.
+/// its term, its vote, and the entries it acknowledges (a leader's own
+/// entries may leave before its write, thesis §10.2.1).
 pub fn persisted_before_send(
     me: NodeId,
     stored: &Stored,
@@ -216,16 +217,6 @@ pub fn persisted_before_send(
         // superseded by newer durable state, as for any delayed message.
         return Ok(());
     }
-    let holds = |index: LogIndex, entry_term: Term| {
-        stored
-            .snapshot
-            .as_ref()
-            .is_some_and(|s| index <= s.meta.last_included_index)
-            || stored
-                .entries
-                .iter()
-                .any(|e| e.index == index && e.term == entry_term)
-    };
     let last_index = stored
         .entries
         .last()
@@ -239,13 +230,11 @@ pub fn persisted_before_send(
         Message::RequestVoteReply(m) if m.vote_granted && vote != Some(to) => Err(format!(
             "grants its vote to {to:?} with persisted vote {vote:?}"
         )),
-        Message::AppendEntries(m) => match m.entries.iter().find(|e| !holds(e.index, e.term)) {
-            Some(e) => Err(format!(
-                "sends entry {} of term {} it has not persisted",
-                e.index, e.term
-            )),
-            None => Ok(()),
-        },
+        // A leader's entries may leave before its own write (thesis
+        // §10.2.1): it promises nothing about its storage, and counts
+        // itself toward a commit only once the write is reported durable.
+        // Its term was persisted (checked above).
+        Message::AppendEntries(_) => Ok(()),
         Message::AppendEntriesReply(m) => match m.result {
             AppendResult::Success { match_index } if match_index > last_index => Err(format!(
                 "acknowledges entries through {match_index}, persisted through {last_index}"

@@ -4,7 +4,9 @@
 //! network that loses, duplicates and reorders messages, partitions,
 //! crashes (some between two effects of one handler) and restarts from
 //! stable storage, applications that snapshot, and lagging servers caught up
-//! by InstallSnapshot. Every property of Figure 3 is checked after every
+//! by InstallSnapshot; in half the runs, writes that complete milliseconds
+//! after they are made, as on a disk (`SimConfig::write_ms`). Every
+//! property of Figure 3 is checked after every
 //! event; after the chaos the network heals and the run must elect a leader
 //! and apply a fresh proposal on every server.
 //!
@@ -29,6 +31,7 @@ fn schedule(servers: usize) -> impl Strategy<Value = SimConfig> {
         0.0..0.01f64,
         2u64..=12,
         1usize..=8,
+        any::<bool>(),
     )
         .prop_map(
             move |(
@@ -40,6 +43,7 @@ fn schedule(servers: usize) -> impl Strategy<Value = SimConfig> {
                 crash_mid_step,
                 snapshot_every,
                 batch,
+                async_writes,
             )| {
                 SimConfig {
                     faults: Faults {
@@ -56,6 +60,10 @@ fn schedule(servers: usize) -> impl Strategy<Value = SimConfig> {
                     },
                     snapshot_every: Some(snapshot_every),
                     max_entries_per_message: batch,
+                    // Half the runs write as on a disk: a write completes
+                    // 1-12 ms after it is made, the leader's AppendEntries
+                    // go first, and a crash loses what is pending.
+                    write_ms: async_writes.then_some((1, 13)),
                     ..SimConfig::new(seed, servers)
                 }
             },

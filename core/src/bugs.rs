@@ -57,11 +57,20 @@ pub enum Bug {
     /// breaks, but servers are no longer interchangeable, which the model
     /// checker's symmetry reduction must not trust: its audit reports it.
     VotesByServerId,
+    /// A leader that writes its log in parallel with replicating it (thesis
+    /// §10.2.1) counts its own entries toward a commit majority before its
+    /// write is durable; a crash then loses a committed entry.
+    LeaderCountsUnpersisted,
+    /// A server takes a report that its write is durable by index alone,
+    /// after a truncation replaced the entry written (etcd's
+    /// `async_storage_writes_append_aba_race`): it believes durable an
+    /// entry that is not.
+    DurableByIndexOnly,
 }
 
 impl Bug {
     /// Every bug in the catalogue.
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 14] = [
         Bug::VoteNotPersisted,
         Bug::TermNotPersisted,
         Bug::NoElectionRestriction,
@@ -74,6 +83,8 @@ impl Bug {
         Bug::StaleVoteCounted,
         Bug::MatchIndexRegresses,
         Bug::VotesByServerId,
+        Bug::LeaderCountsUnpersisted,
+        Bug::DurableByIndexOnly,
     ];
 
     /// The bug's name on the command line.
@@ -91,6 +102,8 @@ impl Bug {
             Bug::StaleVoteCounted => "count-stale-votes",
             Bug::MatchIndexRegresses => "match-index-regresses",
             Bug::VotesByServerId => "votes-by-server-id",
+            Bug::LeaderCountsUnpersisted => "leader-counts-unpersisted",
+            Bug::DurableByIndexOnly => "durable-by-index-only",
         }
     }
 
@@ -113,12 +126,25 @@ impl Bug {
             Bug::NoElectionRestriction
             | Bug::CommitPreviousTermByCounting
             | Bug::TruncateOnStaleAppend => Property::LeaderCompleteness,
+            // It commits what only a minority has written; a crash then
+            // loses it (and Leader Completeness breaks later).
+            Bug::LeaderCountsUnpersisted => Property::CommittedIsDurable,
             Bug::LeaderOverwritesOwnEntries => Property::LeaderAppendOnly,
             Bug::SnapshotMovesStateMachineBack => Property::StateMachineSafety,
             // The follower believes in entries it does not hold.
             Bug::CommitPastSentEntries => Property::NodeInvariants,
+            Bug::DurableByIndexOnly => Property::DurableClaims,
             Bug::MatchIndexRegresses | Bug::VotesByServerId => return None,
         })
+    }
+
+    /// Whether the bug shows only when a server's writes complete after
+    /// the step that made them (a leader's AppendEntries leave first,
+    /// thesis §10.2.1; a report arrives after a truncation): the model
+    /// checker looks for it with `check --async-writes`, the simulator
+    /// with `SimConfig::write_ms`.
+    pub fn needs_asynchronous_writes(self) -> bool {
+        matches!(self, Bug::LeaderCountsUnpersisted | Bug::DurableByIndexOnly)
     }
 
     /// One line on what the bug does.
@@ -146,6 +172,12 @@ impl Bug {
                 "a leader probing a follower again resets the follower's match index"
             }
             Bug::VotesByServerId => "a server votes only for candidates with a higher id",
+            Bug::LeaderCountsUnpersisted => {
+                "a leader counts its own entries toward a commit before its write is durable"
+            }
+            Bug::DurableByIndexOnly => {
+                "a write's durability report is taken by index after a truncation replaced it"
+            }
         }
     }
 }

@@ -19,9 +19,13 @@
 //!   index to its state machine, no other server will ever apply a different
 //!   log entry for the same index.
 
-use crate::consensus::{Entry, Log, LogIndex, Node, NodeId, Term};
+use crate::consensus::{Entry, Log, LogIndex, Node, NodeId, Stored, Term};
 use alloc::collections::BTreeMap;
-use alloc::{format, string::String, vec::Vec};
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
 use core::fmt;
 
 /// A property of Figure 3, or a server's own invariants.
@@ -39,18 +43,28 @@ pub enum Property {
     StateMachineSafety,
     /// A server's own invariants ([`Node::check_invariants`]).
     NodeInvariants,
+    /// What a server counts as durable ([`Node::durable_index`]) is on its
+    /// disk: checked by drivers that own the disk ([`check_durable`]).
+    DurableClaims,
+    /// What a leader has committed is on a majority of disks (§5.3
+    /// "replicated it on a majority"; with thesis §10.2.1's parallel
+    /// writes, the leader's own copy counts only once written): checked by
+    /// drivers that own the disks ([`check_committed_durable`]).
+    CommittedIsDurable,
 }
 
 impl Property {
     /// Every property, in the order checkers report them: the one list the
     /// simulator's and the model checker's lists are made from.
-    pub const ALL: [Property; 6] = [
+    pub const ALL: [Property; 8] = [
         Property::ElectionSafety,
         Property::LeaderAppendOnly,
         Property::LogMatching,
         Property::LeaderCompleteness,
         Property::StateMachineSafety,
         Property::NodeInvariants,
+        Property::DurableClaims,
+        Property::CommittedIsDurable,
     ];
 
     /// The property's name, as the paper gives it (Figure 3), and for the
@@ -63,6 +77,8 @@ impl Property {
             Property::LeaderCompleteness => "Leader Completeness",
             Property::StateMachineSafety => "State Machine Safety",
             Property::NodeInvariants => "Server invariants",
+            Property::DurableClaims => "Durable claims hold",
+            Property::CommittedIsDurable => "Committed entries are durable on a majority",
         }
     }
 }
@@ -474,9 +490,91 @@ pub fn check_property(
         Property::LeaderCompleteness => histories
             .iter()
             .try_for_each(|h| check_leader_completeness(nodes, h)),
-        // Checked as each server's history observes it: recorded above.
-        Property::LeaderAppendOnly | Property::NodeInvariants => Ok(()),
+        // Checked as each server's history observes it (or, for durable
+        // claims, by the driver that owns its disk): recorded above.
+        Property::LeaderAppendOnly
+        | Property::NodeInvariants
+        | Property::DurableClaims
+        | Property::CommittedIsDurable => Ok(()),
     }
+}
+
+/// Checks that what `node` counts as durable ([`Node::durable_index`]) is
+/// in `stored`, what its disk holds: the entry at that index is on the disk
+/// with the term the log gives it (by Log Matching, so is every entry
+/// before it), or a stored snapshot covers it. A leader counts itself
+/// toward commits only that far (thesis §10.2.1), so a claim past the disk
+/// can commit an entry that a crash then loses.
+pub fn check_durable(node: &Node, stored: &Stored) -> Result<(), Violation> {
+    let durable = node.durable_index();
+    let snapshot = stored.snapshot_meta().last_included_index;
+    if durable <= snapshot {
+        return Ok(());
+    }
+    // Stored entries are contiguous from the snapshot on.
+    let on_disk = usize::try_from(durable.0 - snapshot.0 - 1)
+        .ok()
+        .and_then(|k| stored.entries.get(k))
+        .filter(|e| e.index == durable)
+        .map(|e| e.term);
+    let in_log = node.log().term_at(durable);
+    if on_disk.is_some() && on_disk == in_log {
+        return Ok(());
+    }
+    // Compacted in memory (the snapshot's write may be pending): the entry
+    // is committed, and any disk that holds one there holds the same.
+    if durable < node.log().snapshot_index() && on_disk.is_some() {
+        return Ok(());
+    }
+    violation(
+        Property::DurableClaims,
+        format!(
+            "{} counts its log durable through {durable} (term {}), but its disk holds {} there",
+            node.id(),
+            in_log.map_or("none".to_string(), |t| format!("{t}")),
+            on_disk.map_or("nothing".to_string(), |t| format!("term {t}")),
+        ),
+    )
+}
+
+/// Checks that what each live leader among `nodes` has committed is on a
+/// majority of `disks` (every server's storage, crashed ones included):
+/// the entry at its commit index, with the term its log gives it, is
+/// stored there, or a stored snapshot covers that index. By Log Matching
+/// every earlier entry is too.
+pub fn check_committed_durable(nodes: &[&Node], disks: &[&Stored]) -> Result<(), Violation> {
+    for leader in nodes.iter().filter(|n| n.is_leader()) {
+        let commit = leader.commit_index();
+        let Some(term) = leader.log().term_at(commit) else {
+            continue;
+        };
+        if commit == LogIndex(0) {
+            continue;
+        }
+        let holding = disks
+            .iter()
+            .filter(|disk| {
+                let snapshot = disk.snapshot_meta().last_included_index;
+                commit <= snapshot
+                    || usize::try_from(commit.0 - snapshot.0 - 1)
+                        .ok()
+                        .and_then(|k| disk.entries.get(k))
+                        .is_some_and(|e| e.index == commit && e.term == term)
+            })
+            .count();
+        if holding * 2 <= disks.len() {
+            return violation(
+                Property::CommittedIsDurable,
+                format!(
+                    "{} committed through {commit} (term {term}), but only {holding} of {} \
+                     disks hold it",
+                    leader.id(),
+                    disks.len()
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Checks every property over the live servers, after recording them in the
@@ -523,7 +621,7 @@ mod tests {
     //! broken states directly (reaching into the crate-private fields) and
     //! expect the matching [`Property`].
     use super::*;
-    use crate::consensus::{Config, Role};
+    use crate::consensus::{Config, Effect, Role};
     use bytes::Bytes;
 
     /// A single-server cluster `id` that leads term 1 with `commands` committed.
@@ -532,8 +630,15 @@ mod tests {
             Node::new(Config::new(NodeId(id), vec![NodeId(id)])).expect("valid config");
         node.handle_election_timeout();
         for c in commands {
-            node.propose([Bytes::from(c.to_string())])
+            let (_, effects) = node
+                .propose([Bytes::from(c.to_string())])
                 .expect("leader accepts");
+            // Its write is durable at once: the driver reports it.
+            for effect in effects {
+                if let Effect::Durable { index, term } = effect {
+                    node.handle_persisted(index, term);
+                }
+            }
         }
         node
     }
@@ -653,6 +758,33 @@ mod tests {
         node.commit_index = LogIndex(5);
         let err = History::new().observe(&node).expect_err("commit past log");
         assert_eq!(err.property, Property::NodeInvariants);
+    }
+
+    #[test]
+    fn durable_claims_are_checked_against_the_disk() {
+        let node = solo_leader(1, &["x"]);
+        assert_eq!(node.durable_index(), LogIndex(1));
+        let mut stored = Stored::default();
+        let err = check_durable(&node, &stored).expect_err("nothing on disk");
+        assert_eq!(err.property, Property::DurableClaims);
+        stored.entries.push(entry(1, 2, "y"));
+        check_durable(&node, &stored).expect_err("another entry on disk");
+        stored.entries[0] = entry(1, 1, "x");
+        check_durable(&node, &stored).expect("the entry is on disk");
+    }
+
+    #[test]
+    fn committed_entries_must_be_on_a_majority_of_disks() {
+        let leader = solo_leader(1, &["x"]);
+        assert_eq!(leader.commit_index(), LogIndex(1));
+        let empty = Stored::default();
+        let mut holding = Stored::default();
+        holding.entries.push(entry(1, 1, "x"));
+        check_committed_durable(&[&leader], &[&holding]).expect("its one disk holds it");
+        let err = check_committed_durable(&[&leader], &[&empty]).expect_err("no disk holds it");
+        assert_eq!(err.property, Property::CommittedIsDurable);
+        check_committed_durable(&[&leader], &[&holding, &holding, &empty]).expect("two of three");
+        check_committed_durable(&[&leader], &[&holding, &empty, &empty]).expect_err("one of three");
     }
 
     #[test]

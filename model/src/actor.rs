@@ -4,6 +4,7 @@
 //! reduction needs.
 
 use super::*;
+use checked_raft::sim::writes::{first_batch_len, waits_for_write};
 
 /// A message on the model's network: the core's [`Message`]. (A local type,
 /// so that stateright's traits can be implemented for it.)
@@ -21,6 +22,8 @@ pub enum Timer {
     Propose(u8),
     /// The application snapshotting what it has applied.
     Snapshot,
+    /// The server's pending writes complete (with asynchronous writes).
+    Write,
 }
 
 /// What a server keeps across crashes: what the core's persist effects
@@ -55,6 +58,11 @@ pub struct Server {
     pub applied_after_restart: bool,
     /// It installed a snapshot sent by a leader.
     pub installed_snapshot: bool,
+    /// With asynchronous writes: the effects waiting for the next write,
+    /// in the core's order (its persist effects, and the messages, entries
+    /// and durability reports that must wait for them), as in the
+    /// runtime's journal. Lost in a crash.
+    pub pending: Vec<Effect>,
 }
 
 /// A server: the actor whose callbacks call the core.
@@ -92,11 +100,42 @@ impl RaftActor {
 
     /// Carries out the core's effects in order, then records what the
     /// server now shows in its history and saves the disk if it changed.
+    ///
+    /// With asynchronous writes, a persist effect, and every effect after
+    /// one that is still pending, waits for the server's next write
+    /// ([`Timer::Write`]), as in the runtime's journal; timers are armed at
+    /// once, and a leader's AppendEntries and InstallSnapshot leave at once
+    /// ([`Effect::may_overtake_persists`]).
     fn execute(&self, id: Id, server: &mut Server, effects: Vec<Effect>, o: &mut Out<Self>) {
+        self.execute_with(id, server, effects, self.bounds.async_writes, o);
+    }
+
+    /// [`RaftActor::execute`], with `defer` whether writes wait for a step
+    /// of their own (off for the write's own step).
+    fn execute_with(
+        &self,
+        id: Id,
+        server: &mut Server,
+        effects: Vec<Effect>,
+        defer: bool,
+        o: &mut Out<Self>,
+    ) {
         let mut disk = Disk::clone(&server.disk);
         let mut persisted = false;
+        let mut reports = Vec::new();
         for effect in effects {
+            if defer && waits_for_write(&effect, !server.pending.is_empty()) {
+                if server.pending.is_empty() {
+                    o.set_timer(Timer::Write, model_timeout());
+                }
+                server.pending.push(effect);
+                continue;
+            }
             match effect {
+                // The core hears of it after the rest of the effects, as
+                // from the runtime's storage round, so that what it decides
+                // comes after what was decided before it.
+                Effect::Durable { index, term } => reports.push((index, term)),
                 Effect::Persist(op) => {
                     persisted = true;
                     let result = disk.stored.apply(&op).map_err(|e| Violation {
@@ -126,9 +165,16 @@ impl RaftActor {
         }
         let observed = disk.history.observe(&server.node);
         disk.history.record(observed);
+        disk.history
+            .record(check_durable(&server.node, &disk.stored));
         if persisted || disk.history != server.disk.history {
             server.disk = Arc::new(disk);
             o.save(Saved(Arc::clone(&server.disk)));
+        }
+        for (index, term) in reports {
+            let input = Input::Persisted { index, term };
+            let decided = self.step(server, &input).unwrap_or_default();
+            self.execute(id, server, decided, o);
         }
     }
 
@@ -157,6 +203,7 @@ impl RaftActor {
                 restarted: false,
                 applied_after_restart: false,
                 installed_snapshot: server.installed_snapshot,
+                pending: Vec::new(),
             },
             Err(_) => server.clone(),
         }
@@ -206,6 +253,7 @@ impl Actor for RaftActor {
             restarted: storage.is_some(),
             applied_after_restart: false,
             installed_snapshot: false,
+            pending: Vec::new(),
         };
         self.arm_client_timers(o);
         // The restart's own ApplySnapshot restores the state machine; it is
@@ -275,6 +323,27 @@ impl Actor for RaftActor {
                     Ok(effects) => effects,
                     Err(_) => return,
                 }
+            }
+            Timer::Write => {
+                // One write makes the oldest handler's batch durable (its
+                // persist effects through its durability marker); then
+                // what waited for it goes out, in order. Later batches
+                // wait for writes of their own, so a report can arrive
+                // while a later write, which a truncation may have made,
+                // is still pending (etcd's ABA window). A runtime round
+                // that takes several batches at once is one of the
+                // interleavings this explores.
+                let cut = first_batch_len(&server.pending);
+                let rest = server.pending.split_off(cut);
+                let written = std::mem::replace(&mut server.pending, rest);
+                self.execute_with(id, &mut server, written, false, o);
+                if !server.pending.is_empty() {
+                    o.set_timer(Timer::Write, model_timeout());
+                }
+                if server != **state {
+                    *state = Cow::Owned(server);
+                }
+                return;
             }
             Timer::Snapshot => {
                 o.set_timer(timer.clone(), model_timeout());
@@ -369,9 +438,15 @@ impl Rewrite<Id> for Server {
             // The permutation fixes every server: share, do not copy.
             return self.clone();
         }
+        let pending = self
+            .pending
+            .iter()
+            .map(|e| equivariance::rename_effect(e, &rename))
+            .collect();
         Server {
             node: Arc::new(self.node.rename_nodes(&rename)),
             disk: symmetry::rename_disk(&self.disk, &rename),
+            pending: equivariance::sends_by_recipient(pending),
             ..self.clone()
         }
     }
@@ -406,6 +481,7 @@ impl Server {
                 self.restarted,
                 self.applied_after_restart,
                 self.installed_snapshot,
+                self.pending.len(),
             ),
         )
     }

@@ -139,6 +139,9 @@ pub(crate) fn describe_effect(effect: &Effect) -> String {
                 snapshot.meta.last_included_index
             )
         }
+        Effect::Durable { index, term } => {
+            format!("report writes through {index} (term {term}) durable")
+        }
     }
 }
 

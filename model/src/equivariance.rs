@@ -20,7 +20,7 @@ use crate::audit::{Breach, Claim, describe_effect};
 use crate::ledger::describe_core;
 use crate::ledger::permutations;
 use bytes::Bytes;
-use checked_raft::{Effect, LogIndex, Message, Node, NodeId, Persist};
+use checked_raft::{Effect, LogIndex, Message, Node, NodeId, Persist, Term};
 use dashmap::DashSet;
 use std::sync::OnceLock;
 
@@ -40,6 +40,13 @@ pub enum Input {
     HeartbeatTimeout,
     /// A client proposes `command`.
     Propose(Bytes),
+    /// The server's writes through a durability marker are durable.
+    Persisted {
+        /// The marker's index.
+        index: LogIndex,
+        /// The marker's term.
+        term: Term,
+    },
     /// The application snapshots through `index`.
     Compact {
         /// The last index the snapshot covers.
@@ -78,6 +85,7 @@ pub fn apply(node: &mut Node, input: &Input) -> Result<Vec<Effect>, String> {
         Input::Compact { index, data } => node
             .compact(*index, data.clone())
             .map_err(|e| e.to_string()),
+        Input::Persisted { index, term } => Ok(node.handle_persisted(*index, *term)),
     }
 }
 
@@ -90,10 +98,13 @@ fn describe_input(input: &Input) -> String {
         Input::HeartbeatTimeout => "a heartbeat timeout".into(),
         Input::Propose(_) => "a proposal".into(),
         Input::Compact { index, .. } => format!("a snapshot through {index}"),
+        Input::Persisted { index, term } => {
+            format!("its writes through {index} (term {term}) made durable")
+        }
     }
 }
 
-fn rename_effect(effect: &Effect, rename: &impl Fn(NodeId) -> NodeId) -> Effect {
+pub(crate) fn rename_effect(effect: &Effect, rename: &impl Fn(NodeId) -> NodeId) -> Effect {
     match effect {
         Effect::Send { to, message } => Effect::Send {
             to: rename(*to),
@@ -114,7 +125,7 @@ fn rename_effect(effect: &Effect, rename: &impl Fn(NodeId) -> NodeId) -> Effect 
 /// another order; no network tells the two apart, since only messages
 /// between the same two servers are ever ordered, and no send moves past
 /// any other effect.
-fn sends_by_recipient(mut effects: Vec<Effect>) -> Vec<Effect> {
+pub(crate) fn sends_by_recipient(mut effects: Vec<Effect>) -> Vec<Effect> {
     let recipient = |effect: &Effect| match effect {
         Effect::Send { to, .. } => Some(*to),
         _ => None,

@@ -30,7 +30,7 @@
 
 use crate::Msg;
 use crate::audit::{Breach, Claim, stale_delivery_breach};
-use checked_raft::{Message, Node, NodeId};
+use checked_raft::{Effect, Message, Node, NodeId, Stored};
 use dashmap::{DashMap, DashSet};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -65,13 +65,42 @@ pub struct LedgerSize {
     pub discards: usize,
 }
 
-fn fingerprint(node: &Node) -> u64 {
+/// A server's core with the writes it has pending and its disk (with
+/// asynchronous writes): a crash loses what is pending and restarts from
+/// the disk, so the same core with other pending writes or another disk
+/// has other futures, and the ledger keeps them apart. With nothing
+/// pending, the disk holds exactly the core's persistent state.
+pub type Core<'a> = (&'a Arc<Node>, &'a [Effect], &'a Stored);
+
+fn fingerprint(node: &Node, pending: &[Effect], stored: &Stored) -> u64 {
     // Fixed seeds: the same core has the same fingerprint in every thread.
-    ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(node)
+    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+    match pending.is_empty() {
+        true => hasher.hash_one(node),
+        false => hasher.hash_one((node, pending, stored)),
+    }
 }
 
 /// A core in a line: role, term, log (as terms), commit index, and a
 /// leader's match indexes.
+/// `pending` with its servers renamed, in the order the renamed core would
+/// emit it.
+fn renamed(pending: &[Effect], rename: &impl Fn(NodeId) -> NodeId) -> Vec<Effect> {
+    crate::equivariance::sends_by_recipient(
+        pending
+            .iter()
+            .map(|e| crate::equivariance::rename_effect(e, rename))
+            .collect(),
+    )
+}
+
+/// `stored` with its vote renamed.
+fn renamed_disk(stored: &Stored, rename: &impl Fn(NodeId) -> NodeId) -> Stored {
+    let mut stored = stored.clone();
+    stored.hard_state.voted_for = stored.hard_state.voted_for.map(rename);
+    stored
+}
+
 pub(crate) fn describe_core(node: &Node) -> String {
     use checked_raft::Role;
     let role = match node.role() {
@@ -136,25 +165,36 @@ impl Ledger {
         }
     }
 
-    fn intern(&self, node: Node) -> u64 {
-        let fp = fingerprint(&node);
+    fn intern(&self, node: Node, pending: &[Effect], stored: &Stored) -> u64 {
+        let fp = fingerprint(&node, pending, stored);
         self.cores.entry(fp).or_insert_with(|| Arc::new(node));
         fp
     }
 
     /// Records a step of one server from core `before` to core `after`.
-    pub fn step(&self, before: &Arc<Node>, after: &Arc<Node>) {
-        if Arc::ptr_eq(before, after) {
+    pub fn step(&self, before: Core<'_>, after: Core<'_>) {
+        if Arc::ptr_eq(before.0, after.0) && before.1 == after.1 && before.2 == after.2 {
             return;
         }
-        let taken = (fingerprint(before), fingerprint(after));
+        let taken = (
+            fingerprint(before.0, before.1, before.2),
+            fingerprint(after.0, after.1, after.2),
+        );
         if taken.0 == taken.1 || !self.seen_steps.insert(taken) {
             return;
         }
-        for naming in self.namings(before) {
+        for naming in self.namings(before.0) {
             let rename = crate::actor::renaming(&naming);
-            let a = self.intern(before.rename_nodes(&rename));
-            let b = self.intern(after.rename_nodes(&rename));
+            let a = self.intern(
+                before.0.rename_nodes(&rename),
+                &renamed(before.1, &rename),
+                &renamed_disk(before.2, &rename),
+            );
+            let b = self.intern(
+                after.0.rename_nodes(&rename),
+                &renamed(after.1, &rename),
+                &renamed_disk(after.2, &rename),
+            );
             self.steps.entry(a).or_default().insert(b);
         }
     }
@@ -162,13 +202,15 @@ impl Ledger {
     /// Records that `msg` from `from` was discarded while its receiver was
     /// at core `receiver`.
     pub fn discarded(&self, receiver: &Node, from: NodeId, msg: &Msg) {
-        let taken = (fingerprint(receiver), msg.0.clone(), from);
+        // Only a server with no writes pending has its messages judged.
+        let none = Stored::default();
+        let taken = (fingerprint(receiver, &[], &none), msg.0.clone(), from);
         if self.seen_discards.contains(&taken) || !self.seen_discards.insert(taken) {
             return;
         }
         for naming in self.namings(receiver) {
             let rename = crate::actor::renaming(&naming);
-            let core = self.intern(receiver.rename_nodes(&rename));
+            let core = self.intern(receiver.rename_nodes(&rename), &[], &none);
             self.discards.insert((core, msg.0.clone(), rename(from)));
         }
     }
@@ -278,14 +320,15 @@ mod tests {
 
         for all_namings in [false, true] {
             let honest = Ledger::new(all_namings);
-            honest.step(&fresh, &acked);
+            let none = Stored::default();
+            honest.step((&fresh, &[], &none), (&acked, &[], &none));
             honest.discarded(&acked, id(1), &success(1));
             assert_eq!(honest.breach(), None);
 
             let regressing = Ledger::new(all_namings);
-            regressing.step(&fresh, &acked);
+            regressing.step((&fresh, &[], &none), (&acked, &[], &none));
             regressing.discarded(&acked, id(1), &success(1));
-            regressing.step(&acked, &fresh);
+            regressing.step((&acked, &[], &none), (&fresh, &[], &none));
             let breach = regressing.breach().expect("the regression is found");
             assert_eq!(breach.claim, Claim::StaleIsNoOp);
             assert!(

@@ -79,12 +79,16 @@ pub use audit::{
 pub use describe::{describe_action, describe_servers, log_terms};
 use equivariance::{Equivariance, Input};
 pub use properties::{
-    ELECTION_SAFETY, LEADER_APPEND_ONLY, LEADER_COMPLETENESS, LOG_MATCHING, NODE_INVARIANTS,
-    PROPERTIES, STATE_MACHINE_SAFETY, bug_property, holds, live_nodes, property_name,
+    COMMITTED_IS_DURABLE, DURABLE_CLAIMS, ELECTION_SAFETY, LEADER_APPEND_ONLY, LEADER_COMPLETENESS,
+    LOG_MATCHING, NODE_INVARIANTS, PROPERTIES, STATE_MACHINE_SAFETY, bug_property, holds,
+    live_nodes, property_name,
 };
 pub use system::RaftModel;
 
-use checked_raft::invariants::{History, Property as Invariant, Violation, check_property};
+use checked_raft::invariants::{
+    History, Property as Invariant, Violation, check_committed_durable, check_durable,
+    check_property,
+};
 use checked_raft::sim::app::App;
 use checked_raft::{Config, Effect, Entry, LogIndex, Message, Node, NodeId, Role, Stored, Term};
 use stateright::actor::{
@@ -149,6 +153,12 @@ pub struct Bounds {
     /// unordered networks (heartbeats would otherwise grow the network
     /// without end).
     pub max_copies: usize,
+    /// Whether a server's writes complete in a step of their own, as on a
+    /// disk (the runtime's storage rounds): a leader's AppendEntries leave
+    /// before its own write (thesis §10.2.1), replies and votes wait for
+    /// it, and a crash loses what is not yet written. Off, each handler's
+    /// writes are durable within its step.
+    pub async_writes: bool,
     /// The catalogue bug every server reintroduces.
     #[cfg(feature = "bug-catalogue")]
     pub bug: Option<checked_raft::bugs::Bug>,
@@ -171,6 +181,7 @@ impl Default for Bounds {
             max_entries: 1,
             heartbeats: true,
             max_copies: 1,
+            async_writes: false,
             #[cfg(feature = "bug-catalogue")]
             bug: None,
         }
@@ -183,7 +194,7 @@ impl fmt::Display for Bounds {
             f,
             "{} servers, term <= {}, {} value(s), log <= {}, {} crash(es), {} network{}, \
              <= {} entr(y/ies) per message, <= {} cop(y/ies) of a message in flight, \
-             snapshots {}{}",
+             snapshots {}{}{}",
             self.servers,
             self.max_term,
             self.values,
@@ -198,6 +209,11 @@ impl fmt::Display for Bounds {
                 ""
             } else {
                 ", heartbeats never fire"
+            },
+            if self.async_writes {
+                ", writes asynchronous"
+            } else {
+                ""
             },
         )
     }
@@ -329,6 +345,32 @@ pub fn bug_bounds(bug: checked_raft::bugs::Bug) -> Bounds {
         Bug::CommitPastSentEntries => Bounds {
             max_term: 1,
             max_log: 2,
+            ..base
+        },
+        // A leader's entry committed with one follower while the leader's
+        // own write is pending; the leader crashes and, with the other
+        // follower, elects a leader without it.
+        Bug::LeaderCountsUnpersisted => Bounds {
+            max_term: 2,
+            max_log: 1,
+            crashes: 1,
+            async_writes: true,
+            heartbeats: false,
+            ..base
+        },
+        // A follower's write of term 1's entry is pending when term 2's
+        // leader replaces it; the first write's report then arrives. With
+        // three servers that leader can be elected without the entry only
+        // if term 1's leader lost its own unwritten copy in a crash. It
+        // needs no reordering, so an ordered network (fewer interleavings)
+        // still exhibits it.
+        Bug::DurableByIndexOnly => Bounds {
+            max_term: 2,
+            max_log: 1,
+            crashes: 1,
+            async_writes: true,
+            heartbeats: false,
+            network: NetworkKind::Ordered,
             ..base
         },
     }

@@ -144,6 +144,11 @@ struct ModelArgs {
     /// Applications snapshot; leaders send InstallSnapshot.
     #[arg(long, global = true)]
     snapshots: bool,
+    /// A server's writes complete in a step of their own, as on a disk: a
+    /// leader's AppendEntries leave before its own write (thesis §10.2.1),
+    /// and a crash loses what is not yet written.
+    #[arg(long, global = true)]
+    async_writes: bool,
     /// Turn off symmetry reduction (states equal up to a permutation of
     /// server ids are then explored separately).
     #[arg(long, global = true)]
@@ -294,6 +299,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
     }
     bounds.lossy |= args.lossy;
     bounds.snapshots |= args.snapshots;
+    bounds.async_writes |= args.async_writes;
     if let Some(max_entries) = args.max_entries {
         bounds.max_entries = max_entries;
     }
@@ -343,6 +349,7 @@ fn bounds_given(args: &ModelArgs) -> bool {
         network,
         lossy,
         snapshots,
+        async_writes,
         no_symmetry: _,
         keep_stale: _,
         keep_crashed_state: _,
@@ -361,6 +368,7 @@ fn bounds_given(args: &ModelArgs) -> bool {
         || network.is_some()
         || *lossy
         || *snapshots
+        || *async_writes
         || max_entries.is_some()
         || max_copies.is_some()
 }

@@ -4,13 +4,15 @@
 use super::*;
 
 /// The properties, named as in the paper, with what each expects.
-pub const PROPERTIES: [(Expectation, &str); 14] = [
+pub const PROPERTIES: [(Expectation, &str); 16] = [
     (Expectation::Always, ELECTION_SAFETY),
     (Expectation::Always, LEADER_APPEND_ONLY),
     (Expectation::Always, LOG_MATCHING),
     (Expectation::Always, LEADER_COMPLETENESS),
     (Expectation::Always, STATE_MACHINE_SAFETY),
     (Expectation::Always, NODE_INVARIANTS),
+    (Expectation::Always, DURABLE_CLAIMS),
+    (Expectation::Always, COMMITTED_IS_DURABLE),
     (Expectation::Always, STALE_MESSAGES_ARE_NO_OPS),
     (Expectation::Always, RESTARTS_AS_FORGOTTEN),
     (Expectation::Always, SERVERS_ARE_INTERCHANGEABLE),
@@ -39,6 +41,12 @@ pub const LEADER_COMPLETENESS: &str = Invariant::LeaderCompleteness.name();
 pub const STATE_MACHINE_SAFETY: &str = Invariant::StateMachineSafety.name();
 /// Name of the property that each server's own invariants hold.
 pub const NODE_INVARIANTS: &str = Invariant::NodeInvariants.name();
+/// Name of the property that what a server counts as durable is on its
+/// disk ([`checked_raft::invariants::check_durable`]).
+pub const DURABLE_CLAIMS: &str = Invariant::DurableClaims.name();
+/// Name of the property that what a leader committed is on a majority of
+/// disks ([`checked_raft::invariants::check_committed_durable`]).
+pub const COMMITTED_IS_DURABLE: &str = Invariant::CommittedIsDurable.name();
 
 /// The property `check` reports when it finds the catalogue bug `bug`: the
 /// property of the paper it breaks, or, for a bug that breaks only a claim
@@ -97,6 +105,13 @@ pub(crate) fn properties() -> Vec<Property<RaftModel>> {
         Property::always(NODE_INVARIANTS, |_, s: &RaftState| {
             holds(s, Invariant::NodeInvariants)
         }),
+        Property::always(DURABLE_CLAIMS, |_, s: &RaftState| {
+            holds(s, Invariant::DurableClaims)
+        }),
+        Property::always(COMMITTED_IS_DURABLE, |_, s: &RaftState| {
+            let disks: Vec<&Stored> = s.actor_states.iter().map(|a| &a.disk.stored).collect();
+            check_committed_durable(&live_nodes(s), &disks).is_ok()
+        }),
         Property::always(STALE_MESSAGES_ARE_NO_OPS, |_, s: &RaftState| {
             s.history.holds(audit::Claim::StaleIsNoOp)
         }),
@@ -144,8 +159,19 @@ pub(crate) fn within_boundary(bounds: &Bounds, state: &RaftState) -> bool {
     let servers_within = state.actor_states.iter().all(|s| {
         s.node.current_term() <= Term(bounds.max_term)
             && s.node.log().last_index() <= LogIndex(bounds.max_log)
+            && pending_within(&s.pending, bounds.max_copies)
     });
     servers_within && network_within(&state.network, bounds.max_copies)
+}
+
+/// With asynchronous writes, at most `max` copies of any one effect
+/// waiting for a server's write: the same bound as the network's, for the
+/// same reason (heartbeats answered while a write is pending would
+/// otherwise queue replies without end).
+fn pending_within(pending: &[Effect], max: usize) -> bool {
+    pending
+        .iter()
+        .all(|e| pending.iter().filter(|other| *other == e).count() <= max)
 }
 
 /// At most `max` copies of any one message in flight (the constraint TLC

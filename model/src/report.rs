@@ -340,6 +340,7 @@ fn bounds_json(setup: &Setup) -> Value {
         max_entries,
         heartbeats,
         max_copies,
+        async_writes,
         #[cfg(feature = "bug-catalogue")]
             bug: _,
     } = &setup.bounds;
@@ -355,6 +356,7 @@ fn bounds_json(setup: &Setup) -> Value {
         "max_entries": max_entries,
         "heartbeats": heartbeats,
         "max_copies": max_copies,
+        "async_writes": async_writes,
         "bug": setup.bug.map(Bug::name),
     })
 }

@@ -19,7 +19,11 @@
 //!    fails the property "Stale messages are no-ops" ([`crate::audit`]).
 //!    After the search, every discarded message is followed along the
 //!    steps its receiver was seen to take from there, and must stay stale
-//!    and inert ([`crate::ledger`]).
+//!    and inert ([`crate::ledger`]). With asynchronous writes a server
+//!    with writes pending is not judged (a crash that loses them takes its
+//!    term or log back, and the message could be fresh again), and the
+//!    ledger tells a core apart by its pending writes and its disk too
+//!    (the audit reported both when they were missing).
 //! 2. **A crashed server forgets.** stateright keeps a crashed actor's last
 //!    state until it recovers, and then restarts it from its storage alone.
 //!    So when a server crashes, its volatile state (role, commit index,
@@ -207,7 +211,9 @@ impl RaftModel {
         let i = usize::from(dst);
         let from = crate::node_id(src.into());
         if !state.crashed[i] {
-            return state.actor_states[i].node.is_stale(from, &msg.0);
+            // Writes still pending may be lost in a crash.
+            let server = &state.actor_states[i];
+            return server.pending.is_empty() && server.node.is_stale(from, &msg.0);
         }
         let stored = state.actor_storages[i]
             .as_ref()
@@ -270,7 +276,11 @@ impl Model for RaftModel {
             }
         }
         if let (Some(i), Some(ledger)) = (stepped, self.ledger()) {
-            ledger.step(&last.actor_states[i].node, &next.actor_states[i].node);
+            let (a, b) = (&last.actor_states[i], &next.actor_states[i]);
+            ledger.step(
+                (&a.node, &a.pending, &a.disk.stored),
+                (&b.node, &b.pending, &b.disk.stored),
+            );
         }
         if self.discard_stale
             && let Some(breach) = discard_stale(&mut next, self.forget_crashed, self.ledger())
@@ -339,9 +349,11 @@ fn discard_stale(
 ) -> Option<Breach> {
     let servers = &state.actor_states;
     let crashed = &state.crashed;
+    // A server with writes pending is not judged: a crash may yet lose
+    // them (its term, its log) and make the message fresh again.
     let called_stale = |src: Id, dst: Id, msg: &Msg| {
         let i = usize::from(dst);
-        let judged = !crashed[i] || crashed_forgotten;
+        let judged = (!crashed[i] || crashed_forgotten) && servers[i].pending.is_empty();
         judged && servers[i].node.is_stale(crate::node_id(src.into()), &msg.0)
     };
     let mut breach = None;

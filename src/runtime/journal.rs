@@ -34,7 +34,7 @@
 //! (to append), never the other way round; the journal's lock is not held
 //! while writing, handing over or sending.
 
-use crate::consensus::{Message, NodeId, Persist};
+use crate::consensus::{LogIndex, Message, NodeId, Persist, Term};
 use crate::runtime::config::ApplyMsg;
 use crate::runtime::persister::StorageError;
 use crate::runtime::sync::{Condvar, Mutex, lock, wait};
@@ -64,6 +64,9 @@ pub(crate) struct Round {
     pub(crate) ops: Vec<Persist>,
     /// What leaves once they are durable, in order.
     pub(crate) held: Vec<Held>,
+    /// The last durability marker among the ops, to report to the core
+    /// once they are durable.
+    pub(crate) durable: Option<(LogIndex, Term)>,
 }
 
 struct State {
@@ -79,6 +82,10 @@ struct State {
     closed: bool,
     /// Handlers' messages and entries waiting for a round.
     held: VecDeque<Held>,
+    /// The last durability marker appended and not yet taken: a later
+    /// marker reports everything an earlier one would (the write that
+    /// makes it durable makes every earlier one durable).
+    durable: Option<(LogIndex, Term)>,
     /// Threads waiting in [`Journal::take`] for work.
     sleepers: usize,
 }
@@ -93,14 +100,16 @@ impl Journal {
                 failed: false,
                 closed: false,
                 held: VecDeque::new(),
+                durable: None,
                 sleepers: 0,
             }),
             changed: Condvar::new(),
         }
     }
 
-    /// Appends `ops` and leaves `outbox` and `applied` for a round (called
-    /// with the node lock held, in the core's order). With `wake`, wakes a
+    /// Appends `ops` and leaves `outbox`, `applied` and the durability
+    /// marker `durable` for a round (called with the node lock held, in the
+    /// core's order). With `wake`, wakes a
     /// storage loop waiting for work; without, the caller runs the round
     /// itself. Either way, if a round is in progress, its end wakes the
     /// storage loop.
@@ -109,6 +118,7 @@ impl Journal {
         ops: Vec<Persist>,
         outbox: Vec<(NodeId, Message)>,
         applied: Vec<ApplyMsg>,
+        durable: Option<(LogIndex, Term)>,
         wake: bool,
     ) {
         if ops.is_empty() && outbox.is_empty() && applied.is_empty() {
@@ -116,6 +126,9 @@ impl Journal {
         }
         let mut state = lock(&self.state);
         state.pending.extend(ops);
+        if durable.is_some() {
+            state.durable = durable;
+        }
         if !outbox.is_empty() || !applied.is_empty() {
             state.held.push_back(Held { outbox, applied });
         }
@@ -168,6 +181,7 @@ impl Journal {
         Round {
             ops: std::mem::take(&mut state.pending),
             held: state.held.drain(..).collect(),
+            durable: state.durable.take(),
         }
     }
 

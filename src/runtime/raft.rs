@@ -39,12 +39,11 @@
 //! it is the same code.
 
 use crate::consensus::{
-    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Role,
-    Term,
+    Config, Effect, Error, LogIndex, Message, Node, NodeId, NotLeader, Proposed, Role, Term,
 };
 use crate::runtime::apply_queue::{ApplyQueue, ApplyQueueStats, ApplyReceiver};
 use crate::runtime::clock::{Clock, RealClock};
-use crate::runtime::config::{ApplyMsg, RaftConfig, RaftError, StartError};
+use crate::runtime::config::{RaftConfig, RaftError, StartError};
 use crate::runtime::journal::Journal;
 use crate::runtime::leadership::{LeaderWatch, Leadership, Publisher};
 use crate::runtime::persister::{Persister, StorageError};
@@ -54,8 +53,8 @@ use crate::runtime::sync::{
 };
 use crate::runtime::transport::{Handler, Transport};
 use bytes::Bytes;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
 /// The loom build's mutants: other sequences of the effect loop's steps,
@@ -64,6 +63,7 @@ use std::time::Instant;
 mod mutants;
 #[cfg(feature = "loom")]
 use mutants as hook;
+mod plan;
 mod storage_loop;
 pub use storage_loop::StorageLoop;
 
@@ -144,20 +144,6 @@ fn leadership(node: &Node) -> Leadership {
         leader: node.leader_id(),
         is_me: node.is_leader(),
     }
-}
-
-/// What one call's effects ask for, sorted by when the effect loop carries
-/// them out (timers are re-armed while sorting, under the node lock).
-struct Plan {
-    /// Written by the next storage round, before anything below leaves.
-    persists: Vec<Persist>,
-    /// Sent, in order, once the round's write is durable.
-    outbox: Vec<(NodeId, Message)>,
-    /// Handed to the application, in order, once the round's write is
-    /// durable.
-    applied: Vec<ApplyMsg>,
-    /// A timer was armed earlier than the ticker's wakeup.
-    wake_ticker: bool,
 }
 
 impl Core {
@@ -625,10 +611,17 @@ impl Shared {
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
         let plan = self.plan(&mut core, effects);
         let inline = self.persister.writes_are_cheap();
-        self.journal
-            .append(plan.persists, plan.outbox, plan.applied, !inline);
+        self.journal.append(
+            plan.persists,
+            plan.outbox,
+            plan.applied,
+            plan.durable,
+            !inline,
+        );
         self.publish_leadership(&mut core);
         drop(core);
+        // The leader's own write goes in parallel with these.
+        self.send_all(plan.early);
         if plan.wake_ticker {
             self.timers_changed.notify_one();
         }
@@ -637,74 +630,16 @@ impl Shared {
         }
     }
 
-    /// Sorts `effects` into a [`Plan`], re-arming the timers they arm.
-    fn plan(&self, core: &mut Core, effects: Vec<Effect>) -> Plan {
-        let mut plan = Plan {
-            persists: Vec::new(),
-            outbox: Vec::new(),
-            applied: Vec::new(),
-            wake_ticker: false,
-        };
-        // The ticker sleeps until the earliest deadline: it needs waking
-        // only when a timer is armed earlier than that (a deadline moved
-        // later costs it one early wakeup, not one per message).
-        let earliest_before = core.earliest_deadline();
-        let mut timers_changed = false;
-        for effect in effects {
-            match effect {
-                Effect::Persist(op) => plan.persists.push(op),
-                Effect::Send { to, message } => {
-                    if let Message::InstallSnapshot(install) = &message {
-                        tracing::info!(
-                            peer = self.id.0,
-                            to = to.0,
-                            through = install.snapshot.meta.last_included_index.0,
-                            bytes = install.snapshot.data.len(),
-                            "sending a snapshot"
-                        );
-                    }
-                    plan.outbox.push((to, message));
-                }
-                Effect::ResetElectionTimer => {
-                    let timeout = core.rng.random_range(self.config.election_timeout.clone());
-                    core.election_deadline = Some(self.clock.now() + timeout);
-                    timers_changed = true;
-                }
-                Effect::SetHeartbeatTimer => {
-                    core.heartbeat_deadline =
-                        Some(self.clock.now() + self.config.heartbeat_interval);
-                    timers_changed = true;
-                }
-                Effect::ApplyEntries(entries) => {
-                    plan.applied
-                        .extend(entries.into_iter().map(|e| ApplyMsg::Command {
-                            index: e.index,
-                            term: e.term,
-                            command: e.command,
-                        }));
-                }
-                Effect::ApplySnapshot(s) => {
-                    tracing::info!(
-                        peer = self.id.0,
-                        through = s.meta.last_included_index.0,
-                        "installing a snapshot"
-                    );
-                    plan.applied.push(ApplyMsg::Snapshot {
-                        index: s.meta.last_included_index,
-                        term: s.meta.last_included_term,
-                        data: s.data,
-                    });
-                }
-            }
+    /// A round made everything up to a [`Effect::Durable`] marker durable:
+    /// the core hears of it (a leader may now count itself toward a
+    /// commit), and what it decides runs as any handler's effects do.
+    fn persisted(&self, index: LogIndex, term: Term) {
+        let mut core = lock(&self.core);
+        if self.halted(&core) {
+            return;
         }
-        if timers_changed {
-            plan.wake_ticker = match (earliest_before, core.earliest_deadline()) {
-                (Some(before), Some(after)) => after < before,
-                (None, after) => after.is_some(),
-                (Some(_), None) => false,
-            };
-        }
-        plan
+        let effects = core.node.handle_persisted(index, term);
+        self.run(core, effects);
     }
 
     /// Publishes a change of term or leader to the watchers, and logs

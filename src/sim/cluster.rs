@@ -48,6 +48,11 @@ pub struct SimConfig {
     /// ([`Servers::audit_narrowed_checks`]; for tests, it costs a full
     /// check per step).
     pub audit_checks: bool,
+    /// With `Some((min, max))`, every server's writes complete in events
+    /// of their own, `min..max` ms after the first of them is made, as on
+    /// a disk ([`Servers::write_asynchronously`]); `None`: durable within
+    /// the step that makes them.
+    pub write_ms: Option<(u64, u64)>,
     /// The catalogue bug every server reintroduces (mutation testing).
     #[cfg(feature = "bug-catalogue")]
     pub bug: Option<crate::bugs::Bug>,
@@ -73,6 +78,7 @@ impl SimConfig {
             snapshot_every: Some(8),
             max_entries_per_message: 8,
             audit_checks: false,
+            write_ms: None,
             #[cfg(feature = "bug-catalogue")]
             bug: None,
         }
@@ -221,6 +227,9 @@ impl Simulation {
         };
         if sim.world.config.audit_checks {
             sim.servers.audit_narrowed_checks();
+        }
+        if sim.world.config.write_ms.is_some() {
+            sim.servers.write_asynchronously();
         }
         for server in 0..sim.servers.len() {
             sim.servers
@@ -524,6 +533,10 @@ impl Driver<Entry> for World {
                 self.rng.random_range(min..max)
             }
             Timer::Heartbeat => self.config.heartbeat_ms,
+            Timer::Write => {
+                let (min, max) = self.config.write_ms.unwrap_or((0, 1));
+                self.rng.random_range(min..max)
+            }
         };
         let event = Event::Timer {
             server,

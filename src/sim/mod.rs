@@ -17,6 +17,7 @@ pub mod kv;
 pub mod network;
 pub mod queue;
 pub mod servers;
+pub mod writes;
 
 pub use cluster::{Failure, Report, SimConfig, Simulation, Stats};
 pub use network::{Delays, Fate, Faults, MessageFaults, fate};

@@ -26,7 +26,11 @@ use crate::consensus::{
     Config, Effect, Entry, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Snapshot,
     Stored,
 };
-use crate::invariants::{History, Property, Violation, check_after_step, check_invariants};
+use crate::invariants::{
+    History, Property, Violation, check_after_step, check_committed_durable, check_durable,
+    check_invariants,
+};
+use crate::sim::writes::{first_batch_len, waits_for_write};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,6 +42,9 @@ pub enum Timer {
     Election,
     /// The heartbeat interval (leaders).
     Heartbeat,
+    /// The server's oldest pending write completes (with asynchronous
+    /// writes, [`Servers::write_asynchronously`]).
+    Write,
 }
 
 /// What an application asks of the simulator.
@@ -196,6 +203,10 @@ struct Server<A> {
     /// True while a start's effects run: a snapshot applied then is the
     /// server's own, not an InstallSnapshot.
     restoring: bool,
+    /// With asynchronous writes: the effects waiting for a write, in order
+    /// ([`crate::sim::writes`]). Lost in a crash.
+    pending: Vec<Effect>,
+    write_generation: u64,
 }
 
 /// Server position `k` has id `k + 1` (ids 1..=n everywhere: the
@@ -223,6 +234,8 @@ pub struct Servers<A: Application> {
     /// A digest of the snapshot data taken or installed at each index.
     snapshots: BTreeMap<LogIndex, u64>,
     stats: ServerStats,
+    /// Writes complete in events of their own ([`Timer::Write`]).
+    async_writes: bool,
 }
 
 impl<A: Application> Servers<A> {
@@ -241,6 +254,8 @@ impl<A: Application> Servers<A> {
                     heartbeat_generation: 0,
                     started: false,
                     restoring: false,
+                    pending: Vec::new(),
+                    write_generation: 0,
                 })
                 .collect(),
             config,
@@ -250,7 +265,17 @@ impl<A: Application> Servers<A> {
             fingerprints: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             stats: ServerStats::default(),
+            async_writes: false,
         }
+    }
+
+    /// From now on a server's writes complete in events of their own
+    /// ([`Timer::Write`], armed through the driver), as on a disk: a
+    /// leader's AppendEntries leave before its own write (thesis §10.2.1),
+    /// replies and votes wait for theirs, and a crash loses what is not
+    /// yet written ([`crate::sim::writes`]).
+    pub fn write_asynchronously(&mut self) {
+        self.async_writes = true;
     }
 
     /// How many servers.
@@ -344,6 +369,8 @@ impl<A: Application> Servers<A> {
         s.app = new_app(server);
         s.election_generation += 1;
         s.heartbeat_generation += 1;
+        s.write_generation += 1;
+        s.pending.clear();
         self.stats.crashes += 1;
         driver.note(|| format!("{} crashes", id(server)));
     }
@@ -361,6 +388,7 @@ impl<A: Application> Servers<A> {
         let current = match timer {
             Timer::Election => s.election_generation,
             Timer::Heartbeat => s.heartbeat_generation,
+            Timer::Write => s.write_generation,
         };
         let Some(node) = s.node.as_mut().filter(|_| current == generation) else {
             return Ok(());
@@ -371,6 +399,20 @@ impl<A: Application> Servers<A> {
                 node.handle_election_timeout()
             }
             Timer::Heartbeat => node.handle_heartbeat_timeout(),
+            Timer::Write => {
+                // The oldest batch is durable; what waited for it goes out.
+                let cut = first_batch_len(&s.pending);
+                let rest = s.pending.split_off(cut);
+                let written = std::mem::replace(&mut s.pending, rest);
+                driver.note(|| format!("{} writes {} effect(s)", id(server), written.len()));
+                self.execute_with(server, written, false, driver)?;
+                let s = &mut self.servers[server];
+                if !s.pending.is_empty() && s.node.is_some() {
+                    s.write_generation += 1;
+                    driver.arm(server, Timer::Write, s.write_generation);
+                }
+                return self.check(server);
+            }
         };
         self.execute(server, effects, driver)?;
         self.check(server)
@@ -457,11 +499,16 @@ impl<A: Application> Servers<A> {
     /// Every property over the live servers, after a step of `server`
     /// (the only one that changed since the last check).
     fn check(&mut self, server: usize) -> Step {
+        if let Some(node) = self.servers[server].node.as_ref() {
+            check_durable(node, &self.servers[server].stored).map_err(FailureReason::Violation)?;
+        }
         let nodes: Vec<&Node> = self
             .servers
             .iter()
             .filter_map(|s| s.node.as_ref())
             .collect();
+        let disks: Vec<&Stored> = self.servers.iter().map(|s| &s.stored).collect();
+        check_committed_durable(&nodes, &disks).map_err(FailureReason::Violation)?;
         let narrowed = check_after_step(&nodes, id(server), &mut self.history);
         if let Some(audit) = &mut self.audit {
             let full = check_invariants(&nodes, audit);
@@ -497,15 +544,51 @@ impl<A: Application> Servers<A> {
         effects: Vec<Effect>,
         driver: &mut impl Driver<A::Output>,
     ) -> Step {
+        self.execute_with(server, effects, self.async_writes, driver)
+    }
+
+    /// [`Servers::execute`], with `defer` whether writes wait for a
+    /// [`Timer::Write`] of their own (off for the write's own event).
+    fn execute_with(
+        &mut self,
+        server: usize,
+        effects: Vec<Effect>,
+        defer: bool,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step {
         let mut snapshot = None;
+        // Durability reports reach the core after the rest of the effects
+        // (the runtime reports after its round), so that what they decide
+        // comes after what was decided before them.
+        let mut reports = Vec::new();
         for effect in effects {
+            let s = &mut self.servers[server];
+            if defer && s.node.is_some() && waits_for_write(&effect, !s.pending.is_empty()) {
+                if s.pending.is_empty() {
+                    s.write_generation += 1;
+                    driver.arm(server, Timer::Write, s.write_generation);
+                }
+                s.pending.push(effect);
+                continue;
+            }
             if driver.crash_before_effect(server) {
                 self.stats.crashes_mid_step += 1;
                 self.crash(server, driver);
                 return Ok(());
             }
+            if let Effect::Durable { index, term } = effect {
+                reports.push((index, term));
+                continue;
+            }
             let app_effects = self.execute_one(server, effect, driver)?;
             self.carry_out(server, app_effects, &mut snapshot, driver);
+        }
+        for (index, term) in reports {
+            let decided = match self.servers[server].node.as_mut() {
+                Some(node) => node.handle_persisted(index, term),
+                None => Vec::new(),
+            };
+            self.execute(server, decided, driver)?;
         }
         let s = &mut self.servers[server];
         let Some(node) = s.node.as_ref() else {
@@ -552,6 +635,8 @@ impl<A: Application> Servers<A> {
                 };
                 Ok(Vec::new())
             }
+            // `execute_with` reports these after the other effects.
+            Effect::Durable { .. } => Ok(Vec::new()),
             Effect::Send { to, message } => {
                 match position(to).filter(|&t| t < self.servers.len()) {
                     Some(to) => driver.send(server, to, message),

@@ -73,6 +73,7 @@ impl Driver<(usize, LogIndex)> for Net {
         let after = match timer {
             Timer::Election => 10 + 10 * server as u64,
             Timer::Heartbeat => 3,
+            Timer::Write => 2,
         };
         self.queue
             .schedule(after, Ev::Timer(server, timer, generation));

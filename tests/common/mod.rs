@@ -266,6 +266,37 @@ pub fn snapshot_reply(term: u64, last_included_index: u64) -> Message {
 }
 
 /// The effect of sending `message` to `to`.
+/// The marker that reports the write of entry `index` (term `term`)
+/// durable ([`Effect::Durable`]).
+pub fn durable(index: u64, term: u64) -> Effect {
+    Effect::Durable {
+        index: LogIndex(index),
+        term: Term(term),
+    }
+}
+
+/// What a driver whose writes are durable at once does with `effects`'
+/// durability markers: reports each to `node`, returning what that
+/// decided.
+pub fn report_durable(node: &mut Node, effects: &[Effect]) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for effect in effects {
+        if let Effect::Durable { index, term } = effect {
+            out.extend(node.handle_persisted(*index, *term));
+        }
+    }
+    out
+}
+
+/// Proposes `command` on the leader `node` and reports its write durable
+/// at once; returns the proposal's effects and what the report decided.
+pub fn propose_durably(node: &mut Node, command: Bytes) -> Vec<Effect> {
+    let (_, mut effects) = node.propose([command]).expect("leader accepts proposals");
+    let reported = report_durable(node, &effects);
+    effects.extend(reported);
+    effects
+}
+
 pub fn send(to: NodeId, message: Message) -> Effect {
     Effect::Send { to, message }
 }

@@ -1,5 +1,6 @@
 //! One test per rule of the extended Raft paper (Figure 2, §5, §7 and
-//! Figure 13), each named after its section. Every test checks three
+//! Figure 13) and of the thesis where the core follows it (§10.2.1), each
+//! named after its section. Every test checks three
 //! things: what the handler returned, the state the node is left in (through
 //! its query methods) and the exact, ordered list of effects it emitted.
 //!
@@ -13,6 +14,7 @@
 mod common;
 
 mod robustness;
+mod s10_2_1_parallel_writes;
 mod s5_1_terms;
 mod s5_2_election;
 mod s5_3_follower;

@@ -342,6 +342,7 @@ fn s5_2_candidate_steps_down_on_append_entries_of_its_own_term() {
         vec![
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::Append(entries_from(3, &[3]))),
+            durable(3, 3),
             send(N2, append_reply(3, 2, success(3))),
         ]
     );
@@ -368,8 +369,7 @@ fn s5_2_heartbeat_timeout_on_leader_sends_append_entries_to_every_peer() {
     // Leader of term 2; entry 1 is on server 2 and committed, server 3 has
     // acknowledged nothing yet.
     let mut node = leader(&stored(1, None, &[]));
-    node.propose([command(1, 2)])
-        .expect("leader accepts proposals");
+    propose_durably(&mut node, command(1, 2));
     node.step(N2, append_reply(2, 0, success(1)))
         .expect("well-formed reply");
     let before = node.clone();

@@ -160,6 +160,7 @@ fn s5_3_follower_appends_new_entries_and_acknowledges_match_index() {
         vec![
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::Append(entries_from(2, &[2, 2]))),
+            durable(3, 2),
             send(N2, append_reply(2, 1, success(3))),
         ]
     );
@@ -207,6 +208,7 @@ fn s5_3_follower_deletes_only_the_conflicting_suffix() {
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::TruncateAfter { after: LogIndex(2) }),
             Effect::Persist(Persist::Append(entries_from(3, &[3]))),
+            durable(3, 3),
             send(N2, append_reply(3, 1, success(3))),
         ]
     );
@@ -414,6 +416,7 @@ fn s5_3_follower_applies_committed_entries_in_order() {
         vec![
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::Append(entries(&[1, 1, 1]))),
+            durable(3, 1),
             Effect::ApplyEntries(entries(&[1, 1])),
             send(N2, append_reply(1, 0, success(3))),
         ]

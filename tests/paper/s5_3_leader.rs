@@ -6,9 +6,11 @@ use checked_raft::*;
 // ----- §5.3: log replication, leader side -----
 
 /// Figure 2, Leaders: "If command received from client: append entry to
-/// local log"; the entry is persisted before it is sent to every follower.
+/// local log"; the entry is sent to every follower and persisted in
+/// parallel (thesis §10.2.1): the sends come first, then the write and its
+/// durability marker.
 #[test]
-fn s5_3_propose_on_leader_persists_then_replicates_to_every_peer() {
+fn s5_3_propose_on_leader_replicates_and_persists_in_parallel() {
     let mut node = leader(&stored(1, None, &[1]));
 
     let (proposed, effects) = node
@@ -32,9 +34,10 @@ fn s5_3_propose_on_leader_persists_then_replicates_to_every_peer() {
     assert_eq!(
         effects,
         vec![
-            Effect::Persist(Persist::Append(vec![entry(2, 2)])),
             send(N2, append.clone()),
             send(N3, append),
+            Effect::Persist(Persist::Append(vec![entry(2, 2)])),
+            durable(2, 2),
         ]
     );
     assert_eq!(
@@ -100,10 +103,8 @@ fn s5_3_propose_on_non_leader_returns_not_leader_with_known_leader() {
 #[test]
 fn s5_3_leader_on_success_advances_progress_commits_and_sends_what_follows() {
     let mut node = leader_sending_one_entry_at_a_time(&stored(1, None, &[]));
-    node.propose([command(1, 2)])
-        .expect("leader accepts proposals");
-    node.propose([command(2, 2)])
-        .expect("leader accepts proposals");
+    propose_durably(&mut node, command(1, 2));
+    propose_durably(&mut node, command(2, 2));
 
     // Server 2 acknowledges the first proposal's request.
     let effects = node
@@ -281,6 +282,7 @@ fn s5_3_fast_backtracking_repairs_divergent_follower_in_one_round_trip() {
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::TruncateAfter { after: LogIndex(3) }),
             Effect::Persist(Persist::Append(entries_from(4, &[4, 4]))),
+            durable(5, 4),
             send(N1, acknowledgement.clone()),
         ]
     );
@@ -380,8 +382,7 @@ fn s5_3_leader_ignores_duplicated_or_reordered_success_reply() {
         // sent entry 3.
         let mut node = leader_sending_one_entry_at_a_time(&stored(1, None, &[]));
         for index in 1..=3 {
-            node.propose([command(index, 2)])
-                .expect("leader accepts proposals");
+            propose_durably(&mut node, command(index, 2));
         }
         let acknowledged = node
             .step(N2, append_reply(2, 0, success(2)))
@@ -425,8 +426,7 @@ fn s5_3_leader_ignores_duplicated_or_reordered_success_reply() {
 #[test]
 fn s5_3_leader_commits_current_term_entry_once_on_a_majority() {
     let mut node = leader(&stored(1, None, &[]));
-    node.propose([command(1, 2)])
-        .expect("leader accepts proposals");
+    propose_durably(&mut node, command(1, 2));
     assert_eq!(node.commit_index(), LogIndex(0), "on the leader alone");
 
     let effects = node
@@ -501,19 +501,22 @@ fn s5_4_2_leader_commits_previous_term_entry_with_a_current_term_entry() {
         leader_commit: LogIndex(0),
     });
     assert_eq!(
-        (proposed, proposed_effects),
+        (proposed, proposed_effects.clone()),
         (
             Proposed {
                 index: LogIndex(3),
                 term: Term(4),
             },
             vec![
-                Effect::Persist(Persist::Append(vec![entry(3, 4)])),
                 send(N2, append.clone()),
                 send(N3, append),
+                Effect::Persist(Persist::Append(vec![entry(3, 4)])),
+                durable(3, 4),
             ]
         )
     );
+    let reported = report_durable(&mut node, &proposed_effects);
+    assert_eq!(reported, vec![], "the leader's copy alone commits nothing");
 
     let effects = node
         .step(N2, append_reply(4, 2, success(3)))
@@ -570,9 +573,9 @@ fn s5_2_single_server_election_timeout_makes_it_leader_at_once() {
 }
 
 /// §5.3 a single server's own copy is a majority: a proposal commits and is
-/// applied in the same call, after it is persisted.
+/// applied as soon as its write is reported durable (thesis §10.2.1).
 #[test]
-fn s5_3_single_server_propose_commits_and_applies_in_same_call() {
+fn s5_3_single_server_proposal_commits_once_its_write_is_durable() {
     let (mut node, _) = Node::new(Config::new(N1, vec![N1])).expect("valid config");
     node.handle_election_timeout();
 
@@ -589,8 +592,13 @@ fn s5_3_single_server_propose_commits_and_applies_in_same_call() {
         effects,
         vec![
             Effect::Persist(Persist::Append(vec![entry(1, 1)])),
-            Effect::ApplyEntries(vec![entry(1, 1)]),
+            durable(1, 1),
         ]
+    );
+    assert_eq!(node.commit_index(), LogIndex(0), "not before it is durable");
+    assert_eq!(
+        report_durable(&mut node, &effects),
+        vec![Effect::ApplyEntries(vec![entry(1, 1)])]
     );
     assert_eq!(
         observe(&node),

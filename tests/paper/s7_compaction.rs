@@ -101,8 +101,7 @@ fn s7_leader_sends_install_snapshot_when_next_index_is_behind_its_snapshot() {
     // Leader of term 2 with log [1, 1, 1, 2]; everything is committed with
     // server 2, server 3 has acknowledged nothing (next_index 4).
     let mut node = leader(&stored(1, None, &[1, 1, 1]));
-    node.propose([command(4, 2)])
-        .expect("leader accepts proposals");
+    propose_durably(&mut node, command(4, 2));
     node.step(N2, append_reply(2, 3, success(4)))
         .expect("well-formed reply");
     assert_eq!(node.commit_index(), LogIndex(4), "setup");
@@ -155,8 +154,7 @@ fn s7_leader_sends_install_snapshot_when_next_index_is_behind_its_snapshot() {
 #[test]
 fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
     let mut node = leader(&stored(1, None, &[1, 1, 1]));
-    node.propose([command(4, 2)])
-        .expect("leader accepts proposals");
+    propose_durably(&mut node, command(4, 2));
     node.step(N2, append_reply(2, 3, success(4)))
         .expect("well-formed reply");
     node.compact(LogIndex(4), snapshot(4, 2).data)
@@ -179,7 +177,6 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
     assert_eq!(
         effects,
         vec![
-            Effect::Persist(Persist::Append(vec![entry(5, 2)])),
             send(
                 N2,
                 Message::AppendEntries(AppendEntries {
@@ -190,6 +187,8 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
                     leader_commit: LogIndex(4),
                 })
             ),
+            Effect::Persist(Persist::Append(vec![entry(5, 2)])),
+            durable(5, 2),
         ]
     );
     assert_eq!(node.progress(N3), Some(sent_progress(4, 0, 4)));
@@ -202,8 +201,7 @@ fn s7_proposal_does_not_resend_the_snapshot_to_a_lagging_follower() {
 #[test]
 fn s7_leader_on_install_snapshot_reply_advances_progress_and_sends_what_follows() {
     let mut node = leader(&stored(1, None, &[1, 1, 1]));
-    node.propose([command(4, 2)])
-        .expect("leader accepts proposals");
+    propose_durably(&mut node, command(4, 2));
     node.step(N2, append_reply(2, 3, success(4)))
         .expect("well-formed reply");
     node.compact(LogIndex(4), snapshot(4, 2).data)
@@ -214,7 +212,6 @@ fn s7_leader_on_install_snapshot_reply_advances_progress_and_sends_what_follows(
     assert_eq!(
         proposed,
         vec![
-            Effect::Persist(Persist::Append(vec![entry(5, 2)])),
             send(
                 N2,
                 Message::AppendEntries(AppendEntries {
@@ -225,6 +222,8 @@ fn s7_leader_on_install_snapshot_reply_advances_progress_and_sends_what_follows(
                     leader_commit: LogIndex(4),
                 })
             ),
+            Effect::Persist(Persist::Append(vec![entry(5, 2)])),
+            durable(5, 2),
         ],
         "setup: n3 gets no snapshot with the proposal"
     );
@@ -286,6 +285,7 @@ fn s7_follower_installs_snapshot_discarding_a_conflicting_log() {
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::TruncateAfter { after: LogIndex(3) }),
             Effect::Persist(Persist::Snapshot(snapshot(3, 3))),
+            durable(3, 3),
             Effect::ApplySnapshot(snapshot(3, 3)),
             send(N2, snapshot_reply(3, 3)),
         ]
@@ -330,6 +330,7 @@ fn s7_follower_behind_the_snapshot_installs_it_without_truncating() {
             persist_hard_state(2, None),
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::Snapshot(snapshot(4, 2))),
+            durable(4, 2),
             Effect::ApplySnapshot(snapshot(4, 2)),
             send(N2, snapshot_reply(2, 4)),
         ]
@@ -370,6 +371,7 @@ fn s7_follower_retains_log_suffix_matching_snapshot_figure13_step6() {
         vec![
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::Snapshot(snapshot(3, 1))),
+            durable(3, 1),
             Effect::ApplySnapshot(snapshot(3, 1)),
             send(N2, snapshot_reply(1, 3)),
         ]
@@ -527,6 +529,7 @@ fn s7_append_entries_with_prev_log_index_inside_snapshot_is_accepted() {
         vec![
             Effect::ResetElectionTimer,
             Effect::Persist(Persist::Append(vec![entry(6, 2)])),
+            durable(6, 2),
             Effect::ApplyEntries(entries_from(5, &[2, 2])),
             send(N2, append_reply(2, 2, success(6))),
         ]

@@ -22,7 +22,7 @@ use crate::consensus::log::Log;
 use crate::consensus::message::{AppendResult, Message};
 use crate::consensus::progress::{MAX_INFLIGHT, Progress, quorum};
 use crate::consensus::storage::Stored;
-use crate::consensus::types::{HardState, LogIndex, NodeId, Snapshot, Term};
+use crate::consensus::types::{Entry, HardState, LogIndex, NodeId, Snapshot, Term};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::{format, string::String, vec::Vec};
 use bytes::Bytes;
@@ -112,6 +112,11 @@ pub struct Node {
     pub(crate) role: Role,
     /// The leader of `current_term`, once this server has heard from it.
     pub(crate) leader_id: Option<NodeId>,
+    /// How much of `log` is known durable: the driver reported it through
+    /// [`Node::handle_persisted`], and no truncation has cut it since. A
+    /// leader counts itself toward a commit majority only up to here
+    /// (thesis §10.2.1).
+    pub(crate) durable: LogIndex,
 
     /// The catalogue bug this server reintroduces (see `bug!`).
     #[cfg(feature = "bug-catalogue")]
@@ -171,6 +176,8 @@ impl Node {
             )));
         }
         let snapshot_index = log.snapshot_index();
+        // What a server restarts from is on its disk.
+        let durable = log.last_index();
         let node = Node {
             id,
             peers: members_set.into_iter().filter(|&m| m != id).collect(),
@@ -184,6 +191,7 @@ impl Node {
             last_applied: snapshot_index,
             role: Role::Follower,
             leader_id: None,
+            durable,
             #[cfg(feature = "bug-catalogue")]
             bug,
         };
@@ -306,6 +314,23 @@ impl Node {
         Ok((proposed, out))
     }
 
+    /// The driver reports that every write before an [`Effect::Durable`]
+    /// marker is durable, passing the marker's `index` and `term`. The
+    /// report counts only if the log still holds that entry: a truncation
+    /// may have replaced it since the marker was emitted (etcd's "ABA"
+    /// race), and then a later marker will report the replacement. A leader
+    /// may now count itself toward committing what became durable.
+    pub fn handle_persisted(&mut self, index: LogIndex, term: Term) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let still_held = self.log.term_at(index) == Some(term)
+            || (bug!(self, DurableByIndexOnly) && index <= self.log.last_index());
+        if still_held && index > self.durable {
+            self.durable = index;
+            self.maybe_advance_commit(&mut out);
+        }
+        out
+    }
+
     /// The election timer fired (§5.2, Followers and Candidates: "If election
     /// timeout elapses ...: convert to candidate"). Leaders ignore it.
     pub fn handle_election_timeout(&mut self) -> Vec<Effect> {
@@ -374,12 +399,37 @@ impl Node {
         out.push(Effect::Send { to, message });
     }
 
+    /// Deletes the log after `after` and emits the deletion; what was
+    /// durable past it no longer is part of the log.
+    pub(crate) fn truncate_log_after(&mut self, after: LogIndex, out: &mut Vec<Effect>) {
+        self.log.truncate_after(after);
+        self.durable = self.durable.min(self.log.last_index());
+        out.push(Effect::Persist(Persist::TruncateAfter { after }));
+    }
+
+    /// Appends `entries` (already pushed onto the log) to stable storage,
+    /// with the marker that reports them durable.
+    pub(crate) fn persist_entries(&self, entries: Vec<Entry>, out: &mut Vec<Effect>) {
+        let Some(last) = entries.last() else {
+            return;
+        };
+        let (index, term) = (last.index, last.term);
+        out.push(Effect::Persist(Persist::Append(entries)));
+        out.push(Effect::Durable { index, term });
+    }
+
     /// The number of servers that make a majority of this cluster.
     pub(crate) fn quorum(&self) -> usize {
         quorum(self.peers.len() + 1)
     }
 
     // ----- queries -----
+
+    /// How much of the log is known durable (see
+    /// [`Node::handle_persisted`]).
+    pub fn durable_index(&self) -> LogIndex {
+        self.durable
+    }
 
     /// This server's id.
     pub fn id(&self) -> NodeId {

@@ -1,6 +1,6 @@
 //! Log replication: §5.3, with the commitment rule of §5.4.2.
 
-use crate::consensus::effect::{Effect, Persist};
+use crate::consensus::effect::Effect;
 use crate::consensus::message::{
     AppendEntries, AppendEntriesReply, AppendResult, InstallSnapshot, Message,
 };
@@ -26,8 +26,7 @@ impl Node {
             && self.log.last_term() == self.current_term
         {
             let after = self.log.last_index().prev();
-            self.log.truncate_after(after);
-            out.push(Effect::Persist(Persist::TruncateAfter { after }));
+            self.truncate_log_after(after, out);
         }
         let mut appended = Vec::new();
         for command in commands {
@@ -44,7 +43,6 @@ impl Node {
         if appended.is_empty() {
             return self.log.last_index();
         }
-        out.push(Effect::Persist(Persist::Append(appended)));
         // Followers that need the snapshot get it (again) at the next
         // heartbeat or answer, not once per proposal.
         for i in 0..self.peers.len() {
@@ -53,10 +51,11 @@ impl Node {
                 self.send_new_entries(peer, out);
             }
         }
-        // A single-server cluster commits on its own.
-        if self.peers.is_empty() {
-            self.maybe_advance_commit(out);
-        }
+        // The leader's own write comes after the sends: it goes in
+        // parallel with replication (thesis §10.2.1), and the leader counts
+        // itself toward a commit once the write is reported durable (a
+        // single-server cluster commits then).
+        self.persist_entries(appended, out);
         self.log.last_index()
     }
 
@@ -198,8 +197,7 @@ impl Node {
                 if bug!(self, TruncateOnStaleAppend) {
                     let after = prev_log_index.max(self.commit_index);
                     if self.log.last_index() > after {
-                        self.log.truncate_after(after);
-                        out.push(Effect::Persist(Persist::TruncateAfter { after }));
+                        self.truncate_log_after(after, out);
                     }
                 }
                 self.append_new_entries(entries, out); // rules 3 and 4
@@ -253,9 +251,7 @@ impl Node {
         let new = entries;
         let start = new[0].index;
         if start <= self.log.last_index() {
-            let after = start.prev();
-            self.log.truncate_after(after);
-            out.push(Effect::Persist(Persist::TruncateAfter { after }));
+            self.truncate_log_after(start.prev(), out);
         }
         for entry in &new {
             let pushed = self.log.push(entry.clone());
@@ -264,7 +260,7 @@ impl Node {
                 "validated entries are contiguous and follow the log"
             );
         }
-        out.push(Effect::Persist(Persist::Append(new)));
+        self.persist_entries(new, out);
     }
 
     /// The leader learns what a follower stored. On success it advances the
@@ -335,12 +331,18 @@ impl Node {
     /// majority of matchIndex[i] >= N, and log[N].term == currentTerm: set
     /// commitIndex = N". §5.4.2: entries of earlier terms are never
     /// committed by counting replicas, only along with a current-term entry.
+    /// The leader's own match index is what it knows durable, since it
+    /// writes in parallel with replication (thesis §10.2.1).
     pub(crate) fn maybe_advance_commit(&mut self, out: &mut Vec<Effect>) {
         let Role::Leader { progress } = &self.role else {
             return;
         };
         let mut match_indices: Vec<LogIndex> = progress.values().map(|p| p.match_index).collect();
-        match_indices.push(self.log.last_index());
+        match_indices.push(if bug!(self, LeaderCountsUnpersisted) {
+            self.log.last_index()
+        } else {
+            self.durable
+        });
         let n = majority_index(match_indices);
         let current_term_entry = self.log.term_at(n) == Some(self.current_term);
         if n > self.commit_index && (current_term_entry || bug!(self, CommitPreviousTermByCounting))

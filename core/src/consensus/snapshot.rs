@@ -95,9 +95,22 @@ impl Node {
                 after: meta.last_included_index,
             }));
         }
+        if !retain_suffix {
+            // The log after the committed prefix conflicts with the
+            // snapshot: what is on disk there is not the snapshot's, until
+            // the snapshot is written (its marker below reports that). The
+            // simulator's "Durable claims hold" caught a follower that
+            // claimed the snapshot's index durable while its disk still
+            // held a deposed leader's entry there.
+            self.durable = self.durable.min(self.commit_index);
+        }
         self.log.compact(meta);
         self.snapshot = Some(snapshot.clone());
         out.push(Effect::Persist(Persist::Snapshot(snapshot.clone())));
+        out.push(Effect::Durable {
+            index: meta.last_included_index,
+            term: meta.last_included_term,
+        });
         self.commit_index = meta.last_included_index;
         self.last_applied = meta.last_included_index;
         out.push(Effect::ApplySnapshot(snapshot));

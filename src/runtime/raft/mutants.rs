@@ -78,6 +78,9 @@ pub(super) fn round(shared: &Shared, wait: bool) -> bool {
         }
     }
     shared.journal.end_round();
+    if let Some((index, term)) = round.durable {
+        shared.persisted(index, term);
+    }
     true
 }
 

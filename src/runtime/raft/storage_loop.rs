@@ -55,6 +55,9 @@ impl Shared {
         }
         self.release(std::mem::take(&mut round.held));
         self.journal.end_round();
+        if let Some((index, term)) = round.durable {
+            self.persisted(index, term);
+        }
         true
     }
 
