@@ -713,7 +713,18 @@ impl<A: Application> Servers<A> {
         self.stats.snapshots_taken += 1;
         driver.note(|| format!("{} snapshots through {index}", id(server)));
         for effect in effects {
-            // A compaction only persists the snapshot.
+            // A compaction only persists the snapshot: with asynchronous
+            // writes, after the writes already pending, as the runtime's
+            // journal orders it.
+            let s = &mut self.servers[server];
+            if self.async_writes && waits_for_write(&effect, !s.pending.is_empty()) {
+                if s.pending.is_empty() {
+                    s.write_generation += 1;
+                    driver.arm(server, Timer::Write, s.write_generation);
+                }
+                s.pending.push(effect);
+                continue;
+            }
             self.execute_one(server, effect, driver)?;
         }
         self.forget_compacted();
