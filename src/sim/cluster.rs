@@ -4,15 +4,45 @@
 
 use crate::consensus::{Config, Entry, LogIndex, Message, Node, NodeId, Proposed};
 use crate::invariants::History;
-use crate::sim::app::DigestApp;
+use crate::sim::acknowledged::Acknowledgements;
+use crate::sim::app::{App, DigestApp};
 use crate::sim::network::{Delays, Fate, Faults, MessageFaults, Partition, fate};
 use crate::sim::queue::EventQueue;
 use crate::sim::servers::{Driver, FailureReason, ServerStats, Servers, Step, Timer};
+use crate::storage::{CrashMode, DiskOptions};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
 use std::fmt;
+
+/// Servers on disks: the real write-ahead log on simulated disks that
+/// crash ([`crate::sim::disk`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiskConfig {
+    /// The logs' settings (small segments rotate and get deleted often).
+    pub options: DiskOptions,
+    /// Stop the machine of server `.0` at its file-system operation `.1`
+    /// (counted from 1 over the run): one crash point.
+    pub crash_at: Option<(usize, u64)>,
+    /// Check at each start that the reopened log holds exactly the
+    /// acknowledged state (or it and the batch in flight). Turned off only
+    /// to show that the cluster's own checks (the Raft properties, no
+    /// acknowledged write lost) catch a log that loses writes by
+    /// themselves.
+    pub check_recovery: bool,
+}
+
+impl DiskConfig {
+    /// Disks with `options`, no planned crash point, recovery checked.
+    pub fn new(options: DiskOptions) -> DiskConfig {
+        DiskConfig {
+            options,
+            crash_at: None,
+            check_recovery: true,
+        }
+    }
+}
 
 /// Everything that shapes one simulated run. Same config, same run.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +73,9 @@ pub struct SimConfig {
     pub snapshot_every: Option<u64>,
     /// Most entries per AppendEntries.
     pub max_entries_per_message: usize,
+    /// Clients' commands are padded to this many bytes (0: a few), so
+    /// that writes span disk sectors and can tear.
+    pub command_bytes: usize,
     /// Also judge every step with the full `check_invariants` and fail if
     /// the narrowed per-step check ever disagrees
     /// ([`Servers::audit_narrowed_checks`]; for tests, it costs a full
@@ -53,6 +86,11 @@ pub struct SimConfig {
     /// a disk ([`Servers::write_asynchronously`]); `None`: durable within
     /// the step that makes them.
     pub write_ms: Option<(u64, u64)>,
+    /// With `Some`, every server keeps its state in the real
+    /// [`crate::storage::DiskStorage`] on a simulated disk; every crash
+    /// reboots the disk to what a random [`CrashMode`] keeps of what was
+    /// not synced. `None`: storage is the acknowledged state itself.
+    pub disk: Option<DiskConfig>,
     /// The catalogue bug every server reintroduces (mutation testing).
     #[cfg(feature = "bug-catalogue")]
     pub bug: Option<crate::bugs::Bug>,
@@ -79,6 +117,8 @@ impl SimConfig {
             max_entries_per_message: 8,
             audit_checks: false,
             write_ms: None,
+            command_bytes: 0,
+            disk: None,
             #[cfg(feature = "bug-catalogue")]
             bug: None,
         }
@@ -125,6 +165,12 @@ pub struct Report {
     pub committed: LogIndex,
     /// Virtual milliseconds from healing to the fresh commit on every server.
     pub recovery_ms: u64,
+    /// Writes clients saw acknowledged (each found in every server's
+    /// final state).
+    pub acknowledged: usize,
+    /// With disks: each server's file-system operations (crash points)
+    /// during chaos.
+    pub chaos_disk_operations: Vec<u64>,
 }
 
 /// Why a run failed, with the last events before it.
@@ -186,6 +232,8 @@ struct World {
     /// The liveness phase's latest command, and the indices at which any of
     /// its commands were applied.
     fresh: Option<(Bytes, Vec<LogIndex>)>,
+    /// What clients were told: no acknowledged write may be lost.
+    acknowledgements: Acknowledgements,
 }
 
 /// A whole cluster of cores under a seeded scheduler. Drive it with
@@ -221,6 +269,7 @@ impl Simulation {
                 stats: Stats::default(),
                 trace: VecDeque::new(),
                 fresh: None,
+                acknowledgements: Acknowledgements::new(),
                 config,
             },
             next_command: 0,
@@ -230,6 +279,12 @@ impl Simulation {
         }
         if sim.world.config.write_ms.is_some() {
             sim.servers.write_asynchronously();
+        }
+        if let Some(disk) = sim.world.config.disk.clone() {
+            sim.servers.use_disks(disk.options, disk.check_recovery);
+            if let Some((server, at)) = disk.crash_at {
+                sim.servers.disk_crash_at(server, at);
+            }
         }
         for server in 0..sim.servers.len() {
             sim.servers
@@ -250,15 +305,48 @@ impl Simulation {
     pub fn run(mut self) -> Result<Report, Failure> {
         let chaos_until = self.world.config.chaos_ms;
         self.run_until(chaos_until)?;
+        let chaos_disk_operations = (0..self.servers.len())
+            .map(|s| self.servers.disk_operations(s))
+            .collect();
         self.heal().map_err(|r| self.failure(r))?;
         let healed_at = self.now();
         let recovered_at = self.await_fresh_commit().map_err(|r| self.failure(r))?;
+        self.await_acknowledged_applied()
+            .map_err(|r| self.failure(r))?;
+        let apps: Vec<&App> = (0..self.servers.len())
+            .map(|s| &self.servers.app(s).app)
+            .collect();
+        let judged = self.world.acknowledgements.check(&apps);
+        judged.map_err(|r| self.failure(r))?;
         Ok(Report {
             stats: self.stats(),
             elections: self.history().leaders().len(),
             committed: self.history().max_committed(),
             recovery_ms: recovered_at - healed_at,
+            acknowledged: self.world.acknowledgements.len(),
+            chaos_disk_operations,
         })
+    }
+
+    /// Runs on (no new proposals) until every server has applied through
+    /// the last acknowledged write: a retried fresh command may have been
+    /// acknowledged by its leader just as the first one was applied
+    /// everywhere.
+    fn await_acknowledged_applied(&mut self) -> Step {
+        let Some(last) = self.world.acknowledgements.last() else {
+            return Ok(());
+        };
+        let deadline = self.now() + self.world.config.settle_ms;
+        while (0..self.servers.len()).any(|s| self.servers.app(s).app.applied_index < last)
+            && self.now() <= deadline
+        {
+            let Some(event) = self.world.queue.pop() else {
+                break;
+            };
+            self.world.stats.steps += 1;
+            self.handle(event)?;
+        }
+        Ok(())
     }
 
     /// Processes events until virtual time `until` (or the queue empties).
@@ -416,7 +504,11 @@ impl Simulation {
                 if self.world.chaos {
                     let server = self.world.rng.random_range(0..self.servers.len());
                     self.next_command += 1;
-                    let command = Bytes::from(format!("c{}", self.next_command));
+                    let mut command = format!("c{}", self.next_command).into_bytes();
+                    // Padded with the command's own number's last digit.
+                    let pad = b'0' + (self.next_command % 10) as u8;
+                    command.resize(command.len().max(self.world.config.command_bytes), pad);
+                    let command = Bytes::from(command);
                     self.propose(server, command)?;
                     let every = self.world.config.propose_every_ms;
                     let next = self.world.rng.random_range(1..=2 * every);
@@ -437,10 +529,23 @@ impl Simulation {
     }
 
     fn propose(&mut self, server: usize, command: Bytes) -> Step<Option<(usize, Proposed)>> {
-        match self
+        // Recorded first: a single server applies its proposal at once.
+        let next = self
             .servers
-            .propose(server, [command.clone()], &mut self.world)?
+            .node(server)
+            .map(|n| (n.log().last_index().next(), n.current_term()));
+        if let Some((index, term)) = next {
+            (self.world.acknowledgements).proposed(server, index, term, command.clone());
+        }
+        let result = self
+            .servers
+            .propose(server, [command.clone()], &mut self.world);
+        if let Some((index, _)) = next
+            && !matches!(result, Ok(Some(Ok(p))) if p.index == index)
         {
+            self.world.acknowledgements.withdrawn(server, index);
+        }
+        match result? {
             None => Ok(None),
             Some(Ok(proposed)) => Ok(Some((server, proposed))),
             // A client follows the hint once, as a real client would.
@@ -546,6 +651,11 @@ impl Driver<Entry> for World {
         self.queue.schedule(after, event);
     }
 
+    fn reboot(&mut self, _server: usize) -> (CrashMode, u64) {
+        let mode = CrashMode::ALL[self.rng.random_range(0..CrashMode::ALL.len())];
+        (mode, self.rng.random())
+    }
+
     fn crash_before_effect(&mut self, _server: usize) -> bool {
         self.chaos
             && self.config.faults.crashes
@@ -554,7 +664,8 @@ impl Driver<Entry> for World {
 
     /// The digest application reports every entry it applies: the liveness
     /// phase watches for its fresh command.
-    fn output(&mut self, _server: usize, entry: Entry) {
+    fn output(&mut self, server: usize, entry: Entry) {
+        self.acknowledgements.applied(server, &entry);
         if let Some((command, indices)) = &mut self.fresh
             && *command == entry.command
             && !indices.contains(&entry.index)

@@ -23,174 +23,23 @@
 
 use crate::consensus::storage::encoded_entry_size;
 use crate::consensus::{
-    Config, Effect, Entry, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Snapshot,
-    Stored,
+    Config, Effect, LogIndex, Message, Node, NodeId, NotLeader, Persist, Proposed, Stored,
 };
 use crate::invariants::{
     History, Property, Violation, check_after_step, check_committed_durable, check_durable,
     check_invariants,
 };
+use crate::sim::disk::{Opened, SimDisk, Written};
+pub use crate::sim::driver::{
+    AppEffect, Application, Driver, FailureReason, ServerStats, Step, StorageInfo, Timer,
+};
 use crate::sim::writes::{first_batch_len, waits_for_write};
+use crate::storage::DiskOptions;
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::fmt;
-
-/// A server's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Timer {
-    /// The election timeout (followers and candidates).
-    Election,
-    /// The heartbeat interval (leaders).
-    Heartbeat,
-    /// The server's oldest pending write completes (with asynchronous
-    /// writes, [`Servers::write_asynchronously`]).
-    Write,
-}
-
-/// What an application asks of the simulator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AppEffect<O> {
-    /// Compact the server's log through `index` with `data` (done once the
-    /// handler's effects have all run; the latest request wins).
-    Snapshot {
-        /// The last index the snapshot covers.
-        index: LogIndex,
-        /// The application's state there.
-        data: Bytes,
-    },
-    /// Something for the driver (a reply to a client, say).
-    Output(O),
-}
-
-/// The state machine a simulated server runs on top of Raft.
-pub trait Application {
-    /// What it hands the driver.
-    type Output;
-
-    /// Applies the next committed entry; `storage` describes the server's
-    /// stable storage (for a snapshot trigger). An error is a broken
-    /// contract (an entry out of order, twice, undecodable) and fails the
-    /// run.
-    fn apply(
-        &mut self,
-        entry: &Entry,
-        storage: StorageInfo,
-    ) -> Result<Vec<AppEffect<Self::Output>>, String>;
-
-    /// Replaces the state with a snapshot's (a leader's, or the server's
-    /// own at restart); never backwards (§7).
-    fn restore(&mut self, snapshot: &Snapshot) -> Result<Vec<AppEffect<Self::Output>>, String>;
-
-    /// Sees the server's core after each of its steps (to follow its term
-    /// and role, say).
-    fn observe(&mut self, _node: &Node) -> Vec<AppEffect<Self::Output>> {
-        Vec::new()
-    }
-
-    /// The last index applied and a digest of the state there, if the
-    /// application keeps one: equal indices must give equal digests.
-    fn fingerprint(&self) -> Option<(LogIndex, u64)> {
-        None
-    }
-}
-
-/// What an application may want to know of its server's stable storage.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StorageInfo {
-    /// The last index the stored snapshot covers (0: none).
-    pub snapshot_index: LogIndex,
-    /// The bytes the Raft state takes ([`Stored::raft_state_size`], kept
-    /// up to date as effects are persisted, as a disk log would).
-    pub raft_state_size: usize,
-}
-
-/// What the servers need from the simulation around them.
-pub trait Driver<O> {
-    /// Server `from` sends `message` to server `to` (positions).
-    fn send(&mut self, from: usize, to: usize, message: Message);
-    /// Arm `timer` of `server`; when it fires, call [`Servers::fire`] with
-    /// `generation` (a re-armed or crashed server's old timer is ignored).
-    fn arm(&mut self, server: usize, timer: Timer, generation: u64);
-    /// Whether `server` crashes now, before its next effect (so that only
-    /// a prefix of a handler's effects happens).
-    fn crash_before_effect(&mut self, _server: usize) -> bool {
-        false
-    }
-    /// The application of `server` produced `output`.
-    fn output(&mut self, server: usize, output: O);
-    /// A line for the run's trace.
-    fn note(&mut self, _line: impl FnOnce() -> String) {}
-}
-
-/// Why a run failed.
-#[derive(Clone, Debug)]
-pub enum FailureReason {
-    /// A safety property broke.
-    Violation(Violation),
-    /// The core refused input that a correct cluster produced.
-    Refused(crate::consensus::Error),
-    /// An application was handed entries out of order, twice, or moved back.
-    Apply(String),
-    /// No leader, or no fresh commit on every server, in time after healing.
-    Liveness(String),
-    /// A message the core called stale ([`Node::is_stale`]) did something
-    /// when delivered.
-    StaleNotInert(String),
-    /// With [`Servers::audit_narrowed_checks`] on: the narrowed check
-    /// ([`check_after_step`]) judged a step differently from the full
-    /// [`check_invariants`], or left a different history.
-    NarrowedCheck(String),
-}
-
-impl fmt::Display for FailureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailureReason::Violation(v) => write!(f, "{v}"),
-            FailureReason::Refused(e) => write!(f, "core refused: {e}"),
-            FailureReason::Apply(s) => write!(f, "apply: {s}"),
-            FailureReason::Liveness(s) => write!(f, "liveness: {s}"),
-            FailureReason::StaleNotInert(s) => write!(f, "stale message not inert: {s}"),
-            FailureReason::NarrowedCheck(s) => write!(f, "narrowed check disagrees: {s}"),
-        }
-    }
-}
-
-impl std::error::Error for FailureReason {}
-
-/// The result of a simulated step.
-pub type Step<T = ()> = Result<T, FailureReason>;
-
-/// Counts of what the servers did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerStats {
-    /// Proposals a leader accepted.
-    pub proposals: u64,
-    /// Crashes, counting those in the middle of a handler's effects.
-    pub crashes: u64,
-    /// Crashes that left only a prefix of a handler's effects executed.
-    pub crashes_mid_step: u64,
-    /// Restarts from stable storage (not counting the first start).
-    pub restarts: u64,
-    /// Snapshots the applications took.
-    pub snapshots_taken: u64,
-    /// Snapshots installed from a leader's InstallSnapshot.
-    pub snapshots_installed: u64,
-}
-
-impl ServerStats {
-    /// Adds another run's counts to these.
-    pub fn add(&mut self, other: &ServerStats) {
-        self.proposals += other.proposals;
-        self.crashes += other.crashes;
-        self.crashes_mid_step += other.crashes_mid_step;
-        self.restarts += other.restarts;
-        self.snapshots_taken += other.snapshots_taken;
-        self.snapshots_installed += other.snapshots_installed;
-    }
-}
 
 /// One simulated server.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Server<A> {
     node: Option<Node>,
     stored: Stored,
@@ -207,6 +56,8 @@ struct Server<A> {
     /// ([`crate::sim::writes`]). Lost in a crash.
     pending: Vec<Effect>,
     write_generation: u64,
+    /// With [`Servers::use_disks`]: the disk under `stored`.
+    disk: Option<SimDisk>,
 }
 
 /// Server position `k` has id `k + 1` (ids 1..=n everywhere: the
@@ -256,6 +107,7 @@ impl<A: Application> Servers<A> {
                     restoring: false,
                     pending: Vec::new(),
                     write_generation: 0,
+                    disk: None,
                 })
                 .collect(),
             config,
@@ -276,6 +128,36 @@ impl<A: Application> Servers<A> {
     /// yet written ([`crate::sim::writes`]).
     pub fn write_asynchronously(&mut self) {
         self.async_writes = true;
+    }
+
+    /// From now on every server keeps its state in the real
+    /// [`crate::storage::DiskStorage`] on a simulated disk that can crash
+    /// ([`crate::sim::disk`]): at a start it reopens the log, which must
+    /// hold exactly what its acknowledged writes stored (or that and the
+    /// batch in flight at the crash). Call before the first start.
+    /// (`check_recovery` off: the reopened log is trusted, to show that
+    /// the other checks catch a log that loses writes.)
+    pub fn use_disks(&mut self, options: DiskOptions, check_recovery: bool) {
+        for s in &mut self.servers {
+            s.disk = Some(SimDisk::new(options.clone(), check_recovery));
+        }
+    }
+
+    /// With disks: stops the machine of `server` at its file-system
+    /// operation number `at` (counted over the run), a crash point.
+    pub fn disk_crash_at(&mut self, server: usize, at: u64) {
+        if let Some(disk) = &mut self.servers[server].disk {
+            disk.crash_at(at);
+        }
+    }
+
+    /// With disks: the file-system operations (crash points) of `server`
+    /// so far.
+    pub fn disk_operations(&self, server: usize) -> u64 {
+        self.servers[server]
+            .disk
+            .as_ref()
+            .map_or(0, SimDisk::operations)
     }
 
     /// How many servers.
@@ -343,6 +225,26 @@ impl<A: Application> Servers<A> {
             ..self.config.clone()
         };
         let s = &mut self.servers[server];
+        if let Some(disk) = &mut s.disk {
+            let opened = disk
+                .open(&s.stored)
+                .map_err(|e| FailureReason::Storage(format!("{} at its start: {e}", id(server))))?;
+            match opened {
+                Opened::Recovered { stored, repaired } => {
+                    s.raft_state_size = stored.raft_state_size();
+                    s.stored = stored;
+                    self.stats.disk_repairs += u64::from(repaired);
+                }
+                Opened::Stopped => {
+                    self.stats.disk_crashes += 1;
+                    driver
+                        .note(|| format!("{} stops at a crash point while recovering", id(server)));
+                    let (mode, seed) = driver.reboot(server);
+                    disk.crash(mode, seed);
+                    return Ok(());
+                }
+            }
+        }
         let (node, effects) = Node::restart(config, &s.stored).map_err(FailureReason::Refused)?;
         if s.started {
             self.stats.restarts += 1;
@@ -371,6 +273,10 @@ impl<A: Application> Servers<A> {
         s.heartbeat_generation += 1;
         s.write_generation += 1;
         s.pending.clear();
+        if let Some(disk) = &mut s.disk {
+            let (mode, seed) = driver.reboot(server);
+            disk.crash(mode, seed);
+        }
         self.stats.crashes += 1;
         driver.note(|| format!("{} crashes", id(server)));
     }
@@ -561,7 +467,8 @@ impl<A: Application> Servers<A> {
         // (the runtime reports after its round), so that what they decide
         // comes after what was decided before them.
         let mut reports = Vec::new();
-        for effect in effects {
+        let mut effects = effects.into_iter().peekable();
+        while let Some(effect) = effects.next() {
             let s = &mut self.servers[server];
             if defer && s.node.is_some() && waits_for_write(&effect, !s.pending.is_empty()) {
                 if s.pending.is_empty() {
@@ -580,7 +487,28 @@ impl<A: Application> Servers<A> {
                 reports.push((index, term));
                 continue;
             }
+            let effect = match effect {
+                // On a disk, a handler's consecutive writes are one batch:
+                // one write and one fdatasync, as the runtime's group
+                // commit makes them.
+                Effect::Persist(op) if self.servers[server].disk.is_some() => {
+                    let mut batch = vec![op];
+                    while let Some(Effect::Persist(_)) = effects.peek() {
+                        if let Some(Effect::Persist(op)) = effects.next() {
+                            batch.push(op);
+                        }
+                    }
+                    if !self.persist(server, batch, driver)? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                effect => effect,
+            };
             let app_effects = self.execute_one(server, effect, driver)?;
+            if self.servers[server].node.is_none() {
+                return Ok(());
+            }
             self.carry_out(server, app_effects, &mut snapshot, driver);
         }
         for (index, term) in reports {
@@ -626,13 +554,7 @@ impl<A: Application> Servers<A> {
         let s = &mut self.servers[server];
         match effect {
             Effect::Persist(op) => {
-                s.stored.apply(&op).map_err(FailureReason::Refused)?;
-                s.raft_state_size = match &op {
-                    Persist::Append(entries) => {
-                        s.raft_state_size + entries.iter().map(encoded_entry_size).sum::<usize>()
-                    }
-                    _ => s.stored.raft_state_size(),
-                };
+                self.persist(server, vec![op], driver)?;
                 Ok(Vec::new())
             }
             // `execute_with` reports these after the other effects.
@@ -696,6 +618,40 @@ impl<A: Application> Servers<A> {
         }
     }
 
+    /// Makes `batch` durable on `server`'s storage: false if its disk's
+    /// machine stopped at a crash point in the middle (the server has
+    /// crashed, with the batch in flight).
+    fn persist(
+        &mut self,
+        server: usize,
+        batch: Vec<Persist>,
+        driver: &mut impl Driver<A::Output>,
+    ) -> Step<bool> {
+        let written = match &mut self.servers[server].disk {
+            Some(disk) => disk
+                .write(&batch)
+                .map_err(|e| FailureReason::Storage(format!("{}: {e}", id(server))))?,
+            None => Written::Durable,
+        };
+        if written == Written::Stopped {
+            self.stats.disk_crashes += 1;
+            driver.note(|| format!("{} stops at a crash point while writing", id(server)));
+            self.crash(server, driver);
+            return Ok(false);
+        }
+        let s = &mut self.servers[server];
+        for op in &batch {
+            s.stored.apply(op).map_err(FailureReason::Refused)?;
+            s.raft_state_size = match op {
+                Persist::Append(entries) => {
+                    s.raft_state_size + entries.iter().map(encoded_entry_size).sum::<usize>()
+                }
+                _ => s.stored.raft_state_size(),
+            };
+        }
+        Ok(true)
+    }
+
     /// The application's snapshot through `index`: the core compacts its
     /// log, and the storage follows.
     fn take_snapshot(
@@ -726,6 +682,9 @@ impl<A: Application> Servers<A> {
                 continue;
             }
             self.execute_one(server, effect, driver)?;
+            if self.servers[server].node.is_none() {
+                return Ok(());
+            }
         }
         self.forget_compacted();
         Ok(())

@@ -168,6 +168,17 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
             ],
         ),
         suite(
+            "whole simulated clusters on the write-ahead log: every crash point of 1,000 seeds, and the sweep catches every bug of the log's catalogue",
+            &[
+                "test",
+                "--release",
+                "--features",
+                "bug-catalogue",
+                "--test",
+                "cluster_crash",
+            ],
+        ),
+        suite(
             "the model checker finds every bug of the catalogue",
             &[
                 "test",
