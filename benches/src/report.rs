@@ -69,6 +69,11 @@ pub struct Summary {
     /// With `disk`: the median `fdatasync` (the issue's name for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fdatasync_p50_us: Option<f64>,
+    /// With `disk`: the disk's floor for a commit of this many members
+    /// sharing it: one `fdatasync` each, all in parallel, until a majority
+    /// is durable ([`crate::disk::majority_fdatasync_latency`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub majority_fdatasync_us: Option<Percentiles>,
     /// The median commit latency, in microseconds (`latency_us.p50`).
     pub commit_p50_us: f64,
     /// The 99th-percentile commit latency (`latency_us.p99`).
@@ -134,18 +139,21 @@ impl Summary {
             storage: "memory".to_string(),
             fdatasync_us: None,
             fdatasync_p50_us: None,
+            majority_fdatasync_us: None,
             commit_p50_us: us(percentile(&sorted, 0.50)),
             commit_p99_us: us(percentile(&sorted, 0.99)),
             commits_per_s: (ops * 1_000_000_000 / nanos) as u64,
         }
     }
 
-    /// Marks the run as disk-backed, with the disk's `fdatasync` latency
-    /// measured in the same run.
-    pub fn on_disk(mut self, fdatasync: Percentiles) -> Summary {
+    /// Marks the run as disk-backed, with the disk's `fdatasync` latency,
+    /// alone and of a majority of the members in parallel, measured in the
+    /// same run.
+    pub fn on_disk(mut self, fdatasync: Percentiles, majority: Percentiles) -> Summary {
         self.storage = "disk".to_string();
         self.fdatasync_p50_us = Some(fdatasync.p50);
         self.fdatasync_us = Some(fdatasync);
+        self.majority_fdatasync_us = Some(majority);
         self
     }
 }
@@ -183,6 +191,17 @@ impl fmt::Display for Summary {
                 d.p50,
                 d.p99,
                 l.p50 / d.p50.max(f64::MIN_POSITIVE)
+            )?;
+        }
+        if let Some(m) = self.majority_fdatasync_us {
+            write!(
+                f,
+                "\nthe disk's floor for a commit: {} members' fdatasyncs in parallel, until a majority is durable: \
+                 p50 {:.1} µs, p99 {:.1} µs (commit p50 / that p50 = {:.2})",
+                self.members,
+                m.p50,
+                m.p99,
+                l.p50 / m.p50.max(f64::MIN_POSITIVE)
             )?;
         }
         Ok(())

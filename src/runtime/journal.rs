@@ -164,6 +164,21 @@ impl Journal {
         Some(Journal::take_locked(&mut state))
     }
 
+    /// Takes a round without a write: only if nothing appended waits to be
+    /// written, no round is in progress, and handlers left something to
+    /// send or hand over. The caller runs it at once: a round with nothing
+    /// to write costs less than waking the storage loop (a leader's commit
+    /// on a follower's acknowledgement, a follower's reply to a heartbeat).
+    pub(crate) fn take_unwritten(&self) -> Option<Round> {
+        let mut state = lock(&self.state);
+        let ready = !state.closed
+            && !state.failed
+            && !state.in_round
+            && state.pending.is_empty()
+            && !state.held.is_empty();
+        ready.then(|| Journal::take_locked(&mut state))
+    }
+
     /// [`Journal::take`] without waiting and without checking for a round
     /// in progress: the loom mutant `OverlappingRounds`.
     #[cfg(feature = "loom")]

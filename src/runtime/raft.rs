@@ -607,16 +607,22 @@ impl Shared {
     /// messages and entries out: the storage loop's, woken here, or, when
     /// writes are as cheap as waking it ([`Persister::writes_are_cheap`]:
     /// memory), one the caller runs itself at once unless a round is in
-    /// progress (whose end wakes the storage loop for what is left).
+    /// progress (whose end wakes the storage loop for what is left). On a
+    /// disk, a call with nothing to write whose turn has come (nothing
+    /// else pending, no round in progress) is let out by the caller too.
     fn run(&self, mut core: MutexGuard<'_, Core>, effects: Vec<Effect>) {
         let plan = self.plan(&mut core, effects);
         let inline = self.persister.writes_are_cheap();
+        // Nothing of this call's to write: if nothing else waits to be
+        // written either, the caller lets its messages and entries out
+        // itself, sparing a hand-off to the storage loop.
+        let unwritten = !inline && plan.persists.is_empty();
         self.journal.append(
             plan.persists,
             plan.outbox,
             plan.applied,
             plan.durable,
-            !inline,
+            !inline && !unwritten,
         );
         self.publish_leadership(&mut core);
         drop(core);
@@ -627,6 +633,12 @@ impl Shared {
         }
         if inline {
             hook::round(self, false);
+        } else if unwritten {
+            // If no round can be taken now, the storage loop will take
+            // this call's part: others' pending writes woke it (or will
+            // be taken by the loop as it comes round), and a round in
+            // progress wakes it as it ends.
+            self.round_unwritten();
         }
     }
 

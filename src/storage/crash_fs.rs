@@ -52,6 +52,17 @@ impl CrashMode {
 
 const SECTOR: usize = 512;
 
+impl Inode {
+    /// Makes every write so far durable: the pending writes, in order,
+    /// on the durable content (as long as they are, not as long as the
+    /// file).
+    fn sync(&mut self) {
+        for (offset, bytes) in std::mem::take(&mut self.pending) {
+            write_at(&mut self.durable, offset, &bytes);
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct Inode {
     /// What reads see.
@@ -105,6 +116,28 @@ struct State {
     /// The operation at which the machine stops.
     crash_at: Option<u64>,
     crashed: bool,
+}
+
+impl State {
+    /// Frees the content of files no name holds, durably or not, and no
+    /// pending directory change can bring back (a long run's deleted
+    /// segments would otherwise stay in memory).
+    fn forget_unlinked(&mut self) {
+        let mut held = vec![false; self.inodes.len()];
+        for &inode in self.names.values().chain(self.durable_names.values()) {
+            held[inode] = true;
+        }
+        for op in &self.pending_dir {
+            if let DirOp::Link(_, inode) = op {
+                held[*inode] = true;
+            }
+        }
+        for (inode, held) in self.inodes.iter_mut().zip(held) {
+            if !held {
+                *inode = Inode::default();
+            }
+        }
+    }
 }
 
 /// An in-memory file system that can crash; clones share it.
@@ -274,9 +307,7 @@ impl AppendFile for CrashFile {
     fn sync(&mut self) -> io::Result<()> {
         let mut state = self.fs.state();
         CrashFs::step(&mut state)?;
-        let file = &mut state.inodes[self.inode];
-        file.durable = file.data.clone();
-        file.pending.clear();
+        state.inodes[self.inode].sync();
         Ok(())
     }
 }
@@ -327,9 +358,7 @@ impl Fs for CrashFs {
         op.apply(&mut state.names);
         state.pending_dir.push(op);
         CrashFs::step(&mut state)?;
-        let file = &mut state.inodes[inode];
-        file.durable = file.data.clone();
-        file.pending.clear();
+        state.inodes[inode].sync();
         Ok(())
     }
 
@@ -387,6 +416,7 @@ impl Fs for CrashFs {
             op.apply(&mut state.durable_names);
         }
         state.pending_dir = later;
+        state.forget_unlinked();
         Ok(())
     }
 

@@ -87,7 +87,7 @@ impl Backend {
     }
 }
 
-/// Where the threads backend's servers keep their Raft state.
+/// Where the servers keep their Raft state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Storage {
@@ -95,10 +95,13 @@ pub enum Storage {
     /// persisted, as the lab's tester does.
     #[default]
     Memory,
-    /// `DiskStorage`, each server's write-ahead log in a directory of a
-    /// temporary directory removed after the run: every batch made durable
-    /// with `fdatasync`, and a killed server restarts by reopening its log
-    /// (recovery, torn-tail repair and all).
+    /// `DiskStorage`. Threads backend: each server's write-ahead log in a
+    /// directory of a temporary directory removed after the run, every
+    /// batch made durable with `fdatasync`, and a killed server restarts
+    /// by reopening its log (recovery, torn-tail repair and all). Sim
+    /// backend: each server's log on a simulated disk that crashes
+    /// (`checked_raft::sim::disk`), writes completing in events of their
+    /// own; a kill reboots the disk to a random crash mode.
     Disk,
 }
 
@@ -253,12 +256,6 @@ impl RunOptions {
         }
         if !self.nemesis.is_empty() && self.nemesis_on.is_zero() {
             return Err("--nemesis-on must be positive".into());
-        }
-        if self.storage == Storage::Disk && self.backend == Backend::Sim {
-            return Err(
-                "--storage disk runs with --backend threads (the simulator keeps its servers' storage in memory)"
-                    .into(),
-            );
         }
         Ok(())
     }

@@ -43,7 +43,7 @@
 use crate::harness::event::{self, Event, Kind, Process};
 use crate::harness::generator::{self, ClientOp, Generator};
 use crate::harness::nemesis::{self, Fault, Grudge};
-use crate::harness::{BackendRun, Progress, RunOptions};
+use crate::harness::{BackendRun, Progress, RunOptions, Storage};
 use anyhow::{Result, anyhow, bail};
 use checked_raft::kv::{
     ClerkConfig, ClerkEffect, ClerkState, ClientId, Indeterminate, KvEffect, Op, Output, Proposal,
@@ -55,6 +55,7 @@ use checked_raft::sim::servers::id;
 use checked_raft::sim::{
     Driver, EventQueue, FailureReason, Fate, MessageFaults, Servers, Timer, fate,
 };
+use checked_raft::storage::{CrashMode, DiskOptions};
 use checked_raft::{Config, Message, NodeId, Term};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -83,6 +84,12 @@ const TICK_NS: u64 = 100 * MS;
 const PROBE_KEY: &str = "jepsen-lite/recovery";
 /// Lines of the servers' trace kept for an error's context.
 const TRACE_LINES: usize = 30;
+/// With `--storage disk`: a server's write completes this long after it
+/// is made (virtual time; the leader's AppendEntries leave meanwhile).
+const WRITE_NS: (u64, u64) = (MS / 10, 2 * MS);
+/// With `--storage disk`: each server's write-ahead log's segment size
+/// (small, so that rotation and compaction happen in every run).
+const SEGMENT_BYTES: u64 = 64 << 10;
 
 /// Runs the test in virtual time: clients for `options.time` under the
 /// nemesis, then the heal, the wait for recovery and the final reads.
@@ -269,6 +276,14 @@ impl<'a> Sim<'a> {
             let _ = local_reads;
             app
         });
+        let mut servers = servers;
+        if options.storage == Storage::Disk {
+            // The real write-ahead log on simulated disks that crash: a
+            // kill reboots its disk to a random crash mode, and the
+            // restart must find exactly what was acknowledged.
+            servers.use_disks(DiskOptions::with_segment_size(SEGMENT_BYTES), true);
+            servers.write_asynchronously();
+        }
         let mut sim = Sim {
             options,
             servers,
@@ -873,6 +888,13 @@ impl<'a> Sim<'a> {
                 s.steps
             ),
         ];
+        let mut lines = lines.to_vec();
+        if self.options.storage == Storage::Disk {
+            lines.push(format!(
+                "on disk: every restart reopened its write-ahead log and found exactly what was acknowledged; {} restarts cut a torn or unsynced tail",
+                servers.disk_repairs
+            ));
+        }
         for line in lines {
             self.world.note_log(line);
         }
@@ -996,9 +1018,8 @@ impl Driver<(Addr, Reply)> for World {
                 }
             }
             Timer::Heartbeat => self.heartbeat,
-            // The harness never turns asynchronous writes on: a write would
-            // complete at once.
-            Timer::Write => 0,
+            // Only with `--storage disk`.
+            Timer::Write => self.rng.random_range(WRITE_NS.0..WRITE_NS.1),
         };
         let event = Ev::Timer {
             server,
@@ -1006,6 +1027,13 @@ impl Driver<(Addr, Reply)> for World {
             generation,
         };
         self.queue.schedule(after, event);
+    }
+
+    /// With `--storage disk`: a killed server's disk keeps what a random
+    /// crash mode keeps of what it had not synced.
+    fn reboot(&mut self, _server: usize) -> (CrashMode, u64) {
+        let mode = CrashMode::ALL[self.rng.random_range(0..CrashMode::ALL.len())];
+        (mode, self.rng.random())
     }
 
     /// A service's reply goes back to the clerk's slot, tagged with the
@@ -1206,6 +1234,28 @@ mod tests {
                 verdict(&options, &run),
                 Verdict::Linearizable,
                 "kv seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn kills_on_simulated_disks_are_valid() {
+        // Each server on the real write-ahead log on a simulated disk;
+        // each kill reboots the disk to a random crash mode.
+        for seed in 0..2 {
+            let options = RunOptions {
+                workload: Workload::Kv,
+                storage: Storage::Disk,
+                ..options(seed, &[NemesisKind::Kill], 10)
+            };
+            let run = run_quietly(&options);
+            let mentions = |what: &str| run.log.iter().filter(|l| l.contains(what)).count();
+            assert!(mentions("killed") > 0 && mentions("restarts from its storage") > 0);
+            assert_eq!(mentions("found exactly what was acknowledged"), 1);
+            assert_eq!(
+                verdict(&options, &run),
+                Verdict::Linearizable,
+                "seed {seed}"
             );
         }
     }

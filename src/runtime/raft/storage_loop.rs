@@ -47,9 +47,25 @@ impl Shared {
     /// first. False when there was no round to run: the peer stopped,
     /// storage failed, or (without `wait`) nothing to take now.
     pub(super) fn round(&self, wait: bool) -> bool {
-        let Some(mut round) = self.journal.take(wait) else {
-            return false;
-        };
+        match self.journal.take(wait) {
+            Some(round) => self.run_round(round),
+            None => false,
+        }
+    }
+
+    /// A round with nothing to write, run by the caller if one can be taken
+    /// now ([`crate::runtime::journal::Journal::take_unwritten`]); false
+    /// if not (the storage loop, or the round in progress, sees to it).
+    pub(super) fn round_unwritten(&self) -> bool {
+        match self.journal.take_unwritten() {
+            Some(round) => self.run_round(round),
+            None => false,
+        }
+    }
+
+    /// Writes a round taken from the journal, lets out what it held, ends
+    /// it, and reports its durability marker to the core.
+    fn run_round(&self, mut round: Round) -> bool {
         if !self.write(&round) {
             return false;
         }

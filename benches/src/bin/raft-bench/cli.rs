@@ -135,8 +135,10 @@ pub fn main() -> anyhow::Result<()> {
                 let dir = base.join(format!("raft-bench-{}-{run_number}", std::process::id()));
                 anyhow::ensure!(!dir.exists(), "{} exists already", dir.display());
                 let probe = raft_bench::disk::fdatasync_latency(&dir, 2000, 128)?;
+                let majority =
+                    raft_bench::disk::majority_fdatasync_latency(&dir, args.members, 2000, 128)?;
                 options.storage = Some(dir.clone());
-                (Some(dir), Some(probe))
+                (Some(dir), Some((probe, majority)))
             }
         };
         let cluster = Cluster::start(&options)?;
@@ -172,8 +174,8 @@ pub fn main() -> anyhow::Result<()> {
             &args.transport.to_string(),
             args.payload,
         );
-        if let Some(probe) = fdatasync {
-            summary = summary.on_disk(probe);
+        if let Some((probe, majority)) = fdatasync {
+            summary = summary.on_disk(probe, majority);
         }
         if args.json {
             println!("{}", serde_json::to_string(&summary)?);
