@@ -24,6 +24,7 @@ pub use runtime::replicated;
 pub mod runtime;
 pub mod sim;
 pub mod storage;
+pub mod tcp;
 
 pub use consensus::*;
 

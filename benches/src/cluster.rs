@@ -9,7 +9,10 @@ use checked_raft::runtime::{
     ApplyReceiver, LocalNetwork, MemoryPersister, Persister, Raft, RaftConfig, Transport,
 };
 use checked_raft::storage::DiskStorage;
+use checked_raft::tcp::{TcpConfig, TcpTransport};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -25,6 +28,10 @@ pub enum TransportKind {
     /// The emulated network ([`Network`]), reliable and without delays:
     /// every message encoded, queued on its dispatcher thread and decoded.
     Network,
+    /// Real TCP connections on loopback ([`TcpTransport`]): every message
+    /// framed, written to a socket by a writer thread and read by a
+    /// reader thread.
+    Tcp,
 }
 
 impl fmt::Display for TransportKind {
@@ -32,6 +39,7 @@ impl fmt::Display for TransportKind {
         f.write_str(match self {
             TransportKind::Channel => "channel",
             TransportKind::Network => "network",
+            TransportKind::Tcp => "tcp",
         })
     }
 }
@@ -92,6 +100,7 @@ pub struct Cluster {
     drains: Vec<JoinHandle<()>>,
     local: Option<LocalNetwork>,
     network: Option<Network>,
+    tcp: Vec<TcpTransport>,
     snapshot_every: u64,
     disks: Vec<Arc<DiskStorage>>,
 }
@@ -112,7 +121,26 @@ impl Cluster {
                 }
                 (None, Some(network))
             }
+            TransportKind::Tcp => (None, None),
         };
+        // With TCP: loopback listeners on ports the system picks.
+        let mut tcp = Vec::new();
+        if options.transport == TransportKind::Tcp {
+            let listeners = ids
+                .iter()
+                .map(|_| TcpListener::bind("127.0.0.1:0"))
+                .collect::<Result<Vec<_>, _>>()
+                .context("binding loopback listeners")?;
+            let peers: BTreeMap<NodeId, _> = ids
+                .iter()
+                .zip(&listeners)
+                .map(|(&id, l)| Ok((id, l.local_addr()?)))
+                .collect::<std::io::Result<_>>()?;
+            for (&id, listener) in ids.iter().zip(listeners) {
+                let config = TcpConfig::new(1, id, peers.clone());
+                tcp.push(TcpTransport::with_listener(config, listener)?);
+            }
+        }
         let mut peers = Vec::new();
         let mut receivers = Vec::new();
         let mut disks = Vec::new();
@@ -120,7 +148,7 @@ impl Cluster {
             let transport: Arc<dyn Transport> = match (&local, &network) {
                 (Some(local), _) => local.transport(id),
                 (_, Some(network)) => Arc::new(network.endpoint(id)),
-                _ => unreachable!("one transport is built"),
+                _ => Arc::new(tcp[peers.len()].clone()),
             };
             let persister: Arc<dyn Persister> = match &options.storage {
                 None => Arc::new(MemoryPersister::new()),
@@ -140,7 +168,7 @@ impl Cluster {
             match (&local, &network) {
                 (Some(local), _) => local.attach(&raft).context("attaching a peer")?,
                 (_, Some(network)) => network.add_server(id, raft.handler()),
-                _ => unreachable!("one transport is built"),
+                _ => tcp[peers.len()].serve(raft.handler())?,
             }
             peers.push(raft);
             receivers.push(applied);
@@ -191,6 +219,7 @@ impl Cluster {
             drains,
             local,
             network,
+            tcp,
             snapshot_every: options.snapshot_every,
             disks,
         })
@@ -227,6 +256,9 @@ impl Cluster {
         }
         if let Some(network) = &self.network {
             network.shutdown();
+        }
+        for tcp in &self.tcp {
+            tcp.shutdown();
         }
         for peer in &self.peers {
             peer.shutdown();
