@@ -315,3 +315,157 @@ fn a_config_without_this_nodes_address_is_an_error() {
     let error = TcpTransport::bind(TcpConfig::new(1, NodeId(3), peers)).unwrap_err();
     assert_eq!(error.to_string(), "node 3 has no address among the peers");
 }
+
+// ----- mutual TLS -----
+
+mod tls {
+    use super::*;
+    use checked_raft::tcp::TlsConfig;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    /// A certificate authority made in the test.
+    struct Ca {
+        cert: rcgen::Certificate,
+        key: KeyPair,
+    }
+
+    impl Ca {
+        fn new() -> Ca {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            Ca {
+                cert: params.self_signed(&key).unwrap(),
+                key,
+            }
+        }
+
+        /// A certificate naming `name`, signed by this CA, trusting `trust`.
+        fn identity(&self, name: &str, trust: &Ca) -> TlsConfig {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(vec![name.to_string()])
+                .unwrap()
+                .signed_by(&key, &self.cert, &self.key)
+                .unwrap();
+            TlsConfig::new(
+                trust.cert.der().clone(),
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap()
+        }
+    }
+
+    fn tls_node(
+        id: u64,
+        peers: &BTreeMap<NodeId, SocketAddr>,
+        tls: Option<TlsConfig>,
+    ) -> TcpTransport {
+        let config = TcpConfig {
+            tls,
+            ..TcpConfig::new(8, NodeId(id), peers.clone())
+        };
+        TcpTransport::bind(config).unwrap()
+    }
+
+    #[test]
+    fn nodes_of_one_ca_talk_over_mutual_tls() {
+        let ca = Ca::new();
+        let peers = addresses(2);
+        let a = tls_node(1, &peers, Some(ca.identity("node-1", &ca)));
+        let b = tls_node(2, &peers, Some(ca.identity("node-2", &ca)));
+        let (ha, ra) = collector();
+        let (hb, rb) = collector();
+        a.serve(ha).unwrap();
+        b.serve(hb).unwrap();
+        for term in 1..=20 {
+            a.send(NodeId(2), vote(term));
+        }
+        b.send(NodeId(1), vote(5));
+        for term in 1..=20 {
+            assert_eq!(rb.recv_timeout(PATIENCE).unwrap(), (NodeId(1), vote(term)));
+        }
+        assert_eq!(ra.recv_timeout(PATIENCE).unwrap(), (NodeId(2), vote(5)));
+        assert_eq!((a.counts().refused, b.counts().refused), (0, 0));
+        a.shutdown();
+        b.shutdown();
+    }
+
+    /// `a` (node 1) sends to `b` (node 2): nothing arrives, and `b`
+    /// refuses at least once.
+    fn refused(a: TcpTransport, b: TcpTransport) {
+        let (hb, rb) = collector();
+        b.serve(hb).unwrap();
+        let (ha, _ra) = collector();
+        a.serve(ha).unwrap();
+        a.send(NodeId(2), vote(1));
+        until("a refusal", || b.counts().refused + a.counts().refused > 0);
+        assert!(rb.recv_timeout(Duration::from_millis(300)).is_err());
+        a.shutdown();
+        b.shutdown();
+    }
+
+    #[test]
+    fn a_certificate_of_another_ca_is_refused() {
+        let (ca, rogue) = (Ca::new(), Ca::new());
+        let peers = addresses(2);
+        // Node 1's certificate is signed by a CA node 2 does not trust.
+        let a = tls_node(1, &peers, Some(rogue.identity("node-1", &ca)));
+        let b = tls_node(2, &peers, Some(ca.identity("node-2", &ca)));
+        refused(a, b);
+    }
+
+    #[test]
+    fn a_certificate_naming_another_node_is_refused() {
+        let ca = Ca::new();
+        let peers = addresses(3);
+        // Node 1 presents node 3's certificate.
+        let a = tls_node(1, &peers, Some(ca.identity("node-3", &ca)));
+        let b = tls_node(2, &peers, Some(ca.identity("node-2", &ca)));
+        refused(a, b);
+    }
+
+    #[test]
+    fn a_listener_whose_certificate_names_another_node_is_refused_by_the_dialer() {
+        let ca = Ca::new();
+        let peers = addresses(2);
+        let a = tls_node(1, &peers, Some(ca.identity("node-1", &ca)));
+        let b = tls_node(2, &peers, Some(ca.identity("node-7", &ca)));
+        let (hb, rb) = collector();
+        b.serve(hb).unwrap();
+        a.send(NodeId(2), vote(1));
+        // The dialer's TLS handshake fails: nothing is delivered.
+        assert!(rb.recv_timeout(Duration::from_millis(500)).is_err());
+        assert_eq!(a.counts().connects, 0);
+        a.shutdown();
+        b.shutdown();
+    }
+
+    #[test]
+    fn a_peer_in_the_clear_and_a_peer_under_tls_do_not_talk() {
+        let ca = Ca::new();
+        let peers = addresses(2);
+        let a = tls_node(1, &peers, None);
+        let b = tls_node(2, &peers, Some(ca.identity("node-2", &ca)));
+        refused(a, b);
+        let peers = addresses(2);
+        let a = tls_node(1, &peers, Some(ca.identity("node-1", &ca)));
+        let b = tls_node(2, &peers, None);
+        let (hb, rb) = collector();
+        b.serve(hb).unwrap();
+        a.send(NodeId(2), vote(1));
+        assert!(rb.recv_timeout(Duration::from_millis(500)).is_err());
+        a.shutdown();
+        b.shutdown();
+    }
+
+    #[test]
+    fn pem_that_holds_no_certificate_is_a_clear_error() {
+        let ca = Ca::new();
+        let error = TlsConfig::from_pem(&ca.cert.pem(), "", &ca.key.serialize_pem()).unwrap_err();
+        assert_eq!(error.to_string(), "bad PEM: certificate: none found");
+        let pem_ok = TlsConfig::from_pem(&ca.cert.pem(), &ca.cert.pem(), &ca.key.serialize_pem());
+        assert!(pem_ok.is_ok());
+    }
+}

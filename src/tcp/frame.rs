@@ -25,6 +25,11 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"CRFT");
 /// The protocol version this build speaks.
 pub const VERSION: u16 = 1;
 
+/// The largest [`Hello`] or [`Answer`] frame read: a connection that opens
+/// with anything longer (a TLS handshake to a listener in the clear, an
+/// HTTP request) is refused at once.
+pub const MAX_HANDSHAKE: usize = 1024;
+
 /// Which of a peer pair's connections this is: snapshots travel on a
 /// connection of their own, so that a large one never holds up heartbeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

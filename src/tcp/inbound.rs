@@ -8,10 +8,12 @@
 //! or does not decode closes the connection with the reason logged.
 
 use super::frame::{self, Answer, FrameError, Hello, Lane, MAGIC, VERSION};
+use super::tls::Conn;
 use super::{Inner, lock};
 use crate::consensus::{Message, NodeId};
 use crate::runtime::Handler;
 use std::io::BufReader;
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -93,35 +95,62 @@ pub(super) fn judge(inner: &Inner, hello: &Hello) -> Result<(), String> {
 }
 
 /// One inbound connection: the handshake, then messages until it closes.
-fn serve(inner: &Inner, mut stream: TcpStream, handler: &Handler) {
-    let remote = stream.peer_addr().map_or_else(
+fn serve(inner: &Inner, raw: TcpStream, handler: &Handler) {
+    let remote = raw.peer_addr().map_or_else(
         |_| "an unknown address".to_string(),
         |a: SocketAddr| a.to_string(),
     );
     let me = inner.config.id.0;
-    let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
-    let hello: Hello = match frame::read(&mut stream, inner.config.max_frame) {
+    let _ = raw.set_read_timeout(Some(HELLO_TIMEOUT));
+    let Ok(clone) = raw.try_clone() else {
+        return;
+    };
+    let mut stream = match Conn::accept(inner.config.tls.as_ref(), clone) {
+        Ok(stream) => stream,
+        Err(reason) => {
+            tracing::error!(peer = me, %remote, %reason, "cannot start TLS on a connection");
+            return;
+        }
+    };
+    let hello: Hello = match frame::read(&mut stream, frame::MAX_HANDSHAKE) {
         Ok(hello) => hello,
+        Err(FrameError::Io(e))
+            if inner.config.tls.is_some() && e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            inner.stats.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer = me, %remote, reason = %e, "refusing a connection: the TLS handshake failed");
+            return;
+        }
         Err(e) => {
             inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(peer = me, %remote, reason = %e, "closing a connection that did not say hello");
             return;
         }
     };
-    if let Err(reason) = judge(inner, &hello) {
+    let judged = judge(inner, &hello).and_then(|()| match stream.certifies(hello.from) {
+        true => Ok(()),
+        false => Err(format!(
+            "the client certificate does not name node {}",
+            hello.from
+        )),
+    });
+    if let Err(reason) = judged {
         inner.stats.refused.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(peer = me, %remote, %reason, "refusing a connection");
-        let _ = frame::write(&mut stream, &Answer::Refused(reason));
+        let _ = frame::write(&mut stream, &Answer::Refused(reason)).and_then(|()| stream.flush());
         return;
     }
     let welcome = Answer::Welcome {
         cluster_id: inner.config.cluster_id,
         node: me,
     };
-    if frame::write(&mut stream, &welcome).is_err() {
+    if frame::write(&mut stream, &welcome)
+        .and_then(|()| stream.flush())
+        .is_err()
+    {
         return;
     }
-    let _ = stream.set_read_timeout(None);
+    let _ = raw.set_read_timeout(None);
     let from = NodeId(hello.from);
     let mut input = BufReader::new(stream);
     loop {

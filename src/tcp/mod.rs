@@ -20,6 +20,9 @@
 //! - **Inbound**: a reader thread per connection; a bad frame (too long,
 //!   cut short, undecodable, of the other lane) closes that connection
 //!   with the reason logged, and never panics.
+//! - **Mutual TLS** ([`tls`], optional: [`TcpConfig::tls`]): certificates
+//!   signed by the cluster's CA, each naming its node (`node-<id>`),
+//!   checked both ways.
 //!
 //! Messages flow one way on a connection (the dialer's to the listener),
 //! so a pair of peers uses two connections a lane, one each way.
@@ -49,6 +52,7 @@
 pub mod frame;
 mod inbound;
 mod outbound;
+pub mod tls;
 
 use crate::consensus::{Message, NodeId};
 use crate::runtime::{Handler, Transport};
@@ -60,9 +64,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+pub use tls::{TlsConfig, TlsError};
 
 /// How a node's TCP transport is set up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct TcpConfig {
     /// The cluster's id: a peer with another is refused.
     pub cluster_id: u64,
@@ -79,6 +84,8 @@ pub struct TcpConfig {
     /// The first and the longest wait before dialing a peer again
     /// (default 10 ms and 1 s; doubling in between).
     pub backoff: (Duration, Duration),
+    /// Mutual TLS ([`TlsConfig`]): `None` (default), in the clear.
+    pub tls: Option<TlsConfig>,
 }
 
 impl TcpConfig {
@@ -92,6 +99,7 @@ impl TcpConfig {
             max_frame: 64 << 20,
             queue_capacity: 4096,
             backoff: (Duration::from_millis(10), Duration::from_secs(1)),
+            tls: None,
         }
     }
 }

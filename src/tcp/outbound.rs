@@ -6,6 +6,7 @@
 //! back-off that doubles up to a ceiling.
 
 use super::frame::{self, Answer, Hello, Lane, MAGIC, VERSION};
+use super::tls::Conn;
 use super::{Inner, TcpStats};
 use crate::consensus::{Message, NodeId};
 use std::collections::VecDeque;
@@ -175,9 +176,10 @@ pub(super) fn run_writer(inner: Arc<Inner>, outbox: Arc<Outbox>) {
     }
 }
 
-/// Dials `outbox`'s peer and shakes hands; the reason if it fails.
-fn connect(inner: &Inner, outbox: &Outbox) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect_timeout(&outbox.addr, CONNECT_TIMEOUT)
+/// Dials `outbox`'s peer and shakes hands (under TLS, first the TLS
+/// handshake); the reason if it fails.
+fn connect(inner: &Inner, outbox: &Outbox) -> Result<Conn, String> {
+    let stream = TcpStream::connect_timeout(&outbox.addr, CONNECT_TIMEOUT)
         .map_err(|e| format!("connecting to {}: {e}", outbox.addr))?;
     if !outbox.register(inner, &stream) {
         return Err("the transport stopped".into());
@@ -186,6 +188,8 @@ fn connect(inner: &Inner, outbox: &Outbox) -> Result<TcpStream, String> {
     stream
         .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
         .map_err(|e| e.to_string())?;
+    let raw = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut stream = Conn::dial(inner.config.tls.as_ref(), stream, outbox.to.0)?;
     let hello = Hello {
         magic: MAGIC,
         version: VERSION,
@@ -194,14 +198,16 @@ fn connect(inner: &Inner, outbox: &Outbox) -> Result<TcpStream, String> {
         to: outbox.to.0,
         lane: outbox.lane,
     };
-    frame::write(&mut stream, &hello).map_err(|e| format!("saying hello: {e}"))?;
-    let answer: Answer = frame::read(&mut stream, inner.config.max_frame)
+    frame::write(&mut stream, &hello)
+        .and_then(|()| stream.flush())
+        .map_err(|e| format!("saying hello: {e}"))?;
+    let answer: Answer = frame::read(&mut stream, frame::MAX_HANDSHAKE)
         .map_err(|e| format!("reading the answer: {e}"))?;
     match answer {
         Answer::Welcome { cluster_id, node }
             if cluster_id == inner.config.cluster_id && node == outbox.to.0 =>
         {
-            let _ = stream.set_read_timeout(None);
+            let _ = raw.set_read_timeout(None);
             Ok(stream)
         }
         Answer::Welcome { cluster_id, node } => {
