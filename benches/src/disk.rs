@@ -3,7 +3,7 @@
 //! it durable with `fdatasync`, which bounds how fast any durable commit
 //! can be (each needs at least one, on the leader and on a follower).
 
-use crate::report::{Percentiles, percentile};
+use crate::report::Percentiles;
 use anyhow::Context;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -37,13 +37,7 @@ pub fn fdatasync_latency(
     drop(file);
     std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     latencies.sort_unstable();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    Ok(Percentiles {
-        p50: us(percentile(&latencies, 0.50)),
-        p99: us(percentile(&latencies, 0.99)),
-        p999: us(percentile(&latencies, 0.999)),
-        max: us(latencies.last().copied().unwrap_or_default()),
-    })
+    Ok(Percentiles::of(&latencies))
 }
 
 /// The disk's floor for one durable commit of `members` servers sharing
@@ -109,11 +103,5 @@ pub fn majority_fdatasync_latency(
         })
         .collect();
     latencies.sort_unstable();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    Ok(Percentiles {
-        p50: us(percentile(&latencies, 0.50)),
-        p99: us(percentile(&latencies, 0.99)),
-        p999: us(percentile(&latencies, 0.999)),
-        max: us(latencies.last().copied().unwrap_or_default()),
-    })
+    Ok(Percentiles::of(&latencies))
 }

@@ -95,6 +95,19 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+impl Percentiles {
+    /// The percentiles of `sorted` (ascending), in microseconds.
+    pub fn of(sorted: &[Duration]) -> Percentiles {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        Percentiles {
+            p50: us(percentile(sorted, 0.50)),
+            p99: us(percentile(sorted, 0.99)),
+            p999: us(percentile(sorted, 0.999)),
+            max: us(sorted.last().copied().unwrap_or_default()),
+        }
+    }
+}
+
 /// The value below which `q` (0 to 1) of `sorted` lies (nearest rank).
 pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -130,12 +143,7 @@ impl Summary {
             ns_per_op: (nanos / ops) as u64,
             ops_per_ms: (ops * 1_000_000 / nanos) as u64,
             ops_per_sec: (ops * 1_000_000_000 / nanos) as u64,
-            latency_us: Percentiles {
-                p50: us(percentile(&sorted, 0.50)),
-                p99: us(percentile(&sorted, 0.99)),
-                p999: us(percentile(&sorted, 0.999)),
-                max: us(sorted.last().copied().unwrap_or_default()),
-            },
+            latency_us: Percentiles::of(&sorted),
             storage: "memory".to_string(),
             fdatasync_us: None,
             fdatasync_p50_us: None,
