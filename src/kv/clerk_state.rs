@@ -220,6 +220,8 @@ fn output_fits(op: &Op, output: &Output) -> bool {
     matches!(
         (op, output),
         (Op::Get { .. }, Output::Value(_))
+            | (Op::Read { .. }, Output::Found(_))
+            | (Op::Delete { .. }, Output::Deleted { .. })
             | (Op::Put { .. } | Op::Append { .. }, Output::Done)
             | (Op::Cas { .. }, Output::Cas { .. })
     )

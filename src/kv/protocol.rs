@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// A client's identity: random, 64 bits, so two clerks never share one.
 pub type ClientId = u64;
 
+/// The client id of a command that keeps no session: never deduplicated,
+/// never recorded in the session table (its `seq` need only tell apart
+/// the server's own requests waiting at once).
+pub const NO_SESSION: ClientId = 0;
+
 /// One operation on the key/value store. Every operation, reads included,
 /// goes through the Raft log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +35,17 @@ pub enum Op {
         /// What to append.
         value: String,
     },
+    /// Reads a key, telling a key without a value from one whose value is
+    /// "" (the network server's `range`).
+    Read {
+        /// The key.
+        key: String,
+    },
+    /// Removes a key (the network server's `deleterange`).
+    Delete {
+        /// The key.
+        key: String,
+    },
     /// Replaces a key's value with `new` if it is `expected` now (`None`:
     /// the key has no value).
     Cas {
@@ -47,6 +63,8 @@ impl Op {
     pub fn key(&self) -> &str {
         match self {
             Op::Get { key }
+            | Op::Read { key }
+            | Op::Delete { key }
             | Op::Put { key, .. }
             | Op::Append { key, .. }
             | Op::Cas { key, .. } => key,
@@ -61,6 +79,13 @@ pub enum Output {
     Value(String),
     /// A Put or Append happened.
     Done,
+    /// A Read's value (`None`: the key has none).
+    Found(Option<String>),
+    /// A Delete: whether the key had a value.
+    Deleted {
+        /// True when the key had a value, which is now gone.
+        existed: bool,
+    },
     /// A Cas: whether it swapped, and the value the key had.
     Cas {
         /// True when the key had the expected value and now has the new one.
@@ -72,7 +97,9 @@ pub enum Output {
 
 /// What the Raft log holds: an operation, with the client that asked for
 /// it and that client's sequence number for it (its `n`-th operation), so
-/// that a retried request is applied once.
+/// that a retried request is applied once. Client [`NO_SESSION`] has no
+/// session: its commands are applied each time they are committed (as
+/// etcd's own API does; a request sent once, as by `curl`, needs none).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
     /// Who asked.

@@ -152,6 +152,11 @@ impl KvServer {
         lock(&self.inner.service).store().get(key).to_owned()
     }
 
+    /// The last log index this server's store has applied.
+    pub fn applied_index(&self) -> crate::consensus::LogIndex {
+        lock(&self.inner.service).applied_index()
+    }
+
     /// Raft entries that did not decode as commands, and entries or
     /// snapshots the service refused (zero in a correct cluster).
     pub fn undecodable_entries(&self) -> u64 {

@@ -187,14 +187,18 @@ impl<A: Clone> KvService<A> {
     /// A clerk at `from` asks for `request`.
     pub fn request(&mut self, from: A, request: Request) -> Vec<KvEffect<A>> {
         let command = request.command;
-        if self.local_reads
-            && let Op::Get { key } = &command.op
-        {
+        if self.local_reads {
             // The catalogue's bug: a read answered from this server's own
             // copy, which may lag the cluster (a follower, a deposed
             // leader), instead of through the log.
-            let output = Output::Value(self.store.get(key).to_owned());
-            return vec![reply(from, &command, Ok(output))];
+            let local = match &command.op {
+                Op::Get { key } => Some(Output::Value(self.store.get(key).to_owned())),
+                Op::Read { key } => Some(Output::Found(self.store.value(key).map(str::to_owned))),
+                _ => None,
+            };
+            if let Some(output) = local {
+                return vec![reply(from, &command, Ok(output))];
+            }
         }
         if let Some(output) = self.store.applied_output(command.client, command.seq) {
             // A retried write already applied: its output, again (§8).

@@ -4,7 +4,7 @@
 //! Deterministic and pure: every server applies the same commands in the
 //! same order and reaches the same state.
 
-use crate::kv::protocol::{ClientId, Command, Op, Output};
+use crate::kv::protocol::{ClientId, Command, NO_SESSION, Op, Output};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -29,6 +29,9 @@ impl Store {
     /// again; an older one (the clerk has moved on, so nobody waits for
     /// it) returns `None`. Reads always run.
     pub fn apply(&mut self, command: &Command) -> Option<Output> {
+        if let Op::Read { key } = &command.op {
+            return Some(Output::Found(self.data.get(key).cloned()));
+        }
         if let Op::Get { key } = &command.op {
             // A read changes nothing, so running it again is harmless, and
             // a retried read answered from a later log position is still
@@ -36,6 +39,9 @@ impl Store {
             // keeps their (possibly long) values out of the session table
             // and the snapshots.
             return Some(Output::Value(self.get(key).to_owned()));
+        }
+        if command.client == NO_SESSION {
+            return Some(self.execute(&command.op));
         }
         if let Some((last, output)) = self.sessions.get(&command.client) {
             if command.seq == *last {
@@ -60,6 +66,11 @@ impl Store {
         }
     }
 
+    /// The value of `key`, if it has one.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.data.get(key).map(String::as_str)
+    }
+
     /// The value of `key` ("" when it has none).
     pub fn get(&self, key: &str) -> &str {
         self.data.get(key).map_or("", String::as_str)
@@ -68,6 +79,10 @@ impl Store {
     fn execute(&mut self, op: &Op) -> Output {
         match op {
             Op::Get { key } => Output::Value(self.get(key).to_owned()),
+            Op::Read { key } => Output::Found(self.data.get(key).cloned()),
+            Op::Delete { key } => Output::Deleted {
+                existed: self.data.remove(key).is_some(),
+            },
             Op::Put { key, value } => {
                 self.data.insert(key.clone(), value.clone());
                 Output::Done
@@ -137,6 +152,48 @@ mod tests {
             store.apply(&command(2, 1, Op::Get { key: "k".into() })),
             Some(Output::Value("ab".into()))
         );
+    }
+
+    #[test]
+    fn read_and_delete_tell_a_missing_key_from_an_empty_value() {
+        let mut store = Store::new();
+        let read = |store: &mut Store| store.apply(&command(1, 9, Op::Read { key: "k".into() }));
+        assert_eq!(read(&mut store), Some(Output::Found(None)));
+        store.apply(&command(
+            2,
+            1,
+            Op::Put {
+                key: "k".into(),
+                value: String::new(),
+            },
+        ));
+        assert_eq!(read(&mut store), Some(Output::Found(Some(String::new()))));
+        let delete = Op::Delete { key: "k".into() };
+        assert_eq!(
+            store.apply(&command(2, 2, delete.clone())),
+            Some(Output::Deleted { existed: true })
+        );
+        // The retry is answered from the session: the same output.
+        assert_eq!(
+            store.apply(&command(2, 2, delete.clone())),
+            Some(Output::Deleted { existed: true })
+        );
+        assert_eq!(
+            store.apply(&command(2, 3, delete)),
+            Some(Output::Deleted { existed: false })
+        );
+        assert_eq!(read(&mut store), Some(Output::Found(None)));
+    }
+
+    #[test]
+    fn commands_without_a_session_run_every_time_and_leave_no_session() {
+        let mut store = Store::new();
+        let append = command(NO_SESSION, 5, append("k", "a"));
+        assert_eq!(store.apply(&append), Some(Output::Done));
+        assert_eq!(store.apply(&append), Some(Output::Done));
+        assert_eq!(store.get("k"), "aa");
+        assert_eq!(store.applied_output(NO_SESSION, 5), None);
+        assert!(store.sessions.is_empty());
     }
 
     #[test]

@@ -121,6 +121,43 @@ pub struct DiskStats {
     pub rotations: u64,
     /// Segments deleted because a snapshot covers them.
     pub segments_deleted: u64,
+    /// How long each batch's `fdatasync` took.
+    pub sync_latency: SyncLatency,
+}
+
+/// The upper bounds, in microseconds, of [`SyncLatency`]'s buckets (the
+/// last bucket has none).
+pub const SYNC_BUCKETS_US: [u64; 12] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+
+/// A histogram of `fdatasync` latencies (for a server's metrics): counts
+/// per bucket of [`SYNC_BUCKETS_US`] (not cumulative; the last counts
+/// what is above every bound) and the sum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncLatency {
+    /// Syncs that took at most `SYNC_BUCKETS_US[i]` µs (and more than the
+    /// bound before); the last, those above every bound.
+    pub buckets: [u64; SYNC_BUCKETS_US.len() + 1],
+    /// The total time, in microseconds.
+    pub sum_us: u64,
+}
+
+impl SyncLatency {
+    fn record(&mut self, took: std::time::Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = SYNC_BUCKETS_US
+            .iter()
+            .position(|&bound| us <= bound)
+            .unwrap_or(SYNC_BUCKETS_US.len());
+        self.buckets[bucket] += 1;
+        self.sum_us = self.sum_us.saturating_add(us);
+    }
+
+    /// How many syncs were timed.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
 }
 
 /// A [`Persister`] on a segmented write-ahead log in a directory.
@@ -435,10 +472,12 @@ impl DiskStorage {
                 .append(&buf)
                 .map_err(|e| io(format!("writing {}", path().display()), e))?;
             if !bug!(self.options, NoSync) {
+                let started = std::time::Instant::now();
                 inner
                     .file
                     .sync()
                     .map_err(|e| io(format!("syncing {}", path().display()), e))?;
+                inner.stats.sync_latency.record(started.elapsed());
             }
             inner.written += buf.len() as u64;
             inner.stats.batches += 1;

@@ -16,7 +16,7 @@ pub mod recovery;
 pub use crash_fs::{CrashFs, CrashMode};
 #[cfg(feature = "bug-catalogue")]
 pub use disk::WalBug;
-pub use disk::{DiskOptions, DiskStats, DiskStorage};
+pub use disk::{DiskOptions, DiskStats, DiskStorage, SYNC_BUCKETS_US, SyncLatency};
 pub use fs::{AppendFile, Fs, OsFs};
 pub use inspect::{Inspection, SegmentReport, inspect};
 

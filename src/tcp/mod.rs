@@ -160,6 +160,17 @@ pub struct TcpCounts {
     pub connects: u64,
 }
 
+/// What a transport did towards one peer ([`TcpTransport::peer_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerCounts {
+    /// Messages written to a connection to it.
+    pub sent: u64,
+    /// Messages for it dropped (a full queue, a broken connection).
+    pub dropped: u64,
+    /// Handshakes with it refused (by it, or by us for its answer).
+    pub refused: u64,
+}
+
 pub(crate) struct Inner {
     config: TcpConfig,
     stopped: AtomicBool,
@@ -301,6 +312,24 @@ impl TcpTransport {
             bad_frames: get(&s.bad_frames),
             connects: get(&s.connects),
         }
+    }
+
+    /// What it did so far towards each peer (both lanes together).
+    pub fn peer_counts(&self) -> BTreeMap<NodeId, PeerCounts> {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.inner
+            .outboxes
+            .iter()
+            .map(|(&peer, lanes)| {
+                let mut counts = PeerCounts::default();
+                for lane in lanes {
+                    counts.sent += get(&lane.counts.sent);
+                    counts.dropped += get(&lane.counts.dropped);
+                    counts.refused += get(&lane.counts.refused);
+                }
+                (peer, counts)
+            })
+            .collect()
     }
 
     /// Stops: no more messages leave or are delivered, every connection

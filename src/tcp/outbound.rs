@@ -12,7 +12,7 @@ use crate::consensus::{Message, NodeId};
 use std::collections::VecDeque;
 use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -30,6 +30,16 @@ pub(super) struct Outbox {
     capacity: usize,
     state: Mutex<Queue>,
     ready: Condvar,
+    /// This peer's share of the transport's counters.
+    pub(super) counts: PeerStats,
+}
+
+/// Counters of one peer's lane.
+#[derive(Debug, Default)]
+pub(super) struct PeerStats {
+    pub(super) sent: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) refused: AtomicU64,
 }
 
 struct Queue {
@@ -54,6 +64,7 @@ impl Outbox {
                 stream: None,
             }),
             ready: Condvar::new(),
+            counts: PeerStats::default(),
         }
     }
 
@@ -63,6 +74,7 @@ impl Outbox {
         let mut queue = lock(&self.state);
         if queue.messages.len() >= self.capacity {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         queue.messages.push_back(message);
@@ -160,12 +172,20 @@ pub(super) fn run_writer(inner: Arc<Inner>, outbox: Arc<Outbox>) {
                         .stats
                         .sent
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    outbox
+                        .counts
+                        .sent
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 }
                 Err(e) => {
                     // The batch is lost with the connection: Raft resends.
                     tracing::debug!(peer = inner.config.id.0, to = outbox.to.0, error = %e, "connection lost");
                     inner
                         .stats
+                        .dropped
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    outbox
+                        .counts
                         .dropped
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     break;
@@ -212,6 +232,7 @@ fn connect(inner: &Inner, outbox: &Outbox) -> Result<Conn, String> {
         }
         Answer::Welcome { cluster_id, node } => {
             inner.stats.refused.fetch_add(1, Ordering::Relaxed);
+            outbox.counts.refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 peer = inner.config.id.0,
                 to = outbox.to.0,
@@ -227,6 +248,7 @@ fn connect(inner: &Inner, outbox: &Outbox) -> Result<Conn, String> {
         }
         Answer::Refused(reason) => {
             inner.stats.refused.fetch_add(1, Ordering::Relaxed);
+            outbox.counts.refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(peer = inner.config.id.0, to = outbox.to.0, %reason, "the peer refused us");
             Err(format!("refused: {reason}"))
         }

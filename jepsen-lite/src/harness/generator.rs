@@ -244,6 +244,16 @@ pub fn completion(
             op.value.clone(),
             Some(format!("found {}", found.as_deref().unwrap_or("nil"))),
         ),
+        // The generator asks for neither; a clerk only accepts an output
+        // that fits its operation, so this is a server's error: the
+        // operation's effect is unknown.
+        Ok(other @ (Output::Found(_) | Output::Deleted { .. })) => (
+            Kind::Info,
+            op.value.clone(),
+            Some(format!(
+                "an output that does not fit the operation: {other:?}"
+            )),
+        ),
     }
 }
 
