@@ -51,6 +51,9 @@ pub mod docs {
     /// docs/storage.md
     #[doc = include_str!("../docs/storage.md")]
     pub struct Storage;
+    /// docs/cluster.md
+    #[doc = include_str!("../docs/cluster.md")]
+    pub struct Cluster;
     /// docs/model-checking.md
     #[doc = include_str!("../docs/model-checking.md")]
     pub struct ModelChecking;

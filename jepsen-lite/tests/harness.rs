@@ -39,6 +39,7 @@ fn short(workload: Workload, nemesis: &[NemesisKind], seed: u64) -> RunOptions {
         backend: Backend::Threads,
         storage: Storage::Memory,
         bug: None,
+        server_bin: None,
     }
 }
 

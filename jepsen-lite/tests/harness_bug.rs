@@ -38,6 +38,7 @@ fn options(backend: Backend, seed: u64) -> RunOptions {
         backend,
         storage: Storage::Memory,
         bug: Some(ServiceBug::LocalReads),
+        server_bin: None,
     }
 }
 

@@ -87,6 +87,12 @@ impl Client {
         self
     }
 
+    /// Sends the next operation to endpoint `i` first (as a Jepsen client
+    /// bound to its node; redirects are still followed).
+    pub fn go_to(&mut self, i: usize) {
+        self.current = i % self.endpoints.len().max(1);
+    }
+
     /// Sets the key to the value.
     pub async fn put(&mut self, key: &str, value: &str) -> Result<(), ClientError> {
         let body = json!({"key": api::encode_text(key), "value": api::encode_text(value)});
@@ -164,9 +170,12 @@ impl Client {
         while started.elapsed() < self.deadline {
             self.last_attempts += 1;
             let url = format!("{}{path}", self.endpoints[self.current]);
+            // No attempt outlives the operation's deadline.
+            let left = self.deadline.saturating_sub(started.elapsed());
             let sent = self
                 .http
                 .post(&url)
+                .timeout(left.min(Duration::from_secs(10)))
                 .header(CLIENT_HEADER, self.id)
                 .header(SEQ_HEADER, self.seq)
                 .json(&body)
@@ -177,7 +186,7 @@ impl Client {
                 Err(e) => {
                     last = format!("{url}: {e}");
                     self.next_endpoint();
-                    tokio::time::sleep(backoff).await;
+                    sleep_within(backoff, self.deadline.saturating_sub(started.elapsed())).await;
                     backoff = (backoff * 2).min(Duration::from_millis(200));
                     continue;
                 }
@@ -218,7 +227,7 @@ impl Client {
                     // committed in time): try elsewhere, the same session.
                     last = format!("{url}: {status} {}", text.trim());
                     self.next_endpoint();
-                    tokio::time::sleep(backoff).await;
+                    sleep_within(backoff, self.deadline.saturating_sub(started.elapsed())).await;
                     backoff = (backoff * 2).min(Duration::from_millis(200));
                 }
             }
@@ -226,7 +235,17 @@ impl Client {
         Err(ClientError::Unavailable(self.deadline, last))
     }
 
+    /// The session's client id (for logs).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     fn next_endpoint(&mut self) {
         self.current = (self.current + 1) % self.endpoints.len();
     }
+}
+
+/// Sleeps `backoff`, but no longer than what is `left` of the deadline.
+async fn sleep_within(backoff: Duration, left: Duration) {
+    tokio::time::sleep(backoff.min(left)).await;
 }

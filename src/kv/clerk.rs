@@ -64,7 +64,8 @@ impl Clerk {
     ) -> (Clerk, Sender<Reply>) {
         let (tx, replies) = std::sync::mpsc::channel();
         let mut rng = rand::rng();
-        let id = rng.random();
+        // Never NO_SESSION (0): a clerk's retries must be deduplicated.
+        let id = rng.random::<ClientId>().max(1);
         let leader = rng.random_range(0..servers.len().max(1));
         let clerk = Clerk {
             state: ClerkState::new(id, servers.len(), leader, config),

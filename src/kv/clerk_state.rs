@@ -74,8 +74,15 @@ pub struct ClerkState {
 impl ClerkState {
     /// A session for client `id` of a cluster of `servers` servers, first
     /// trying the one at position `leader` (the driver draws both: ids
-    /// must not repeat, and spreading first guesses spreads load).
+    /// must not repeat, and spreading first guesses spreads load). `id`
+    /// must not be [`crate::kv::NO_SESSION`] (0), whose commands are never
+    /// deduplicated.
     pub fn new(id: ClientId, servers: usize, leader: usize, config: ClerkConfig) -> ClerkState {
+        debug_assert_ne!(
+            id,
+            crate::kv::NO_SESSION,
+            "a clerk's id must not be NO_SESSION (0)"
+        );
         ClerkState {
             id,
             seq: 0,

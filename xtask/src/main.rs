@@ -204,6 +204,19 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
             ],
         ),
         suite(
+            "jepsen-lite's process backend finds the local-reads bug built into real raft-kv processes",
+            &[
+                "test",
+                "-p",
+                "raft-kv",
+                "--features",
+                "bug-catalogue",
+                "--test",
+                "jepsen_process",
+                "the_process_backend_finds",
+            ],
+        ),
+        suite(
             "the example a newcomer runs first works",
             &["run", "--example", "replicated_counter"],
         ),

@@ -87,6 +87,10 @@ pub struct Event {
     /// Why an operation failed or is indeterminate (e.g. `timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The server that answered a completed operation, when the backend
+    /// knows it (the process backend: the `x-raft-kv-member` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u64>,
 }
 
 impl Event {
@@ -183,6 +187,7 @@ mod tests {
             value: Json::String(value.into()),
             time,
             error: None,
+            node: None,
         }
     }
 
@@ -198,6 +203,7 @@ mod tests {
                 value: serde_json::json!([1, 2]),
                 time: 10,
                 error: None,
+                node: None,
             },
             nemesis(1, "start-kill", "kill [2]", 20),
         ];

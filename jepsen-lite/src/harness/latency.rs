@@ -603,6 +603,7 @@ pub(crate) mod tests {
             value: Json::Null,
             time: (start_ms * 1e6) as u64,
             error: None,
+            node: None,
         });
         if let Some((kind, end_ms)) = end {
             events.push(Event {
@@ -614,6 +615,7 @@ pub(crate) mod tests {
                 value: json!(1),
                 time: (end_ms * 1e6) as u64,
                 error: (kind != Kind::Ok).then(|| "time\u{1}out <x>".into()),
+                node: None,
             });
         }
     }
@@ -628,6 +630,7 @@ pub(crate) mod tests {
             value: json!("isolate [2] & <more>"),
             time: (ms * 1e6) as u64,
             error: None,
+            node: None,
         });
     }
 

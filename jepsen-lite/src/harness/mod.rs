@@ -9,7 +9,8 @@
 //!   an unreliable network, long reordering), drawn from the seed.
 //! - [`event`]: the history's events and the nemesis windows.
 //! - [`threads`]: the thread runtime over the emulated network, in real
-//!   time; [`sim`]: the seeded simulator, in virtual time.
+//!   time; [`sim`]: the seeded simulator, in virtual time; [`process`]:
+//!   real `raft-kv` processes behind per-link TCP [`proxy`]s.
 //! - [`results`], [`timeline`], [`latency`]: `results.json`,
 //!   `timeline.html`, `latency.svg`.
 //! - [`runner`]: one run from start to verdict, and the store directory.
@@ -19,6 +20,8 @@ pub mod generator;
 pub mod latency;
 pub mod nemesis;
 pub mod options;
+pub mod process;
+pub mod proxy;
 pub mod results;
 pub mod runner;
 pub mod sim;
@@ -52,4 +55,7 @@ pub struct BackendRun {
     pub events: Vec<Event>,
     /// Lines for `jepsen.log`: what the backend did, with times.
     pub log: Vec<String>,
+    /// More files for the report (name, contents): the process backend's
+    /// server logs.
+    pub files: Vec<(String, Vec<u8>)>,
 }

@@ -62,6 +62,8 @@ pub enum Fault {
     Partition(Grudge),
     /// Crash these servers (restart them when the window ends).
     Kill(Vec<usize>),
+    /// Freeze these servers (thaw them when the window ends).
+    Pause(Vec<usize>),
     /// Drop and delay messages.
     Unreliable,
     /// Long random delays.
@@ -74,6 +76,7 @@ impl Fault {
         match self {
             Fault::Partition(_) => NemesisKind::Partition.name(),
             Fault::Kill(_) => NemesisKind::Kill.name(),
+            Fault::Pause(_) => NemesisKind::Pause.name(),
             Fault::Unreliable => NemesisKind::Unreliable.name(),
             Fault::Reorder => NemesisKind::Reorder.name(),
         }
@@ -84,6 +87,7 @@ impl Fault {
         match self {
             Fault::Partition(grudge) => grudge.description.clone(),
             Fault::Kill(nodes) => format!("kill {}", list(nodes)),
+            Fault::Pause(nodes) => format!("pause {}", list(nodes)),
             Fault::Unreliable => "drop and delay messages".into(),
             Fault::Reorder => "long random delays".into(),
         }
@@ -108,19 +112,22 @@ pub fn draw(
     let kind = *kinds.get(rng.random_range(0..kinds.len().max(1)))?;
     Some(match kind {
         NemesisKind::Partition => Fault::Partition(draw_partition(rng, nodes, leader)),
-        NemesisKind::Kill => {
-            // One server up to a bare majority: a killed majority stops the
-            // cluster, which the history must survive too.
-            let count = rng.random_range(1..=nodes.div_ceil(2).max(1));
-            let mut all: Vec<usize> = (0..nodes).collect();
-            all.shuffle(rng);
-            let mut killed = all[..count.min(nodes)].to_vec();
-            killed.sort_unstable();
-            Fault::Kill(killed)
-        }
+        NemesisKind::Kill => Fault::Kill(some_servers(rng, nodes)),
+        NemesisKind::Pause => Fault::Pause(some_servers(rng, nodes)),
         NemesisKind::Unreliable => Fault::Unreliable,
         NemesisKind::Reorder => Fault::Reorder,
     })
+}
+
+/// One server up to a bare majority, at random: a killed (or paused)
+/// majority stops the cluster, which the history must survive too.
+fn some_servers(rng: &mut StdRng, nodes: usize) -> Vec<usize> {
+    let count = rng.random_range(1..=nodes.div_ceil(2).max(1));
+    let mut all: Vec<usize> = (0..nodes).collect();
+    all.shuffle(rng);
+    let mut chosen = all[..count.min(nodes)].to_vec();
+    chosen.sort_unstable();
+    chosen
 }
 
 /// One of Jepsen's partition shapes, at random.

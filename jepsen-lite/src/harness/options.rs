@@ -44,6 +44,9 @@ pub enum NemesisKind {
     /// Delay messages for long and random times, so they arrive far out of
     /// order.
     Reorder,
+    /// Freeze servers (SIGSTOP) and thaw them (SIGCONT): the process
+    /// backend only.
+    Pause,
 }
 
 impl NemesisKind {
@@ -54,15 +57,26 @@ impl NemesisKind {
             NemesisKind::Kill => "kill",
             NemesisKind::Unreliable => "unreliable",
             NemesisKind::Reorder => "reorder",
+            NemesisKind::Pause => "pause",
         }
     }
 
-    /// Every kind, in a fixed order.
+    /// Every kind the in-process backends inject, in a fixed order (the
+    /// default `--nemesis`).
     pub const ALL: [NemesisKind; 4] = [
         NemesisKind::Partition,
         NemesisKind::Kill,
         NemesisKind::Unreliable,
         NemesisKind::Reorder,
+    ];
+
+    /// Every kind there is, `pause` included.
+    pub const EVERY: [NemesisKind; 5] = [
+        NemesisKind::Partition,
+        NemesisKind::Kill,
+        NemesisKind::Unreliable,
+        NemesisKind::Reorder,
+        NemesisKind::Pause,
     ];
 }
 
@@ -75,6 +89,9 @@ pub enum Backend {
     /// The seeded whole-cluster simulator, in virtual time: a run is
     /// exactly reproducible from its seed.
     Sim,
+    /// Real `raft-kv serve` processes on loopback, killed with SIGKILL,
+    /// paused with SIGSTOP, partitioned through per-link TCP proxies.
+    Process,
 }
 
 impl Backend {
@@ -83,6 +100,7 @@ impl Backend {
         match self {
             Backend::Threads => "threads",
             Backend::Sim => "sim",
+            Backend::Process => "process",
         }
     }
 }
@@ -177,6 +195,9 @@ pub struct RunOptions {
     pub storage: Storage,
     /// A deliberately broken service (test-only).
     pub bug: Option<ServiceBug>,
+    /// The process backend's `raft-kv` binary (`None`: next to this
+    /// executable, or on the `PATH`).
+    pub server_bin: Option<PathBuf>,
 }
 
 /// Durations in `results.json` as seconds.
@@ -207,6 +228,7 @@ impl Default for RunOptions {
             backend: Backend::Threads,
             storage: Storage::Memory,
             bug: None,
+            server_bin: None,
         }
     }
 }
@@ -225,6 +247,9 @@ impl RunOptions {
         }
         if self.backend == Backend::Sim {
             name.push_str("-sim");
+        }
+        if self.backend == Backend::Process {
+            name.push_str("-process");
         }
         if self.storage == Storage::Disk {
             name.push_str("-disk");
@@ -256,6 +281,29 @@ impl RunOptions {
         }
         if !self.nemesis.is_empty() && self.nemesis_on.is_zero() {
             return Err("--nemesis-on must be positive".into());
+        }
+        if self.backend != Backend::Process && self.nemesis.contains(&NemesisKind::Pause) {
+            return Err("--nemesis pause needs --backend process (it stops real processes)".into());
+        }
+        if self.backend == Backend::Process {
+            if self.workload != Workload::Register {
+                return Err(format!(
+                    "--workload {} needs append, which etcd's API (the process backend's) does not have: use --workload register",
+                    self.workload.name()
+                ));
+            }
+            // Every requested fault must fire: one round takes each kind once.
+            let round = (self.nemesis_on + self.nemesis_off) * self.nemesis.len() as u32;
+            if !self.nemesis.is_empty() && self.time < round {
+                return Err(format!(
+                    "--time {:?} is shorter than one round of faults ({} kinds × ({:?} on + {:?} off) = {:?}): some would never fire",
+                    self.time,
+                    self.nemesis.len(),
+                    self.nemesis_on,
+                    self.nemesis_off,
+                    round
+                ));
+            }
         }
         Ok(())
     }

@@ -398,8 +398,11 @@ pub struct Results {
     pub functions: BTreeMap<String, OpStats>,
     /// Each nemesis window, in order of start.
     pub windows: Vec<WindowAvailability>,
-    /// Per fault kind, over all its windows.
+    /// Per fault kind, over all its windows (`windows`: how many times
+    /// it fired).
     pub faults: BTreeMap<String, FaultAvailability>,
+    /// Requested fault kinds that never fired: the run did not test them.
+    pub never_fired: Vec<String>,
     /// Operations invoked outside every window.
     pub no_fault: Availability,
     /// What the checker said.
@@ -474,7 +477,14 @@ pub fn results(options: &RunOptions, events: &[Event], checker: CheckerSummary) 
         }
     }
 
+    let never_fired = options
+        .nemesis
+        .iter()
+        .map(|k| k.name().to_string())
+        .filter(|name| !by_fault.contains_key(name.as_str()))
+        .collect();
     Results {
+        never_fired,
         valid: checker.validity,
         test: options.test_name(),
         options: options.clone(),
@@ -580,6 +590,12 @@ pub fn summary_lines(results: &Results) -> Vec<String> {
         ));
     }
 
+    for fault in &results.never_fired {
+        lines.push(format!(
+            "WARNING: the {fault} fault never fired: this run did not test it (run longer, or shorten --nemesis-on/--nemesis-off)"
+        ));
+    }
+
     let checker = &results.checker;
     let mut verdict = format!(
         "verdict: {} (checked in {:.2} s)",
@@ -622,6 +638,7 @@ mod tests {
             value: Json::Null,
             time: time_ms * MS,
             error: None,
+            node: None,
         }
     }
 
@@ -635,6 +652,7 @@ mod tests {
             value: json!("halves [0] [1 2]"),
             time: time_ms * MS,
             error: None,
+            node: None,
         }
     }
 

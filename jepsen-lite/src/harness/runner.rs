@@ -18,7 +18,7 @@ use crate::format::{self, Format, ModelKind, ParsedHistory};
 use crate::harness::event::{self, Event};
 use crate::harness::results::{self, CheckerSummary, Results, Validity};
 use crate::harness::{
-    Backend, BackendRun, Progress, RunOptions, Workload, latency, sim, threads, timeline,
+    Backend, BackendRun, Progress, RunOptions, Workload, latency, process, sim, threads, timeline,
 };
 use crate::models::{Kv, Register};
 use crate::{CheckOptions, History, Model, Report, Verdict, check, html};
@@ -70,6 +70,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let backend_run = match options.backend {
         Backend::Threads => threads::run(options, progress)?,
         Backend::Sim => sim::run(options, progress)?,
+        Backend::Process => process::run(options, progress)?,
     };
     let ran = started.elapsed();
     let judgement = judge(options.workload, &backend_run.events, options)?;
@@ -211,6 +212,10 @@ pub fn write_report(
     write("latency.svg", &latency::render(&run.events))?;
     if let Some(page) = &judgement.page {
         write("linearizability.html", page)?;
+    }
+    for (name, contents) in &run.files {
+        let path = dir.join(name);
+        fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let results = results::results(options, &run.events, judgement.summary);
     let json = serde_json::to_string_pretty(&results).context("cannot encode results.json")?;

@@ -108,6 +108,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     Ok(BackendRun {
         events: sim.events,
         log: sim.world.log,
+        files: Vec::new(),
     })
 }
 
@@ -330,8 +331,9 @@ impl<'a> Sim<'a> {
         for slot in 0..=options.clients {
             let recorded = slot < options.clients;
             let leader = sim.world.rng.random_range(0..nodes);
+            // Client id 0 is NO_SESSION (never deduplicated): ids from 1.
             let id = if recorded {
-                slot as ClientId
+                slot as ClientId + 1
             } else {
                 ClientId::MAX
             };
@@ -665,7 +667,7 @@ impl<'a> Sim<'a> {
         if kind == Kind::Info {
             c.process += clients;
             let leader = c.clerk.leader();
-            c.clerk = ClerkState::new(c.process, nodes, leader, ClerkConfig::default());
+            c.clerk = ClerkState::new(c.process + 1, nodes, leader, ClerkConfig::default());
         }
         match self.phase {
             Phase::Load => self.schedule_next_op(slot),
@@ -755,6 +757,9 @@ impl<'a> Sim<'a> {
             }
             Fault::Unreliable => self.world.net.unreliable = true,
             Fault::Reorder => self.world.net.reorder = true,
+            Fault::Pause(_) => {
+                unreachable!("RunOptions::validate refuses pause outside the process backend")
+            }
         }
     }
 
@@ -768,6 +773,9 @@ impl<'a> Sim<'a> {
             }
             Fault::Unreliable => self.world.net.unreliable = false,
             Fault::Reorder => self.world.net.reorder = false,
+            Fault::Pause(_) => {
+                unreachable!("RunOptions::validate refuses pause outside the process backend")
+            }
         }
         let name = format!("stop-{}", fault.name());
         self.record(Process::Nemesis, Kind::Info, &name, None, Json::Null, None);
@@ -924,6 +932,7 @@ impl<'a> Sim<'a> {
             value,
             time,
             error,
+            node: None,
         });
     }
 }

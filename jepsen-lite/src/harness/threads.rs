@@ -84,6 +84,7 @@ impl Recorder {
             value,
             time,
             error,
+            node: None,
         });
         if process != Process::Nemesis && kind != Kind::Invoke {
             self.ops.fetch_add(1, Ordering::Relaxed);
@@ -306,6 +307,7 @@ impl Cluster {
             }
             Fault::Unreliable => self.net.set_reliable(!on),
             Fault::Reorder => self.net.set_long_reordering(on),
+            Fault::Pause(_) => return Err(anyhow!("pause needs --backend process")),
         }
         Ok(())
     }
@@ -584,7 +586,11 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     note(&shared, format!("network: {stats:?}"));
     shared.cluster.shutdown();
     let events = std::mem::take(&mut *lock(&shared.recorder.events));
-    Ok(BackendRun { events, log })
+    Ok(BackendRun {
+        events,
+        log,
+        files: Vec::new(),
+    })
 }
 
 fn start_fault(

@@ -158,6 +158,9 @@ fn title(op: &OpRecord<'_>) -> String {
                 at(op.start()),
                 duration(latency)
             );
+            if let Some(node) = c.node {
+                let _ = write!(t, " · answered by server {node}");
+            }
             if let Some(error) = &c.error {
                 let _ = write!(t, "\nerror: {}", text(error, MAX_VALUE_CHARS));
             }
@@ -459,6 +462,7 @@ mod tests {
                 time: ms * 1_000_000,
                 error: (kind == Kind::Info && process != Process::Nemesis)
                     .then(|| "timeout".into()),
+                node: None,
             });
         }
 
@@ -633,6 +637,7 @@ mod tests {
                     value: json!(description),
                     time,
                     error: None,
+                    node: None,
                 });
             }
         }
@@ -676,6 +681,7 @@ mod tests {
                     value,
                     time: t,
                     error: None,
+                    node: None,
                 };
                 if t < 29_700 * MS || rng.random_bool(0.5) {
                     events.push(Event {

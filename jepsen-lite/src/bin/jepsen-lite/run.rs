@@ -29,6 +29,9 @@ enum BackendArg {
     Threads,
     /// The seeded simulator, in virtual time (exactly reproducible).
     Sim,
+    /// Real raft-kv server processes on loopback (SIGKILL, SIGSTOP,
+    /// partitions through per-link TCP proxies).
+    Process,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -36,8 +39,8 @@ enum StorageArg {
     /// In memory; a killed server restarts from a copy of what it persisted.
     Memory,
     /// A write-ahead log on disk per server (fdatasync per batch), in a
-    /// temporary directory; a killed server reopens its log. Threads
-    /// backend only.
+    /// temporary directory; a killed server reopens its log (the sim
+    /// backend: a simulated disk that crashes).
     Disk,
 }
 
@@ -63,8 +66,8 @@ pub struct RunArgs {
     /// The operations clients run.
     #[arg(long, value_enum, default_value = "register")]
     workload: WorkloadArg,
-    /// Faults, comma-separated: partition, kill, unreliable, reorder; or
-    /// `none`.
+    /// Faults, comma-separated: partition, kill, unreliable, reorder,
+    /// pause (process backend only); or `none`.
     #[arg(long, default_value = "partition,kill,unreliable,reorder", value_parser = parse_nemesis)]
     nemesis: NemesisList,
     /// Seeds every random choice [default: from the clock, printed].
@@ -83,9 +86,14 @@ pub struct RunArgs {
     /// What runs the cluster.
     #[arg(long, value_enum, default_value = "threads")]
     backend: BackendArg,
-    /// Where the servers keep their Raft state.
-    #[arg(long, value_enum, default_value = "memory")]
-    storage: StorageArg,
+    /// Where the servers keep their Raft state [default: disk with
+    /// `--backend process`, else memory].
+    #[arg(long, value_enum)]
+    storage: Option<StorageArg>,
+    /// The process backend's raft-kv binary [default: next to this
+    /// executable, else on the PATH].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
     /// How long each fault lasts.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     nemesis_on: Duration,
@@ -131,12 +139,12 @@ fn parse_nemesis(s: &str) -> Result<NemesisList, String> {
     }
     let mut kinds = Vec::new();
     for part in s.split(',').map(str::trim) {
-        let kind = NemesisKind::ALL
+        let kind = NemesisKind::EVERY
             .into_iter()
             .find(|k| k.name() == part)
             .ok_or_else(|| {
                 format!(
-                    "unknown fault {part:?}: expected partition, kill, unreliable, reorder or none"
+                    "unknown fault {part:?}: expected partition, kill, unreliable, reorder, pause or none"
                 )
             })?;
         if !kinds.contains(&kind) {
@@ -225,11 +233,15 @@ impl RunArgs {
             backend: match self.backend {
                 BackendArg::Threads => Backend::Threads,
                 BackendArg::Sim => Backend::Sim,
+                BackendArg::Process => Backend::Process,
             },
-            storage: match self.storage {
-                StorageArg::Memory => Storage::Memory,
-                StorageArg::Disk => Storage::Disk,
+            storage: match (self.storage, self.backend) {
+                (Some(StorageArg::Memory), _) => Storage::Memory,
+                (Some(StorageArg::Disk), _) => Storage::Disk,
+                (None, BackendArg::Process) => jepsen_lite::harness::process::DEFAULT_STORAGE,
+                (None, _) => Storage::Memory,
             },
+            server_bin: self.server_bin.clone(),
             bug: self.bug.map(|b| match b {
                 BugArg::LocalReads => jepsen_lite::harness::ServiceBug::LocalReads,
             }),
