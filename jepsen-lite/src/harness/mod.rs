@@ -58,4 +58,18 @@ pub struct BackendRun {
     /// More files for the report (name, contents): the process backend's
     /// server logs.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Each leader the backend saw take office, in order of time: the
+    /// timeline's leader lane.
+    pub leaders: Vec<LeaderSeen>,
+}
+
+/// A server seen leading, from `time` (the history's clock, ns) on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderSeen {
+    /// When it was seen (or, in the simulator, elected).
+    pub time: u64,
+    /// The server's id.
+    pub leader: u64,
+    /// Its term.
+    pub term: u64,
 }

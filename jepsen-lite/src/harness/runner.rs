@@ -208,7 +208,10 @@ pub fn write_report(
     };
     write("history.jsonl", &event::to_jsonl(&run.events))?;
     let title = format!("{} (seed {})", options.test_name(), options.seed);
-    write("timeline.html", &timeline::render(&title, &run.events))?;
+    write(
+        "timeline.html",
+        &timeline::render(&title, &run.events, &run.leaders),
+    )?;
     write("latency.svg", &latency::render(&run.events))?;
     if let Some(page) = &judgement.page {
         write("linearizability.html", page)?;

@@ -43,7 +43,7 @@
 use crate::harness::event::{self, Event, Kind, Process};
 use crate::harness::generator::{self, ClientOp, Generator};
 use crate::harness::nemesis::{self, Fault, Grudge};
-use crate::harness::{BackendRun, Progress, RunOptions, Storage};
+use crate::harness::{BackendRun, LeaderSeen, Progress, RunOptions, Storage};
 use anyhow::{Result, anyhow, bail};
 use checked_raft::kv::{
     ClerkConfig, ClerkEffect, ClerkState, ClientId, Indeterminate, KvEffect, Op, Output, Proposal,
@@ -109,6 +109,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         events: sim.events,
         log: sim.world.log,
         files: Vec::new(),
+        leaders: sim.leaders,
     })
 }
 
@@ -247,6 +248,8 @@ struct Sim<'a> {
     events: Vec<Event>,
     /// Leaders already logged.
     leaders_seen: usize,
+    /// Each leader logged, with the time it was (for the timeline).
+    leaders: Vec<LeaderSeen>,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -318,6 +321,7 @@ impl<'a> Sim<'a> {
             healed_at: 0,
             events: Vec::new(),
             leaders_seen: 0,
+            leaders: Vec::new(),
         };
         sim.world.note_log(format!(
             "started {nodes} servers and {} clients (sim backend, seed {}, virtual time)",
@@ -546,6 +550,11 @@ impl<'a> Sim<'a> {
         for (term, leader) in new.into_iter().rev() {
             self.world
                 .note_log(format!("server {} leads in term {}", leader.0, term.0));
+            self.leaders.push(LeaderSeen {
+                time: self.world.queue.now(),
+                leader: leader.0,
+                term: term.0,
+            });
         }
     }
 

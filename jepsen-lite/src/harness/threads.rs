@@ -16,7 +16,7 @@
 use crate::harness::event::{self, Event, Kind, Process};
 use crate::harness::generator::{self, ClientOp, Generator};
 use crate::harness::nemesis::{self, Fault, Grudge};
-use crate::harness::{BackendRun, Progress, RunOptions, Storage};
+use crate::harness::{BackendRun, LeaderSeen, Progress, RunOptions, Storage};
 use anyhow::{Context, Result, anyhow};
 use checked_raft::NodeId;
 use checked_raft::kv::net::{clerk, start_server};
@@ -482,6 +482,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let mut current: Option<Fault> = None;
     let mut next_switch = options.nemesis_off;
     let mut last_seen = None;
+    let mut leaders = Vec::new();
     let mut report = |shared: &Shared, current: &Option<Fault>, phase: &'static str| {
         progress(&Progress {
             elapsed: shared.recorder.elapsed(),
@@ -503,6 +504,11 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         {
             let id = server_id(l).0;
             note(&shared, format!("server {id} leads in term {term}"));
+            leaders.push(LeaderSeen {
+                time: shared.recorder.now(),
+                leader: id,
+                term,
+            });
             last_seen = now_leader;
         }
         let leader = now_leader.map(|(_, l)| l);
@@ -590,6 +596,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         events,
         log,
         files: Vec::new(),
+        leaders,
     })
 }
 

@@ -19,6 +19,7 @@
 //!   time axis (the page reads fine without them). All user data is
 //!   escaped.
 
+use crate::harness::LeaderSeen;
 use crate::harness::event::{self, Event, Process};
 use crate::harness::latency::{fault_colour, nice_step, seconds_label, text};
 use crate::harness::results::{OpCounts, OpRecord, Outcome, operations};
@@ -211,7 +212,7 @@ fn lanes(ops: &[OpRecord<'_>], end: u64) -> (BTreeMap<Process, usize>, Vec<Vec<P
 }
 
 /// The timeline page of a history.
-pub fn render(title_text: &str, events: &[Event]) -> String {
+pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> String {
     let all = operations(events);
     let shown = &all[..all.len().min(MAX_OPS)];
     let omitted = all.len() - shown.len();
@@ -348,6 +349,31 @@ pub fn render(title_text: &str, events: &[Event]) -> String {
                 text(fault, 40),
                 at(w.start),
                 w.end.map_or_else(|| "the end".into(), at),
+            );
+        }
+        out.push_str("</div></div>\n");
+    }
+
+    // Who led: a segment per leader seen, to the next one.
+    if !leaders.is_empty() {
+        out.push_str("<div class=\"row\"><div class=\"label\">leader</div><div class=\"track\">");
+        for (i, seen) in leaders.iter().enumerate().filter(|(_, s)| s.time <= end) {
+            let stop = leaders.get(i + 1).map_or(end, |next| next.time.min(end));
+            let left = pct(seen.time);
+            let colour = if seen.term % 2 == 0 {
+                "#5c6bc0"
+            } else {
+                "#26a69a"
+            };
+            let _ = write!(
+                out,
+                "<div class=\"win\" style=\"left:{left:.5}%;width:{:.5}%;background:{colour}33;border-color:{colour}\" title=\"server {} leads in term {} (seen from {})\">n{} t{}</div>",
+                (pct(stop) - left).max(0.0),
+                seen.leader,
+                seen.term,
+                at(seen.time),
+                seen.leader,
+                seen.term,
             );
         }
         out.push_str("</div></div>\n");
@@ -515,7 +541,7 @@ mod tests {
 
     #[test]
     fn user_data_is_escaped() {
-        let page = render("a <title> & more", &sample());
+        let page = render("a <title> & more", &sample(), &[]);
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("key &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
         assert!(page.contains("<title>a &lt;title&gt; &amp; more</title>"));
@@ -526,7 +552,7 @@ mod tests {
 
     #[test]
     fn bars_are_coloured_by_outcome() {
-        let page = render("t", &sample());
+        let page = render("t", &sample(), &[]);
         assert_eq!(page.matches("class=\"op ok\"").count(), 2);
         assert_eq!(page.matches("class=\"op info\"").count(), 1);
         assert_eq!(page.matches("class=\"op fail\"").count(), 1);
@@ -541,8 +567,28 @@ mod tests {
     }
 
     #[test]
+    fn the_leader_lane_names_each_leader_and_term() {
+        let leaders = [
+            LeaderSeen {
+                time: 0,
+                leader: 2,
+                term: 1,
+            },
+            LeaderSeen {
+                time: 20 * 1_000_000,
+                leader: 3,
+                term: 4,
+            },
+        ];
+        let page = render("t", &sample(), &leaders);
+        assert!(page.contains(">n2 t1</div>"));
+        assert!(page.contains("server 3 leads in term 4"));
+        assert!(!render("t", &sample(), &[]).contains(">leader</div>"));
+    }
+
+    #[test]
     fn nemesis_windows_are_bands_across_the_lanes() {
-        let page = render("t", &sample());
+        let page = render("t", &sample(), &[]);
         // 100..400 ms of 990 ms.
         assert!(page.contains(
             "<div class=\"band\" style=\"left:10.10101%;width:30.30303%;background:#1e88e530\">"
@@ -571,7 +617,7 @@ mod tests {
             ]
         );
         assert_eq!(lane_of[&Process::Client(5)], 1);
-        let page = render("t", &b.0);
+        let page = render("t", &b.0, &[]);
         assert!(page.contains("<div class=\"label\" title=\"p1, p5\">p1 +1</div>"));
     }
 
@@ -581,7 +627,7 @@ mod tests {
         for i in 0..(MAX_OPS as u64 + 5) {
             b.op(i % 7, "read", "k", i, Some((Kind::Ok, i + 1)));
         }
-        let page = render("t", &b.0);
+        let page = render("t", &b.0, &[]);
         assert_eq!(page.matches("class=\"op ").count(), MAX_OPS);
         assert!(page.contains("Showing the first 20000 of 20005 operations (those invoked before 20.000 s); the 5 after them are not drawn"));
         assert!(page.contains("<td>total</td><td>20005</td>"));
@@ -590,7 +636,7 @@ mod tests {
     #[test]
     fn the_page_is_well_formed_even_when_empty() {
         for events in [sample(), Vec::new()] {
-            let page = render("t", &events);
+            let page = render("t", &events, &[]);
             let body = page.trim_start_matches("<!DOCTYPE html>\n");
             // The script holds `<` in comparisons: check the rest.
             let without_script = match (body.find("<script>"), body.find("</script>")) {
@@ -600,7 +646,7 @@ mod tests {
             well_formed(&without_script.replace("<meta charset=\"utf-8\">", "")).unwrap();
             assert!(!page.contains("NaN"));
         }
-        assert!(render("t", &[]).contains("No operations."));
+        assert!(render("t", &[], &[]).contains("No operations."));
     }
 
     /// Writes `timeline.html`, `latency.svg` and the summary of a synthetic
@@ -707,7 +753,7 @@ mod tests {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(
             dir.join("timeline.html"),
-            render("register-partition-kill (sample)", &events),
+            render("register-partition-kill (sample)", &events, &[]),
         )
         .unwrap();
         std::fs::write(

@@ -24,7 +24,7 @@ pub use cluster::server_binary;
 use crate::harness::event::{self, Event, Kind, Process};
 use crate::harness::generator::{self, ClientOp, Generator};
 use crate::harness::nemesis::{self, Fault};
-use crate::harness::{BackendRun, NemesisKind, Progress, RunOptions, Storage};
+use crate::harness::{BackendRun, LeaderSeen, NemesisKind, Progress, RunOptions, Storage};
 use anyhow::{Context, Result, anyhow};
 use checked_raft::kv::{Indeterminate, Op, Output};
 use cluster::Cluster;
@@ -318,6 +318,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let mut current: Option<Fault> = None;
     let mut next_switch = options.nemesis_off;
     let mut last_seen = None;
+    let mut leaders = Vec::new();
     let mut failure = None;
     while started.elapsed() < options.time {
         thread::sleep(TICK);
@@ -332,6 +333,11 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         if let Some((term, l)) = now_leader
             && now_leader != last_seen
         {
+            leaders.push(LeaderSeen {
+                time: u64::try_from(shared.recorder.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                leader: l as u64 + 1,
+                term,
+            });
             note(
                 &mut log,
                 &shared,
@@ -491,7 +497,12 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     shared.cluster.shutdown();
     let files = shared.cluster.logs();
     let events = std::mem::take(&mut *lock(&shared.recorder.events));
-    Ok(BackendRun { events, log, files })
+    Ok(BackendRun {
+        events,
+        log,
+        files,
+        leaders,
+    })
 }
 
 /// The storage a process backend's servers use by default.
