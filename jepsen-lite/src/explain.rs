@@ -37,13 +37,23 @@ fn plural(n: usize, word: &str) -> String {
 /// `NAME: linearizable (N ops, P partitions, T)`; the verdict is
 /// `linearizable`, `NOT linearizable` or `UNKNOWN` (timed out).
 pub fn verdict_line(name: &str, report: &Report) -> String {
+    let unfinished = match report.unfinished {
+        0 => String::new(),
+        n => format!("{n} unfinished, "),
+    };
+    if report.nothing_to_check() {
+        return format!(
+            "{name}: nothing to check (no completed operation; {unfinished}{} ops)",
+            report.operations
+        );
+    }
     let (verdict, note) = match report.verdict {
         Verdict::Linearizable => ("linearizable", ""),
         Verdict::NotLinearizable => ("NOT linearizable", ""),
         Verdict::Unknown => ("UNKNOWN", "timed out; "),
     };
     format!(
-        "{name}: {verdict} ({note}{} ops, {}, {})",
+        "{name}: {verdict} ({note}{} ops, {unfinished}{}, {})",
         report.operations,
         plural(report.partitions.len(), "partition"),
         format_ms(report.elapsed_ms)

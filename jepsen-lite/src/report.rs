@@ -18,6 +18,12 @@ pub struct Report {
     pub verdict: Verdict,
     /// How many operations were checked.
     pub operations: usize,
+    /// Of which completed (`ok`, or a `fail` that is itself a result):
+    /// with none, there is nothing to check.
+    pub completed: usize,
+    /// Of which never returned: an invocation without a completion (a
+    /// history cut short, or a run that ended with them open).
+    pub unfinished: usize,
     /// How many `fail` operations were dropped (they did not happen).
     pub dropped: usize,
     /// How many nemesis events were skipped.
@@ -29,6 +35,15 @@ pub struct Report {
     /// Why the history is not linearizable, if it is not and the check
     /// recorded an explanation.
     pub failure: Option<FailureReport>,
+}
+
+impl Report {
+    /// True when the history has no completed operation: an empty file,
+    /// blank lines only, or invocations that never returned. Such a
+    /// history says nothing about the system, whatever the search found.
+    pub fn nothing_to_check(&self) -> bool {
+        self.completed == 0
+    }
 }
 
 /// One partition's outcome.
@@ -161,6 +176,14 @@ impl Report {
             model: model.name().to_string(),
             verdict: result.verdict,
             operations: ops.len(),
+            completed: ops
+                .iter()
+                .filter(|o| matches!(o.status, Status::Ok | Status::Failed))
+                .count(),
+            unfinished: ops
+                .iter()
+                .filter(|o| o.source.is_some_and(|s| s.complete.is_none()))
+                .count(),
             dropped: history.dropped,
             skipped: history.skipped,
             elapsed_ms: ms(result.elapsed),

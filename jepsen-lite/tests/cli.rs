@@ -269,3 +269,55 @@ fn html_output_is_self_contained() {
     let out = run(&["check", "--html", "/no/such/dir/x.html", "kv/c01-ok.txt"]);
     assert_eq!(code(&out), 254);
 }
+
+#[test]
+fn histories_without_a_completed_operation_have_nothing_to_check() {
+    let cases = [
+        ("empty.jsonl", "", "0 ops"),
+        ("blank.jsonl", "\n\n  \n", "0 ops"),
+        (
+            "open.jsonl",
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"k\",\"value\":1,\"time\":1}\n",
+            "1 unfinished",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let path = scratch(name);
+        std::fs::write(&path, text).unwrap();
+        let out = run(&[
+            "check",
+            path.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--model",
+            "register",
+        ]);
+        assert_eq!(code(&out), 2, "{name}: {}", stdout(&out));
+        let stdout = stdout(&out);
+        assert!(stdout.contains("nothing to check"), "{name}: {stdout}");
+        assert!(stdout.contains(says), "{name}: {stdout}");
+        assert!(
+            stdout.contains("1 with nothing to check"),
+            "{name}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn unfinished_operations_are_counted_in_the_verdict_line() {
+    let path = scratch("cut.jsonl");
+    std::fs::write(
+        &path,
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"k\",\"value\":1,\"time\":1}\n\
+         {\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"k\",\"value\":1,\"time\":5}\n\
+         {\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"k\",\"value\":null,\"time\":6}\n",
+    )
+    .unwrap();
+    let out = run(&["check", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("(2 ops, 1 unfinished, 1 partition"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -73,6 +73,10 @@ fn the_simulator_replays_a_seed_exactly() {
             "sim",
             "--time",
             "5s",
+            "--nemesis-on",
+            "1s",
+            "--nemesis-off",
+            "1s",
             "--seed",
             "8",
             "--workload",
@@ -97,6 +101,10 @@ fn a_sweep_reports_every_seed_valid() {
         "sim",
         "--time",
         "5s",
+        "--nemesis-on",
+        "1s",
+        "--nemesis-off",
+        "1s",
         "--seeds",
         "1..5",
         "--store",
@@ -120,6 +128,22 @@ fn bad_arguments_exit_254_with_a_clear_error() {
             "--nodes must be at least 1",
         ),
         (&["--workload", "bank"][..], "invalid value 'bank'"),
+        (
+            &["--time", "0s", "--backend", "sim"][..],
+            "--time must be positive",
+        ),
+        (
+            &["--time", "8s", "--backend", "sim"][..],
+            "shorter than one nemesis cycle",
+        ),
+        (
+            &["--nemesis", "pause", "--backend", "sim"][..],
+            "needs --backend process",
+        ),
+        (
+            &["--backend", "process", "--workload", "kv"][..],
+            "use --workload register",
+        ),
     ] {
         let out = run(args);
         let stderr = text(&out.stderr);

@@ -257,6 +257,42 @@ impl RunOptions {
         name
     }
 
+    /// The `jepsen-lite run` command that repeats this run: every option
+    /// that shapes the history, spelled as the command line takes it.
+    pub fn command_line(&self) -> String {
+        let secs = |d: Duration| format!("{}s", d.as_secs_f64());
+        let nemesis = match self.nemesis.is_empty() {
+            true => "none".to_string(),
+            false => self
+                .nemesis
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let mut line = format!(
+            "jepsen-lite run --backend {} --seed {} --nodes {} --clients {} --time {} --workload {} --nemesis {nemesis} --rate {} --nemesis-on {} --nemesis-off {} --op-timeout {} --keys {} --ops-per-key {} --storage {}",
+            self.backend.name(),
+            self.seed,
+            self.nodes,
+            self.clients,
+            secs(self.time),
+            self.workload.name(),
+            self.rate
+                .map_or_else(|| "unlimited".to_string(), |r| r.to_string()),
+            secs(self.nemesis_on),
+            secs(self.nemesis_off),
+            secs(self.op_timeout),
+            self.keys,
+            self.ops_per_key,
+            self.storage.name(),
+        );
+        if let Some(ServiceBug::LocalReads) = self.bug {
+            line.push_str(" --bug local-reads");
+        }
+        line
+    }
+
     /// Checks the options make sense.
     pub fn validate(&self) -> Result<(), String> {
         if self.nodes == 0 {
@@ -279,8 +315,20 @@ impl RunOptions {
         if self.op_timeout.is_zero() {
             return Err("--op-timeout must be positive".into());
         }
+        if self.time.is_zero() {
+            return Err("--time must be positive".into());
+        }
         if !self.nemesis.is_empty() && self.nemesis_on.is_zero() {
             return Err("--nemesis-on must be positive".into());
+        }
+        // The first fault starts after one pause and must end before the
+        // clients stop: a shorter run would test no fault at all.
+        let cycle = self.nemesis_off + self.nemesis_on;
+        if !self.nemesis.is_empty() && self.time < cycle {
+            return Err(format!(
+                "--time {:?} is shorter than one nemesis cycle ({:?} off, then {:?} on): no fault would fire (use --nemesis none for a fault-free run)",
+                self.time, self.nemesis_off, self.nemesis_on
+            ));
         }
         if self.backend != Backend::Process && self.nemesis.contains(&NemesisKind::Pause) {
             return Err("--nemesis pause needs --backend process (it stops real processes)".into());
@@ -306,5 +354,72 @@ impl RunOptions {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_names_every_option_that_shapes_a_run() {
+        let options = RunOptions {
+            backend: Backend::Sim,
+            seed: 42,
+            nemesis: vec![NemesisKind::Kill, NemesisKind::Partition],
+            nemesis_off: Duration::from_millis(500),
+            bug: Some(ServiceBug::LocalReads),
+            ..RunOptions::default()
+        };
+        let line = options.command_line();
+        for part in [
+            "--backend sim",
+            "--seed 42",
+            "--nemesis kill,partition",
+            "--nemesis-off 0.5s",
+            "--time 30s",
+            "--rate 200",
+            "--bug local-reads",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+        let none = RunOptions {
+            nemesis: Vec::new(),
+            rate: None,
+            ..RunOptions::default()
+        };
+        assert!(
+            none.command_line()
+                .contains("--nemesis none --rate unlimited")
+        );
+    }
+
+    #[test]
+    fn runs_too_short_for_a_fault_are_refused() {
+        let zero = RunOptions {
+            time: Duration::ZERO,
+            ..RunOptions::default()
+        };
+        assert!(
+            zero.validate()
+                .unwrap_err()
+                .contains("--time must be positive")
+        );
+        let short = RunOptions {
+            time: Duration::from_secs(9),
+            ..RunOptions::default()
+        };
+        assert!(
+            short
+                .validate()
+                .unwrap_err()
+                .contains("shorter than one nemesis cycle")
+        );
+        let quiet = RunOptions {
+            time: Duration::from_secs(1),
+            nemesis: Vec::new(),
+            ..RunOptions::default()
+        };
+        assert!(quiet.validate().is_ok());
     }
 }

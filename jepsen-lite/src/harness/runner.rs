@@ -166,6 +166,8 @@ fn judge_with<M: Model>(
     let seconds = started.elapsed().as_secs_f64();
     let report = Report::new(model, history, &result);
     let validity = match result.verdict {
+        // No completed operation: the run says nothing about the service.
+        _ if report.nothing_to_check() => Validity::Unknown,
         Verdict::Linearizable => Validity::Valid,
         Verdict::NotLinearizable => Validity::Invalid,
         Verdict::Unknown => Validity::Unknown,

@@ -357,7 +357,8 @@ impl<'a> Sim<'a> {
         let time = nanos(options.time);
         if !options.nemesis.is_empty() {
             let first = nanos(options.nemesis_off);
-            if first < time {
+            // A fault starts only if it ends before the clients stop.
+            if first + nanos(options.nemesis_on) <= time {
                 sim.world.queue.schedule(first, Ev::Nemesis);
             }
         }
@@ -742,7 +743,15 @@ impl<'a> Sim<'a> {
             }
         };
         let at = self.world.queue.now().saturating_add(nanos(next));
-        if at < nanos(self.options.time) {
+        let time = nanos(self.options.time);
+        // The next event stops the fault just started (if before the
+        // clients stop: the heal stops it otherwise), or starts one, only
+        // if that one ends before the clients stop.
+        let due = match self.fault {
+            Some(_) => at < time,
+            None => at.saturating_add(nanos(self.options.nemesis_on)) <= time,
+        };
+        if due {
             self.world.queue.schedule_at(at, Ev::Nemesis);
         }
         Ok(())

@@ -520,6 +520,11 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
                 next_switch += options.nemesis_off;
                 stop_fault(&shared, &fault, &mut note)
             }
+            // A fault starts only if it ends before the clients stop.
+            None if next_switch + options.nemesis_on > options.time => {
+                next_switch = options.time;
+                Ok(())
+            }
             None => {
                 next_switch += options.nemesis_on;
                 match nemesis::draw(&mut rng, &options.nemesis, options.nodes, leader) {

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 const EXIT_OK: u8 = 0;
 /// Exit code: some history not linearizable.
 const EXIT_NOT_LINEARIZABLE: u8 = 1;
-/// Exit code: some history unknown, none not linearizable.
+/// Exit code: some history unknown (or with nothing to check), none not
+/// linearizable.
 const EXIT_UNKNOWN: u8 = 2;
 /// Exit code: bad arguments or unreadable input.
 const EXIT_BAD_ARGUMENTS: u8 = 254;
@@ -130,6 +131,8 @@ struct Summary {
     linearizable: usize,
     not_linearizable: usize,
     unknown: usize,
+    /// Histories without a completed operation (counted as unknown: exit 2).
+    nothing_to_check: usize,
     errors: usize,
     elapsed_ms: f64,
     exit_code: u8,
@@ -195,6 +198,7 @@ fn run_check(args: &CheckArgs) -> u8 {
         match checked {
             Ok((detected, report)) => {
                 match report.verdict {
+                    _ if report.nothing_to_check() => summary.nothing_to_check += 1,
                     Verdict::Linearizable => summary.linearizable += 1,
                     Verdict::NotLinearizable => summary.not_linearizable += 1,
                     Verdict::Unknown => summary.unknown += 1,
@@ -239,7 +243,7 @@ fn run_check(args: &CheckArgs) -> u8 {
         EXIT_BAD_ARGUMENTS
     } else if summary.not_linearizable > 0 {
         EXIT_NOT_LINEARIZABLE
-    } else if summary.unknown > 0 {
+    } else if summary.unknown > 0 || summary.nothing_to_check > 0 {
         EXIT_UNKNOWN
     } else {
         EXIT_OK
@@ -270,6 +274,12 @@ fn run_check(args: &CheckArgs) -> u8 {
             summary.not_linearizable,
             summary.unknown
         );
+        if summary.nothing_to_check > 0 {
+            line.push_str(&format!(
+                ", {} with nothing to check",
+                summary.nothing_to_check
+            ));
+        }
         if summary.errors > 0 {
             line.push_str(&format!(", {} with errors", summary.errors));
         }

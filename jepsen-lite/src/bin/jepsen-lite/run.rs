@@ -337,7 +337,12 @@ fn run_sweep(options: &RunOptions, seeds: RangeInclusive<u64>, quiet: bool) -> u
                     0
                 }
                 Some((seed, outcome)) => {
-                    println!("First failing seed: {seed} (rerun: --backend sim --seed {seed})");
+                    let rerun = RunOptions {
+                        seed,
+                        ..options.clone()
+                    };
+                    println!("First failing seed: {seed}; rerun it with:");
+                    println!("  {}", rerun.command_line());
                     print_summary(&outcome);
                     outcome.exit_code()
                 }
