@@ -99,11 +99,18 @@ pub enum StartError {
     /// A thread cannot start.
     #[error("starting a thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// This build's runtime is loom's (feature `loom` of checked-raft),
+    /// which runs only inside loom models.
+    #[error("this build's runtime is loom's (feature `loom`): build raft-kv without it")]
+    LoomBuild,
 }
 
 impl Node {
     /// Opens the log, binds the peer address and starts the peer.
     pub fn start(config: ServeConfig) -> Result<Arc<Node>, StartError> {
+        if checked_raft::runtime::LOOM_BUILD {
+            return Err(StartError::LoomBuild);
+        }
         let (persister, disk): (Arc<dyn Persister>, _) = match config.storage {
             Storage::Memory => (Arc::new(MemoryPersister::new()), None),
             Storage::Disk => {
