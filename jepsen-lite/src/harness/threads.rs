@@ -13,8 +13,9 @@
 //! tester does, or with `--storage disk` by reopening the server's
 //! write-ahead log from its directory).
 
-use crate::harness::event::{self, Event, Kind, Process};
+use crate::harness::event::Kind;
 use crate::harness::generator::{self, ClientOp, Generator};
+use crate::harness::live::{Due, Pacer, Recorder, Schedule};
 use crate::harness::nemesis::{self, Fault, Grudge};
 use crate::harness::{BackendRun, LeaderSeen, Progress, RunOptions, Storage};
 use anyhow::{Context, Result, anyhow};
@@ -24,8 +25,8 @@ use checked_raft::kv::{Clerk, ClerkConfig, KvConfig, KvMessage, KvServer, Op};
 use checked_raft::network::Network;
 use checked_raft::runtime::{MemoryPersister, Persister, RaftConfig};
 use checked_raft::storage::DiskStorage;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,56 +48,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Server position `i` has id `i + 1` (the library's convention).
 fn server_id(i: usize) -> NodeId {
     NodeId(i as u64 + 1)
-}
-
-/// The history being recorded: events get their index and time under one
-/// lock, so the file is in time order.
-struct Recorder {
-    start: Instant,
-    events: Mutex<Vec<Event>>,
-    ops: AtomicU64,
-    ok: AtomicU64,
-}
-
-impl Recorder {
-    fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn record(
-        &self,
-        process: Process,
-        kind: Kind,
-        f: &str,
-        key: Option<&str>,
-        value: Json,
-        error: Option<String>,
-    ) {
-        let mut events = lock(&self.events);
-        let index = events.len() as u64;
-        let time = event::next_time(events.last().map(|e| e.time), self.now());
-        events.push(Event {
-            index,
-            process,
-            kind,
-            f: f.to_string(),
-            key: key.map(str::to_owned),
-            value,
-            time,
-            error,
-            node: None,
-        });
-        if process != Process::Nemesis && kind != Kind::Invoke {
-            self.ops.fetch_add(1, Ordering::Relaxed);
-            if kind == Kind::Ok {
-                self.ok.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.start.elapsed()
-    }
 }
 
 /// Where the servers' Raft state lives between incarnations.
@@ -340,28 +291,14 @@ struct Shared {
 fn invoke(shared: &Shared, process: u64, clerk: &mut Clerk, op: &ClientOp) -> bool {
     let options = &shared.cluster.options;
     let recorder = &shared.recorder;
-    recorder.record(
-        Process::Client(process),
-        Kind::Invoke,
-        op.f,
-        Some(&op.key),
-        op.value.clone(),
-        None,
-    );
+    recorder.client(process, Kind::Invoke, op, op.value.clone(), None, None);
     let deadline = Instant::now() + options.op_timeout;
     let result = clerk.execute(op.op.clone(), Some(deadline));
     let (kind, value, error) = generator::completion(options.workload, op, result);
     if kind == Kind::Info {
         lock(&shared.generator).indeterminate(&op.key);
     }
-    recorder.record(
-        Process::Client(process),
-        kind,
-        op.f,
-        Some(&op.key),
-        value,
-        error,
-    );
+    recorder.client(process, kind, op, value, error, None);
     kind != Kind::Info
 }
 
@@ -370,28 +307,9 @@ fn invoke(shared: &Shared, process: u64, clerk: &mut Clerk, op: &ClientOp) -> bo
 fn client(shared: &Shared, slot: usize, seed: u64) {
     let mut process = slot as u64;
     let options = &shared.cluster.options;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pacer = Pacer::new(options, seed);
     let (mut address, mut clerk) = shared.cluster.clerk();
-    // Each client's mean pause between operations, so that all together
-    // run at the rate asked for.
-    let mean_gap = options
-        .rate
-        .map(|rate| Duration::from_secs_f64(options.clients as f64 / rate));
-    let mut next = Instant::now();
-    while !shared.stop.load(Ordering::Relaxed) {
-        if let Some(gap) = mean_gap {
-            // Uniform in [0, 2 × mean]: the mean rate, without lockstep.
-            next += gap.mul_f64(rng.random_range(0.0..2.0));
-            let now = Instant::now();
-            if next > now {
-                sleep_until(shared, next);
-                if shared.stop.load(Ordering::Relaxed) {
-                    break;
-                }
-            } else {
-                next = now;
-            }
-        }
+    while pacer.wait(&shared.stop) {
         let op = lock(&shared.generator).next_op(slot);
         if !invoke(shared, process, &mut clerk, &op) {
             // As in Jepsen: the process that left an operation open is
@@ -402,16 +320,6 @@ fn client(shared: &Shared, slot: usize, seed: u64) {
         }
     }
     shared.cluster.drop_clerk(address);
-}
-
-fn sleep_until(shared: &Shared, when: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= when || shared.stop.load(Ordering::Relaxed) {
-            return;
-        }
-        thread::sleep((when - now).min(TICK));
-    }
 }
 
 /// Runs the test: clients for `options.time` under the nemesis, then the
@@ -427,12 +335,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let cluster = Cluster::new(options)?;
     let shared = Arc::new(Shared {
         cluster,
-        recorder: Recorder {
-            start: Instant::now(),
-            events: Mutex::new(Vec::new()),
-            ops: AtomicU64::new(0),
-            ok: AtomicU64::new(0),
-        },
+        recorder: Recorder::new(),
         generator: Mutex::new(Generator::new(
             options.workload,
             options.seed,
@@ -480,14 +383,14 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     // The nemesis, on this thread.
     let mut rng = StdRng::seed_from_u64(options.seed.rotate_left(17) ^ 0x006e_656d_6573_6973);
     let mut current: Option<Fault> = None;
-    let mut next_switch = options.nemesis_off;
+    let mut schedule = Schedule::new(options);
     let mut last_seen = None;
     let mut leaders = Vec::new();
     let mut report = |shared: &Shared, current: &Option<Fault>, phase: &'static str| {
         progress(&Progress {
             elapsed: shared.recorder.elapsed(),
-            ops: shared.recorder.ops.load(Ordering::Relaxed),
-            ok: shared.recorder.ok.load(Ordering::Relaxed),
+            ops: shared.recorder.counts().0,
+            ok: shared.recorder.counts().1,
             nemesis: current.as_ref().map(Fault::description),
             phase,
         });
@@ -512,30 +415,22 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
             last_seen = now_leader;
         }
         let leader = now_leader.map(|(_, l)| l);
-        if options.nemesis.is_empty() || shared.recorder.elapsed() < next_switch {
-            continue;
-        }
-        let result = match current.take() {
-            Some(fault) => {
-                next_switch += options.nemesis_off;
+        let result = match schedule.due(shared.recorder.elapsed(), current.is_some()) {
+            Due::Wait => continue,
+            Due::Stop => {
+                let Some(fault) = current.take() else {
+                    continue;
+                };
                 stop_fault(&shared, &fault, &mut note)
             }
-            // A fault starts only if it ends before the clients stop.
-            None if next_switch + options.nemesis_on > options.time => {
-                next_switch = options.time;
-                Ok(())
-            }
-            None => {
-                next_switch += options.nemesis_on;
-                match nemesis::draw(&mut rng, &options.nemesis, options.nodes, leader) {
-                    Some(fault) => {
-                        let started = start_fault(&shared, &fault, &mut note);
-                        current = Some(fault);
-                        started
-                    }
-                    None => Ok(()),
+            Due::Start => match nemesis::draw(&mut rng, &options.nemesis, options.nodes, leader) {
+                Some(fault) => {
+                    let started = start_fault(&shared, &fault, &mut note);
+                    current = Some(fault);
+                    started
                 }
-            }
+                None => Ok(()),
+            },
         };
         if let Err(e) = result {
             failure = Some(e);
@@ -596,7 +491,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let stats = shared.cluster.net.stats();
     note(&shared, format!("network: {stats:?}"));
     shared.cluster.shutdown();
-    let events = std::mem::take(&mut *lock(&shared.recorder.events));
+    let events = shared.recorder.take();
     Ok(BackendRun {
         events,
         log,
@@ -610,13 +505,9 @@ fn start_fault(
     fault: &Fault,
     note: &mut impl FnMut(&Shared, String),
 ) -> Result<()> {
-    shared.recorder.record(
-        Process::Nemesis,
-        Kind::Info,
-        &format!("start-{}", fault.name()),
-        None,
+    shared.recorder.nemesis(
+        format!("start-{}", fault.name()),
         Json::String(fault.description()),
-        None,
     );
     note(
         shared,
@@ -631,14 +522,9 @@ fn stop_fault(
     note: &mut impl FnMut(&Shared, String),
 ) -> Result<()> {
     let result = shared.cluster.inject(fault, false);
-    shared.recorder.record(
-        Process::Nemesis,
-        Kind::Info,
-        &format!("stop-{}", fault.name()),
-        None,
-        Json::Null,
-        None,
-    );
+    shared
+        .recorder
+        .nemesis(format!("stop-{}", fault.name()), Json::Null);
     note(shared, format!("stop {}", fault.name()));
     result
 }

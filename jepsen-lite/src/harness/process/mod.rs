@@ -21,8 +21,9 @@ mod cluster;
 
 pub use cluster::server_binary;
 
-use crate::harness::event::{self, Event, Kind, Process};
+use crate::harness::event::Kind;
 use crate::harness::generator::{self, ClientOp, Generator};
+use crate::harness::live::{Due, Pacer, Recorder, Schedule};
 use crate::harness::nemesis::{self, Fault};
 use crate::harness::{BackendRun, LeaderSeen, NemesisKind, Progress, RunOptions, Storage};
 use anyhow::{Context, Result, anyhow};
@@ -104,69 +105,6 @@ impl ProcessClient {
     }
 }
 
-struct Recorder {
-    start: Instant,
-    events: Mutex<Vec<Event>>,
-    ops: AtomicU64,
-    ok: AtomicU64,
-}
-
-impl Recorder {
-    /// Appends `event`, giving it its index and time.
-    fn push(&self, mut event: Event) {
-        let mut events = lock(&self.events);
-        event.index = events.len() as u64;
-        let now = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        event.time = event::next_time(events.last().map(|e| e.time), now);
-        if event.process != Process::Nemesis && event.kind != Kind::Invoke {
-            self.ops.fetch_add(1, Ordering::Relaxed);
-            if event.kind == Kind::Ok {
-                self.ok.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        events.push(event);
-    }
-
-    /// A nemesis event: `start-<fault>` with its description, or
-    /// `stop-<fault>`.
-    fn nemesis(&self, f: String, value: Json) {
-        self.push(Event {
-            index: 0,
-            process: Process::Nemesis,
-            kind: Kind::Info,
-            f,
-            key: None,
-            value,
-            time: 0,
-            error: None,
-            node: None,
-        });
-    }
-
-    /// A client event of `op`.
-    fn client(
-        &self,
-        process: u64,
-        kind: Kind,
-        op: &ClientOp,
-        value: Json,
-        error: Option<String>,
-        node: Option<u64>,
-    ) {
-        self.push(Event {
-            index: 0,
-            process: Process::Client(process),
-            kind,
-            f: op.f.to_string(),
-            key: Some(op.key.clone()),
-            value,
-            time: 0,
-            error,
-            node,
-        });
-    }
-}
-
 struct Shared {
     cluster: Cluster,
     recorder: Recorder,
@@ -200,26 +138,11 @@ fn invoke(shared: &Shared, process: u64, client: &mut ProcessClient, op: &Client
 }
 
 fn client_thread(shared: &Shared, slot: usize, seed: u64) -> Result<()> {
-    use rand::Rng;
     let options = &shared.cluster.options;
     let mut process = slot as u64;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pacer = Pacer::new(options, seed);
     let mut client = ProcessClient::new(&shared.cluster, slot, options.op_timeout)?;
-    let mean_gap = options
-        .rate
-        .map(|rate| Duration::from_secs_f64(options.clients as f64 / rate));
-    let mut next = Instant::now();
-    while !shared.stop.load(Ordering::Relaxed) {
-        if let Some(gap) = mean_gap {
-            next += gap.mul_f64(rng.random_range(0.0..2.0));
-            while Instant::now() < next && !shared.stop.load(Ordering::Relaxed) {
-                thread::sleep((next - Instant::now()).min(TICK));
-            }
-            if shared.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            next = next.max(Instant::now() - gap);
-        }
+    while pacer.wait(&shared.stop) {
         let op = lock(&shared.generator).next_op(slot);
         if !invoke(shared, process, &mut client, &op) {
             process = shared.next_process.fetch_add(1, Ordering::Relaxed);
@@ -259,12 +182,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let cluster = Cluster::new(options)?;
     let shared = Arc::new(Shared {
         cluster,
-        recorder: Recorder {
-            start: Instant::now(),
-            events: Mutex::new(Vec::new()),
-            ops: AtomicU64::new(0),
-            ok: AtomicU64::new(0),
-        },
+        recorder: Recorder::new(),
         generator: Mutex::new(Generator::new(
             options.workload,
             options.seed,
@@ -279,7 +197,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let note = |log: &mut Vec<String>, shared: &Shared, line: String| {
         log.push(format!(
             "{:>9.3} s  {line}",
-            shared.recorder.start.elapsed().as_secs_f64()
+            shared.recorder.elapsed().as_secs_f64()
         ));
     };
     note(
@@ -316,7 +234,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         queue: Vec::new(),
     };
     let mut current: Option<Fault> = None;
-    let mut next_switch = options.nemesis_off;
+    let mut schedule = Schedule::new(options);
     let mut last_seen = None;
     let mut leaders = Vec::new();
     let mut failure = None;
@@ -324,8 +242,8 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         thread::sleep(TICK);
         progress(&Progress {
             elapsed: started.elapsed(),
-            ops: shared.recorder.ops.load(Ordering::Relaxed),
-            ok: shared.recorder.ok.load(Ordering::Relaxed),
+            ops: shared.recorder.counts().0,
+            ok: shared.recorder.counts().1,
             nemesis: current.as_ref().map(Fault::description),
             phase: "load",
         });
@@ -334,7 +252,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
             && now_leader != last_seen
         {
             leaders.push(LeaderSeen {
-                time: u64::try_from(shared.recorder.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                time: shared.recorder.now(),
                 leader: l as u64 + 1,
                 term,
             });
@@ -345,12 +263,12 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
             );
             last_seen = now_leader;
         }
-        if options.nemesis.is_empty() || started.elapsed() < next_switch {
-            continue;
-        }
-        let result = match current.take() {
-            Some(fault) => {
-                next_switch += options.nemesis_off;
+        let result = match schedule.due(started.elapsed(), current.is_some()) {
+            Due::Wait => continue,
+            Due::Stop => {
+                let Some(fault) = current.take() else {
+                    continue;
+                };
                 let result = shared.cluster.inject(&fault, false);
                 shared
                     .recorder
@@ -358,13 +276,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
                 note(&mut log, &shared, format!("stop {}", fault.name()));
                 result
             }
-            // A fault that would end after the clients stop is not begun.
-            None if next_switch + options.nemesis_on > options.time => {
-                next_switch = options.time;
-                Ok(())
-            }
-            None => {
-                next_switch += options.nemesis_on;
+            Due::Start => {
                 let leader = now_leader.map(|(_, l)| l);
                 match rounds.next(&options.nemesis, options.nodes, leader) {
                     Some(fault) => {
@@ -448,8 +360,8 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     );
     progress(&Progress {
         elapsed: started.elapsed(),
-        ops: shared.recorder.ops.load(Ordering::Relaxed),
-        ok: shared.recorder.ok.load(Ordering::Relaxed),
+        ops: shared.recorder.counts().0,
+        ok: shared.recorder.counts().1,
         nemesis: None,
         phase: "final reads",
     });
@@ -496,7 +408,7 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     }
     shared.cluster.shutdown();
     let files = shared.cluster.logs();
-    let events = std::mem::take(&mut *lock(&shared.recorder.events));
+    let events = shared.recorder.take();
     Ok(BackendRun {
         events,
         log,
