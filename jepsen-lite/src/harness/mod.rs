@@ -21,6 +21,7 @@ pub mod latency;
 pub mod live;
 pub mod nemesis;
 pub mod options;
+#[cfg(feature = "process")]
 pub mod process;
 pub mod proxy;
 pub mod results;

@@ -123,6 +123,13 @@ pub enum Storage {
     Disk,
 }
 
+/// The storage a process backend's servers use by default (a real
+/// cluster keeps its log on disk).
+pub const PROCESS_DEFAULT_STORAGE: Storage = Storage::Disk;
+
+/// Why `--backend process` is refused by a build without it.
+pub const NO_PROCESS_BACKEND: &str = "this jepsen-lite was built without the process backend (cargo feature `process`, on by default)";
+
 impl Storage {
     /// The name, as given on the command line.
     pub fn name(self) -> &'static str {
@@ -332,6 +339,9 @@ impl RunOptions {
         }
         if self.backend != Backend::Process && self.nemesis.contains(&NemesisKind::Pause) {
             return Err("--nemesis pause needs --backend process (it stops real processes)".into());
+        }
+        if self.backend == Backend::Process && !cfg!(feature = "process") {
+            return Err(NO_PROCESS_BACKEND.into());
         }
         if self.backend == Backend::Process {
             if self.workload != Workload::Register {

@@ -18,7 +18,7 @@ use crate::format::{self, Format, ModelKind, ParsedHistory};
 use crate::harness::event::{self, Event};
 use crate::harness::results::{self, CheckerSummary, Results, Validity};
 use crate::harness::{
-    Backend, BackendRun, Progress, RunOptions, Workload, latency, process, sim, threads, timeline,
+    Backend, BackendRun, Progress, RunOptions, Workload, latency, sim, threads, timeline,
 };
 use crate::models::{Kv, Register};
 use crate::{CheckOptions, History, Model, Report, Verdict, check, html};
@@ -70,7 +70,10 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
     let backend_run = match options.backend {
         Backend::Threads => threads::run(options, progress)?,
         Backend::Sim => sim::run(options, progress)?,
-        Backend::Process => process::run(options, progress)?,
+        #[cfg(feature = "process")]
+        Backend::Process => crate::harness::process::run(options, progress)?,
+        #[cfg(not(feature = "process"))]
+        Backend::Process => anyhow::bail!("{}", crate::harness::options::NO_PROCESS_BACKEND),
     };
     let ran = started.elapsed();
     let judgement = judge(options.workload, &backend_run.events, options)?;

@@ -238,7 +238,9 @@ impl RunArgs {
             storage: match (self.storage, self.backend) {
                 (Some(StorageArg::Memory), _) => Storage::Memory,
                 (Some(StorageArg::Disk), _) => Storage::Disk,
-                (None, BackendArg::Process) => jepsen_lite::harness::process::DEFAULT_STORAGE,
+                (None, BackendArg::Process) => {
+                    jepsen_lite::harness::options::PROCESS_DEFAULT_STORAGE
+                }
                 (None, _) => Storage::Memory,
             },
             server_bin: self.server_bin.clone(),

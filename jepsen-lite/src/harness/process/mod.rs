@@ -25,7 +25,7 @@ use crate::harness::event::Kind;
 use crate::harness::generator::{self, ClientOp, Generator};
 use crate::harness::live::{Due, Pacer, Recorder, Schedule};
 use crate::harness::nemesis::{self, Fault};
-use crate::harness::{BackendRun, LeaderSeen, NemesisKind, Progress, RunOptions, Storage};
+use crate::harness::{BackendRun, LeaderSeen, NemesisKind, Progress, RunOptions};
 use anyhow::{Context, Result, anyhow};
 use checked_raft::kv::{Indeterminate, Op, Output};
 use cluster::Cluster;
@@ -416,6 +416,3 @@ pub fn run(options: &RunOptions, progress: &mut dyn FnMut(&Progress)) -> Result<
         leaders,
     })
 }
-
-/// The storage a process backend's servers use by default.
-pub const DEFAULT_STORAGE: Storage = Storage::Disk;
