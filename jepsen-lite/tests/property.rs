@@ -275,7 +275,7 @@ fn kv_history(plan: &Plan<(KvOp, bool)>) -> Vec<Operation<KvInput, KvOutput>> {
         .map(|(k, ((op, second_key), before, after, open, process))| {
             let s = &mut state[usize::from(*second_key)];
             let output = match op {
-                KvOp::Get => KvOutput::Value(s.clone()),
+                KvOp::Get => KvOutput::Value(s.as_str().into()),
                 KvOp::Put(v) => {
                     *s = v.to_string();
                     KvOutput::Ack
@@ -349,7 +349,7 @@ fn arbitrary_kv() -> impl Strategy<Value = Vec<Operation<KvInput, KvOutput>>> {
             .map(|(i, (op, read, call, len, open, second_key))| {
                 let output = match (&op, open) {
                     (_, true) => KvOutput::Unknown,
-                    (KvOp::Get, false) => KvOutput::Value(read.to_string()),
+                    (KvOp::Get, false) => KvOutput::Value(read.to_string().into()),
                     _ => KvOutput::Ack,
                 };
                 let input = KvInput {

@@ -17,7 +17,7 @@ use checked_raft::runtime::RaftConfig;
 
 #[path = "../storage/mod.rs"]
 mod storage;
-use jepsen_lite::models::{Kv, KvInput, KvOp, KvOutput};
+use jepsen_lite::models::{Kv, KvInput, KvOp, KvOutput, KvValues};
 use jepsen_lite::report::Report;
 use jepsen_lite::{CheckOptions, History, Operation, Verdict, explain, html};
 use rand::Rng;
@@ -54,23 +54,27 @@ pub struct Recorded {
     pub ret: u64,
 }
 
-/// The operations of a test, for the checker.
+/// The operations of a test, for the checker: recorded as the checker's
+/// operations at once, every get's value sharing its prefix with the
+/// key's last value read ([`KvValues`]), so that a history of n appends
+/// each followed by a get takes O(n) memory, not n copies of a growing
+/// value.
 #[derive(Default)]
 pub struct OpLog {
-    ops: Mutex<Vec<Recorded>>,
+    ops: Mutex<(Vec<Operation<KvInput, KvOutput>>, KvValues)>,
 }
 
 impl OpLog {
     /// Records one operation.
     pub fn record(&self, op: Recorded) {
-        lock(&self.ops).push(op);
+        let mut guard = lock(&self.ops);
+        let (ops, values) = &mut *guard;
+        ops.push(to_operation(values, op));
     }
 
-    /// Everything recorded so far, taken out of the log (a history holds
-    /// every value a get returned: with the service doing thousands of
-    /// operations a round, copying it would double the test's memory).
-    pub fn take(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *lock(&self.ops))
+    /// Everything recorded so far, taken out of the log.
+    pub fn take(&self) -> Vec<Operation<KvInput, KvOutput>> {
+        std::mem::take(&mut lock(&self.ops).0)
     }
 }
 
@@ -602,20 +606,22 @@ pub fn generic_test_speed(part: &str, maxraftstate: i64) {
 /// service does far more operations in the same 5 s rounds).
 pub const LINEARIZABILITY_CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A recorded clerk operation as the checker's key/value operation.
+fn to_operation(values: &mut KvValues, r: Recorded) -> Operation<KvInput, KvOutput> {
+    let (key, op, output) = match (r.op, r.output) {
+        (Op::Get { key }, Output::Value(v)) => {
+            let v = values.intern(&key, v);
+            (key, KvOp::Get, KvOutput::Value(v))
+        }
+        (Op::Put { key, value }, _) => (key, KvOp::Put(value.into()), KvOutput::Ack),
+        (Op::Append { key, value }, _) => (key, KvOp::Append(value.into()), KvOutput::Ack),
+        (op, output) => panic!("the kvraft tests record no {op:?} -> {output:?}"),
+    };
+    Operation::new(r.client, KvInput { key, op }, output, r.call, r.ret)
+}
+
 /// The recorded operations as a history of the checker's key/value model.
-pub fn to_history(ops: Vec<Recorded>) -> History<KvInput, KvOutput> {
-    let operations = ops
-        .into_iter()
-        .map(|r| {
-            let (key, op, output) = match (r.op, r.output) {
-                (Op::Get { key }, Output::Value(v)) => (key, KvOp::Get, KvOutput::Value(v)),
-                (Op::Put { key, value }, _) => (key, KvOp::Put(value.into()), KvOutput::Ack),
-                (Op::Append { key, value }, _) => (key, KvOp::Append(value.into()), KvOutput::Ack),
-                (op, output) => panic!("the kvraft tests record no {op:?} -> {output:?}"),
-            };
-            Operation::new(r.client, KvInput { key, op }, output, r.call, r.ret)
-        })
-        .collect();
+pub fn to_history(operations: Vec<Operation<KvInput, KvOutput>>) -> History<KvInput, KvOutput> {
     History {
         operations,
         dropped: 0,

@@ -39,7 +39,7 @@
 
 use crate::format::{LineErrors, ModelKind, ParseError, numbered_lines};
 use crate::history::{Completion, History, HistoryBuilder};
-use crate::models::kv::{KvInput, KvOp, KvOutput};
+use crate::models::kv::{KvInput, KvOp, KvOutput, KvValues};
 use crate::models::register::{RegisterInput, RegisterOp, RegisterOutput, Value};
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
@@ -134,7 +134,7 @@ fn parse_with<I, O>(
     file: &str,
     text: &str,
     invoke: impl Fn(&Event) -> Result<I, String>,
-    complete: impl Fn(&I, &Event) -> Result<Completion<O>, String>,
+    mut complete: impl FnMut(&I, &Event) -> Result<Completion<O>, String>,
     unknown: impl Fn(&I) -> O,
 ) -> Result<History<I, O>, ParseError> {
     let errors = LineErrors { file };
@@ -169,7 +169,16 @@ pub fn parse_register(
 
 /// Parses a history of key/value operations.
 pub fn parse_kv(file: &str, text: &str) -> Result<History<KvInput, KvOutput>, ParseError> {
-    parse_with(file, text, kv_input, kv_completion, |_| KvOutput::Unknown)
+    // Reads share their prefixes with the key's last value: memory linear
+    // in the history however long the values grow.
+    let mut values = KvValues::new();
+    parse_with(
+        file,
+        text,
+        kv_input,
+        |input, e| kv_completion(&mut values, input, e),
+        |_| KvOutput::Unknown,
+    )
 }
 
 fn register_value(v: &Json) -> Result<Value, String> {
@@ -265,7 +274,11 @@ fn kv_input(e: &Event) -> Result<KvInput, String> {
     Ok(KvInput { key, op })
 }
 
-fn kv_completion(input: &KvInput, e: &Event) -> Result<Completion<KvOutput>, String> {
+fn kv_completion(
+    values: &mut KvValues,
+    input: &KvInput,
+    e: &Event,
+) -> Result<Completion<KvOutput>, String> {
     let invoked = match input.op {
         KvOp::Get => "get",
         KvOp::Put(_) => "put",
@@ -274,8 +287,10 @@ fn kv_completion(input: &KvInput, e: &Event) -> Result<Completion<KvOutput>, Str
     same_function(invoked, Some(&input.key), e)?;
     Ok(match (e.kind, &input.op) {
         (Kind::Ok, KvOp::Get) => match &e.value {
-            Json::String(s) => Completion::Ok(KvOutput::Value(s.clone())),
-            Json::Null => Completion::Ok(KvOutput::Value(String::new())),
+            Json::String(s) => {
+                Completion::Ok(KvOutput::Value(values.intern(&input.key, s.clone())))
+            }
+            Json::Null => Completion::Ok(KvOutput::Value(values.intern(&input.key, String::new()))),
             other => return Err(format!("a get returns a string, not {other}")),
         },
         (Kind::Ok, _) => Completion::Ok(KvOutput::Ack),
@@ -374,7 +389,7 @@ mod tests {
         let h = parse_kv("kv.jsonl", text).unwrap();
         assert_eq!(h.operations.len(), 2);
         assert_eq!(h.operations[0].output, KvOutput::Unknown);
-        assert_eq!(h.operations[1].output, KvOutput::Value(String::new()));
+        assert_eq!(h.operations[1].output, KvOutput::Value("".into()));
     }
 
     #[test]

@@ -17,13 +17,16 @@
 use crate::format::edn::{Edn, parse_map};
 use crate::format::{LineErrors, ParseError, numbered_lines};
 use crate::history::{Completion, History, HistoryBuilder};
-use crate::models::kv::{KvInput, KvOp, KvOutput};
+use crate::models::kv::{KvInput, KvOp, KvOutput, KvValues};
 use std::sync::Arc;
 
 /// Parses a porcupine kv log named `file` (the name is only used in errors).
 pub fn parse(file: &str, text: &str) -> Result<History<KvInput, KvOutput>, ParseError> {
     let errors = LineErrors { file };
     let mut builder = HistoryBuilder::new();
+    // Reads share their prefixes with the key's last value (memory linear
+    // in the history).
+    let mut values = KvValues::new();
     for (line, content) in numbered_lines(text) {
         let fields = parse_map(content).map_err(|reason| errors.at(line, reason))?;
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
@@ -64,9 +67,9 @@ pub fn parse(file: &str, text: &str) -> Result<History<KvInput, KvOutput>, Parse
                 };
                 builder.invoke(process, time, line, KvInput { key, op })
             }
-            "ok" | "fail" | "info" => {
-                builder.complete(process, time, line, |input| complete(input, kind, f, value))
-            }
+            "ok" | "fail" | "info" => builder.complete(process, time, line, |input| {
+                complete(&mut values, input, kind, f, value)
+            }),
             _ => return Err(errors.at(line, format!("unknown :type :{kind}"))),
         };
         result.map_err(|e| errors.at(line, e.to_string()))?;
@@ -75,6 +78,7 @@ pub fn parse(file: &str, text: &str) -> Result<History<KvInput, KvOutput>, Parse
 }
 
 fn complete(
+    values: &mut KvValues,
     input: &KvInput,
     kind: &str,
     f: &str,
@@ -90,8 +94,8 @@ fn complete(
     }
     Ok(match (kind, &input.op) {
         ("ok", KvOp::Get) => match value {
-            Edn::Str(v) => Completion::Ok(KvOutput::Value(v.clone())),
-            Edn::Nil => Completion::Ok(KvOutput::Value(String::new())),
+            Edn::Str(v) => Completion::Ok(KvOutput::Value(values.intern(&input.key, v.clone()))),
+            Edn::Nil => Completion::Ok(KvOutput::Value(values.intern(&input.key, String::new()))),
             other => return Err(format!("a get returns a string, not {other:?}")),
         },
         ("ok", _) => Completion::Ok(KvOutput::Ack),

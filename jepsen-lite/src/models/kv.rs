@@ -33,8 +33,8 @@ pub struct KvInput {
 /// What a key/value operation answered.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KvOutput {
-    /// A get returned this value.
-    Value(String),
+    /// A get returned this value (shared: see [`KvValues`]).
+    Value(KvValue),
     /// A put or append was acknowledged.
     Ack,
     /// Indeterminate: the answer is unknown (constrains nothing).
@@ -45,15 +45,111 @@ pub enum KvOutput {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Kv;
 
-/// One key's value, as the search stores it: a shared string, so that gets
-/// and puts (the common steps) do not copy it, with a polynomial hash kept
-/// up to date as it is appended to, so that the search's cache hashes a
-/// state in O(1) and tells most different states apart without comparing
-/// them. Equality still compares the strings.
-#[derive(Clone, Debug)]
-pub struct KvState {
-    value: Arc<str>,
+/// A key's value, as the search's states and the history's reads hold
+/// it: a persistent list of the
+/// pieces appended to it since the last put, newest first, so that a state
+/// and the state after an append share every earlier piece. Appending is
+/// O(1) in time and memory (one node holding the appended value's own
+/// shared string), so the memoized states of a history of n appends take
+/// O(n) memory, not O(n x value length) as whole strings would.
+///
+/// A polynomial hash of the whole value and its length are kept up to
+/// date, so that the search's cache hashes a state in O(1) and tells most
+/// different states apart without comparing them. Equality compares the
+/// values byte by byte (two chains may cut the same value differently).
+#[derive(Clone)]
+pub struct KvValue {
+    last: Arc<Piece>,
+}
+
+impl std::fmt::Debug for KvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.value(), f)
+    }
+}
+
+/// The model's state: one key's value.
+pub type KvState = KvValue;
+
+impl From<&str> for KvValue {
+    fn from(value: &str) -> Self {
+        KvValue::new(Arc::from(value))
+    }
+}
+
+impl From<String> for KvValue {
+    fn from(value: String) -> Self {
+        KvValue::new(Arc::from(value))
+    }
+}
+
+impl std::fmt::Display for KvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut pieces: Vec<&str> = self.pieces().collect();
+        pieces.reverse();
+        pieces.into_iter().try_for_each(|piece| f.write_str(piece))
+    }
+}
+
+/// Builds the values a history's reads returned so that each shares its
+/// prefix with the key's previous value: a key appended to n times and
+/// read after each append holds O(n) pieces, not n copies of a growing
+/// string (O(n x value length), 10-12 GB for some kvraft tests). Parsers
+/// and recorders of key/value histories take every read's value through
+/// one of these.
+#[derive(Debug, Default)]
+pub struct KvValues {
+    latest: std::collections::HashMap<String, KvValue>,
+}
+
+impl KvValues {
+    /// No values yet.
+    pub fn new() -> Self {
+        KvValues::default()
+    }
+
+    /// `value`, read from `key`, sharing what it can with the key's last
+    /// value: the same value when equal, an extension of it when `value`
+    /// starts with it, else a value of its own.
+    pub fn intern(&mut self, key: &str, value: String) -> KvValue {
+        let shared = match self.latest.get(key) {
+            Some(last) if last.is_prefix_of(&value) => match value.get(last.len()..) {
+                Some("") => Some(last.clone()),
+                Some(rest) => Some(last.appended(&Arc::from(rest))),
+                None => None,
+            },
+            _ => None,
+        };
+        let value = shared.unwrap_or_else(|| KvValue::from(value));
+        self.latest.insert(key.to_owned(), value.clone());
+        value
+    }
+}
+
+/// One piece of a value: the text a put wrote (no `before`) or an append
+/// added after `before`.
+struct Piece {
+    text: Arc<str>,
+    before: Option<Arc<Piece>>,
+    /// The length of the value up to and including this piece.
+    len: usize,
+    /// The polynomial hash of the value up to and including this piece.
     hash: u64,
+}
+
+impl Drop for Piece {
+    /// Frees a long chain iteratively: the derived drop would recurse once
+    /// per piece and overflow the stack on a key appended to 100,000 times.
+    fn drop(&mut self) {
+        let mut next = self.before.take();
+        while let Some(piece) = next {
+            match Arc::try_unwrap(piece) {
+                Ok(mut piece) => next = piece.before.take(),
+                // Still shared by another state: it stays.
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 /// The multiplier of the polynomial hash (odd).
@@ -65,64 +161,110 @@ fn extend_hash(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-impl KvState {
+impl KvValue {
     /// The state holding `value`.
     pub fn new(value: Arc<str>) -> Self {
-        let hash = extend_hash(0, value.as_bytes());
-        KvState { value, hash }
-    }
-
-    /// The value.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// The state after appending `suffix`.
-    pub fn appended(&self, suffix: &str) -> Self {
-        let mut s = String::with_capacity(self.value.len() + suffix.len());
-        s.push_str(&self.value);
-        s.push_str(suffix);
-        KvState {
-            value: Arc::from(s),
-            hash: extend_hash(self.hash, suffix.as_bytes()),
+        KvValue {
+            last: Arc::new(Piece {
+                len: value.len(),
+                hash: extend_hash(0, value.as_bytes()),
+                text: value,
+                before: None,
+            }),
         }
     }
-}
 
-impl PartialEq for KvState {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash
-            && (Arc::ptr_eq(&self.value, &other.value) || self.value == other.value)
+    /// The value's length in bytes.
+    pub fn len(&self) -> usize {
+        self.last.len
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.last.len == 0
+    }
+
+    /// The value, assembled from its pieces (O(length)).
+    pub fn value(&self) -> String {
+        self.to_string()
+    }
+
+    /// Whether `value` starts with this value (O(this length), no
+    /// allocation).
+    pub fn is_prefix_of(&self, value: &str) -> bool {
+        value
+            .as_bytes()
+            .get(..self.len())
+            .is_some_and(|prefix| self.bytes_from_end().eq(prefix.iter().rev().copied()))
+    }
+
+    /// The state after appending `suffix`; shares this state's pieces.
+    pub fn appended(&self, suffix: &Arc<str>) -> Self {
+        if suffix.is_empty() {
+            return self.clone();
+        }
+        KvValue {
+            last: Arc::new(Piece {
+                len: self.last.len + suffix.len(),
+                hash: extend_hash(self.last.hash, suffix.as_bytes()),
+                text: suffix.clone(),
+                before: Some(self.last.clone()),
+            }),
+        }
+    }
+
+    /// Whether the value is `value` (O(length), no allocation).
+    pub fn holds(&self, value: &str) -> bool {
+        self.len() == value.len() && self.bytes_from_end().eq(value.bytes().rev())
+    }
+
+    /// The pieces, newest first.
+    fn pieces(&self) -> impl Iterator<Item = &str> {
+        std::iter::successors(Some(&*self.last), |p| p.before.as_deref()).map(|p| &*p.text)
+    }
+
+    /// The value's bytes, last first.
+    fn bytes_from_end(&self) -> impl Iterator<Item = u8> + '_ {
+        self.pieces().flat_map(|text| text.bytes().rev())
     }
 }
 
-impl Eq for KvState {}
+impl PartialEq for KvValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.last.hash == other.last.hash
+            && self.last.len == other.last.len
+            && (Arc::ptr_eq(&self.last, &other.last)
+                || self.bytes_from_end().eq(other.bytes_from_end()))
+    }
+}
 
-impl Hash for KvState {
+impl Eq for KvValue {}
+
+impl Hash for KvValue {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+        state.write_u64(self.last.hash);
     }
 }
 
 impl Model for Kv {
     type Input = KvInput;
     type Output = KvOutput;
-    type State = KvState;
+    type State = KvValue;
 
     fn name(&self) -> &'static str {
         "kv"
     }
 
-    fn init(&self) -> KvState {
-        KvState::new(Arc::from(""))
+    fn init(&self) -> KvValue {
+        KvValue::new(Arc::from(""))
     }
 
     #[inline]
-    fn step(&self, state: &KvState, input: &KvInput, output: &KvOutput) -> Option<KvState> {
+    fn step(&self, state: &KvValue, input: &KvInput, output: &KvOutput) -> Option<KvValue> {
         match (&input.op, output) {
-            (KvOp::Get, KvOutput::Value(v)) => (*state.value == **v).then(|| state.clone()),
+            (KvOp::Get, KvOutput::Value(v)) => (state == v).then(|| state.clone()),
             (KvOp::Get, KvOutput::Unknown) => Some(state.clone()),
-            (KvOp::Put(v), KvOutput::Ack | KvOutput::Unknown) => Some(KvState::new(v.clone())),
+            (KvOp::Put(v), KvOutput::Ack | KvOutput::Unknown) => Some(KvValue::new(v.clone())),
             (KvOp::Append(v), KvOutput::Ack | KvOutput::Unknown) => Some(state.appended(v)),
             // An answer of another operation's kind is never legal.
             _ => None,
@@ -149,7 +291,7 @@ impl Model for Kv {
         }
     }
 
-    fn describe_state(&self, state: &KvState) -> String {
+    fn describe_state(&self, state: &KvValue) -> String {
         format!("{:?}", state.value())
     }
 }
@@ -171,7 +313,7 @@ mod tests {
         let s0 = m.init();
         let get = input(KvOp::Get);
         assert_eq!(
-            m.step(&s0, &get, &KvOutput::Value(String::new())),
+            m.step(&s0, &get, &KvOutput::Value("".into())),
             Some(s0.clone())
         );
         assert_eq!(m.step(&s0, &get, &KvOutput::Value("x".into())), None);
@@ -182,8 +324,8 @@ mod tests {
             .step(&s1, &input(KvOp::Append("c".into())), &KvOutput::Unknown)
             .unwrap();
         assert_eq!(s2.value(), "abc");
-        assert_eq!(s2, KvState::new(Arc::from("abc")));
-        assert_ne!(s2, KvState::new(Arc::from("abd")));
+        assert_eq!(s2, KvValue::new(Arc::from("abc")));
+        assert_ne!(s2, KvValue::new(Arc::from("abd")));
         let s3 = m
             .step(&s2, &input(KvOp::Put("z".into())), &KvOutput::Ack)
             .unwrap();
@@ -200,6 +342,75 @@ mod tests {
     }
 
     #[test]
+    fn states_share_their_pieces_and_compare_by_value() {
+        let m = Kv;
+        let append = |s: &KvValue, v: &str| {
+            m.step(s, &input(KvOp::Append(v.into())), &KvOutput::Ack)
+                .unwrap()
+        };
+        // "abc" cut three ways is one state.
+        let a = append(&append(&m.init(), "a"), "bc");
+        let b = append(&append(&m.init(), "ab"), "c");
+        let c = KvValue::new(Arc::from("abc"));
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+        assert!(a.holds("abc") && !a.holds("abd") && !a.holds("ab") && !a.holds("xabc"));
+        assert_eq!(format!("{a:?}"), "\"abc\"");
+        assert_eq!(a.to_string(), "abc");
+        // An empty append is the same state.
+        assert_eq!(append(&a, ""), a);
+        assert_eq!(m.init().len(), 0);
+        assert!(m.init().is_empty());
+    }
+
+    #[test]
+    fn a_long_chain_is_linear_and_drops_without_recursion() {
+        let piece: Arc<str> = Arc::from("x");
+        let mut s = KvValue::new(Arc::from(""));
+        let mut kept = Vec::new();
+        for i in 0..300_000 {
+            s = s.appended(&piece);
+            if i % 100_000 == 0 {
+                kept.push(s.clone());
+            }
+        }
+        assert_eq!(s.len(), 300_000);
+        assert!(s.holds(&"x".repeat(300_000)));
+        drop(s);
+        // The shared prefixes outlive the longer states.
+        assert_eq!(kept[1].len(), 100_001);
+        drop(kept);
+    }
+
+    #[test]
+    fn reads_share_the_prefix_of_the_keys_last_value() {
+        let mut values = KvValues::new();
+        let a = values.intern("k", "x 0 y".into());
+        let b = values.intern("k", "x 0 yx 1 y".into());
+        let c = values.intern("k", "x 0 yx 1 y".into());
+        // b extends a: its first piece is a's.
+        assert!(Arc::ptr_eq(b.last.before.as_ref().unwrap(), &a.last));
+        assert!(Arc::ptr_eq(&b.last, &c.last));
+        assert_eq!(b.to_string(), "x 0 yx 1 y");
+        // A stale read, another key, a multi-byte value: values of their own.
+        assert_eq!(values.intern("k", "x 0".into()).to_string(), "x 0");
+        assert_eq!(values.intern("j", "x 0 y".into()), a);
+        let e = values.intern("j", "x 0 yé".into());
+        assert_eq!(e.to_string(), "x 0 yé");
+        assert_eq!(values.intern("j", "x 0 yéé".into()).to_string(), "x 0 yéé");
+        // 10,000 reads of a growing value: one piece each.
+        let mut grown = String::new();
+        let mut last = None;
+        for i in 0..10_000 {
+            grown.push_str(&format!("x {i} y"));
+            last = Some(values.intern("big", grown.clone()));
+        }
+        let last = last.unwrap();
+        assert_eq!(last.pieces().count(), 10_000);
+        assert_eq!(last.to_string(), grown);
+    }
+
+    #[test]
     fn describes_and_partitions() {
         let m = Kv;
         assert_eq!(
@@ -211,7 +422,7 @@ mod tests {
             "append(\"k\", \"v\")"
         );
         assert_eq!(
-            m.describe_state(&KvState::new(Arc::from("a\"b"))),
+            m.describe_state(&KvValue::new(Arc::from("a\"b"))),
             "\"a\\\"b\""
         );
         let op = |key: &str| {

@@ -4,5 +4,5 @@
 pub mod kv;
 pub mod register;
 
-pub use kv::{Kv, KvInput, KvOp, KvOutput, KvState};
+pub use kv::{Kv, KvInput, KvOp, KvOutput, KvState, KvValue, KvValues};
 pub use register::{Register, RegisterInput, RegisterOp, RegisterOutput, Value};
