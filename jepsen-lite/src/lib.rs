@@ -74,6 +74,9 @@
 
 pub mod bitset;
 pub mod check;
+/// An Elle-style checker for list-append transactions (Kingsbury & Alvaro,
+/// VLDB 2020): dependency cycles named by Adya's anomaly classes.
+pub mod elle;
 pub mod explain;
 pub mod format;
 pub mod harness;

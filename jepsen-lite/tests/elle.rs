@@ -1,0 +1,393 @@
+//! The Elle-style list-append checker: one hand-built history per anomaly
+//! kind, valid histories, the JSON lines parser, and a cross-check against
+//! the linearizability checker on single-micro-op histories.
+
+use jepsen_lite::elle::{
+    AnomalyKind, ConsistencyModel, ElleOptions, ElleReport, Mop, Txn, TxnStatus, append, check,
+    parse_jsonl, read,
+};
+
+fn strict(txns: &[Txn]) -> ElleReport {
+    check(txns, &ElleOptions::default()).expect("checkable")
+}
+
+fn serializable(txns: &[Txn]) -> ElleReport {
+    let options = ElleOptions {
+        model: ConsistencyModel::Serializable,
+        ..ElleOptions::default()
+    };
+    check(txns, &options).expect("checkable")
+}
+
+/// Asserts that the report finds exactly the kinds `kinds`.
+fn assert_kinds(report: &ElleReport, kinds: &[AnomalyKind]) {
+    assert_eq!(report.kinds(), kinds, "{report:#?}");
+    assert_eq!(report.valid, kinds.is_empty());
+}
+
+fn ok(index: usize, invoke: u64, complete: u64, mops: Vec<Mop>) -> Txn {
+    Txn::ok(index, index as u64, invoke, complete, mops)
+}
+
+fn with_status(mut t: Txn, status: TxnStatus) -> Txn {
+    t.status = status;
+    if status == TxnStatus::Info {
+        t.complete_ns = None;
+    }
+    t
+}
+
+#[test]
+fn serial_history_is_valid() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1), read(1, &[])]),
+        ok(1, 20, 30, vec![read(0, &[1]), append(1, 1), append(0, 2)]),
+        ok(2, 40, 50, vec![read(0, &[1, 2]), read(1, &[1])]),
+        ok(3, 60, 70, vec![append(1, 2), read(1, &[1, 2])]),
+    ];
+    assert_kinds(&strict(&h), &[]);
+    assert_kinds(&serializable(&h), &[]);
+}
+
+#[test]
+fn concurrent_serializable_history_is_valid() {
+    // T1 and T2 overlap; T2 appends before T1 in the version order, and a
+    // failed and an indeterminate transaction are around.
+    let h = vec![
+        ok(0, 0, 100, vec![append(0, 2), read(1, &[])]),
+        ok(1, 10, 50, vec![append(0, 1)]),
+        with_status(ok(2, 20, 60, vec![append(1, 9)]), TxnStatus::Fail),
+        with_status(ok(3, 30, 0, vec![append(1, 7)]), TxnStatus::Info),
+        ok(4, 120, 130, vec![read(0, &[1, 2]), read(1, &[7])]),
+    ];
+    assert_kinds(&strict(&h), &[]);
+}
+
+#[test]
+fn g0() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1), append(1, 2)]),
+        ok(1, 0, 10, vec![append(0, 3), append(1, 4)]),
+        ok(2, 20, 30, vec![read(0, &[1, 3]), read(1, &[4, 2])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::G0]);
+    let a = &report.anomalies[0];
+    assert_eq!(a.txns, vec![0, 1]);
+    assert_eq!(
+        a.explanation,
+        vec![
+            "T1 appended 3 to key 0 after T0 appended 1 (ww)",
+            "T0 appended 2 to key 1 after T1 appended 4 (ww)",
+        ]
+    );
+}
+
+#[test]
+fn g1a() {
+    let h = vec![
+        with_status(ok(0, 0, 10, vec![append(0, 1)]), TxnStatus::Fail),
+        ok(1, 20, 30, vec![read(0, &[1])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::G1a]);
+    assert_eq!(report.anomalies[0].txns, vec![0, 1]);
+}
+
+#[test]
+fn g1b() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1), append(0, 2)]),
+        ok(1, 5, 30, vec![read(0, &[1])]),
+    ];
+    // The reader also precedes the writer (it missed 2) and follows it (it
+    // saw 1): the intermediate read is a G-single cycle as well.
+    assert_kinds(&strict(&h), &[AnomalyKind::G1b, AnomalyKind::GSingle]);
+}
+
+#[test]
+fn g1c() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1), read(1, &[2])]),
+        ok(1, 0, 10, vec![append(1, 2), read(0, &[1])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::G1c]);
+    assert!(report.anomalies[0].explanation[0].ends_with("(wr)"));
+}
+
+#[test]
+fn g_single() {
+    // Read skew: T1 sees T0's append to key 1 but not to key 0.
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1), append(1, 1)]),
+        ok(1, 0, 10, vec![read(0, &[]), read(1, &[1])]),
+        ok(2, 20, 30, vec![read(0, &[1])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::GSingle]);
+    assert_eq!(report.anomalies[0].explanation.len(), 2);
+    assert!(
+        report.anomalies[0]
+            .explanation
+            .contains(&"T1 read key 0 = [] without 1, which T0 appended (rw)".to_string()),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn g2() {
+    // Write skew.
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1), read(1, &[])]),
+        ok(1, 0, 10, vec![append(1, 2), read(0, &[])]),
+        ok(2, 20, 30, vec![read(0, &[1]), read(1, &[2])]),
+    ];
+    assert_kinds(&strict(&h), &[AnomalyKind::G2]);
+    assert_kinds(&serializable(&h), &[AnomalyKind::G2]);
+}
+
+#[test]
+fn g0_realtime() {
+    // T1 began after T0 completed, yet its append comes first.
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1)]),
+        ok(1, 20, 30, vec![append(0, 2)]),
+        ok(2, 40, 50, vec![read(0, &[2, 1])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::G0Realtime]);
+    assert!(
+        report.anomalies[0].explanation.contains(
+            &"T0 completed (0.000 s) before T1 was invoked (0.000 s) (realtime)".to_string()
+        ),
+        "{report:#?}"
+    );
+    assert_kinds(&serializable(&h), &[]);
+}
+
+#[test]
+fn g1c_realtime() {
+    // T0 read what T1 appended, though T1 began after T0 completed.
+    let h = vec![
+        ok(0, 0, 10, vec![read(0, &[2])]),
+        ok(1, 20, 30, vec![append(0, 2)]),
+    ];
+    assert_kinds(&strict(&h), &[AnomalyKind::G1cRealtime]);
+    assert_kinds(&serializable(&h), &[]);
+}
+
+#[test]
+fn g_single_realtime() {
+    // A stale read: T1 began after T0's append completed but missed it.
+    let h = vec![
+        ok(0, 0, 1_204_000_000, vec![append(0, 1)]),
+        ok(1, 1_310_000_000, 1_400_000_000, vec![read(0, &[])]),
+        ok(2, 2_000_000_000, 2_100_000_000, vec![read(0, &[1])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::GSingleRealtime]);
+    let mut lines = report.anomalies[0].explanation.clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "T0 completed (1.204 s) before T1 was invoked (1.310 s) (realtime)",
+            "T1 read key 0 = [] without 1, which T0 appended (rw)",
+        ]
+    );
+    assert_kinds(&serializable(&h), &[]);
+}
+
+#[test]
+fn lost_append_is_g_single_realtime() {
+    // No read ever sees T0's acknowledged append, though T1 began after it.
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1)]),
+        ok(1, 20, 30, vec![read(0, &[])]),
+    ];
+    assert_kinds(&strict(&h), &[AnomalyKind::GSingleRealtime]);
+    assert_kinds(&serializable(&h), &[]);
+    // An append that no read sees, concurrent with every read, is fine.
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1)]),
+        ok(1, 5, 30, vec![read(0, &[])]),
+    ];
+    assert_kinds(&strict(&h), &[]);
+}
+
+#[test]
+fn g2_realtime() {
+    // C → A in real time, A → B and B → C anti-dependencies.
+    let h = vec![
+        ok(0, 20, 35, vec![read(0, &[])]),
+        ok(1, 10, 30, vec![append(0, 1), read(1, &[])]),
+        ok(2, 0, 15, vec![append(1, 2)]),
+        ok(3, 40, 50, vec![read(0, &[1]), read(1, &[2])]),
+    ];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::G2Realtime]);
+    assert_eq!(report.anomalies[0].txns.len(), 3);
+    assert_kinds(&serializable(&h), &[]);
+}
+
+#[test]
+fn incompatible_order() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1)]),
+        ok(1, 0, 10, vec![append(0, 2)]),
+        ok(2, 20, 30, vec![read(0, &[1, 2])]),
+        ok(3, 20, 30, vec![read(0, &[2, 1])]),
+    ];
+    let report = strict(&h);
+    assert_eq!(report.count(AnomalyKind::IncompatibleOrder), 1);
+    assert!(
+        report.anomalies[0].explanation[0].starts_with("key 0: T3 read [2, 1] and T2 read [1, 2]")
+    );
+}
+
+#[test]
+fn duplicate_elements() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1)]),
+        ok(1, 20, 30, vec![read(0, &[1, 1])]),
+    ];
+    assert_kinds(&strict(&h), &[AnomalyKind::DuplicateElements]);
+}
+
+#[test]
+fn garbage_read() {
+    let h = vec![ok(0, 0, 10, vec![read(3, &[99])])];
+    let report = strict(&h);
+    assert_kinds(&report, &[AnomalyKind::GarbageRead]);
+    assert!(
+        report.anomalies[0].explanation[0].ends_with("value 99 was never appended to key 3"),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn internal() {
+    let h = vec![ok(0, 0, 10, vec![append(0, 1), read(0, &[])])];
+    assert_kinds(&strict(&h), &[AnomalyKind::Internal]);
+    let h = vec![ok(
+        0,
+        0,
+        10,
+        vec![read(0, &[]), append(0, 1), read(0, &[1])],
+    )];
+    assert_kinds(&strict(&h), &[]);
+}
+
+#[test]
+fn duplicate_append() {
+    let h = vec![
+        ok(0, 0, 10, vec![append(0, 1)]),
+        ok(1, 0, 10, vec![append(0, 1)]),
+    ];
+    assert_kinds(&strict(&h), &[AnomalyKind::DuplicateAppend]);
+}
+
+#[test]
+fn names_and_serialization() {
+    let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "G0",
+            "G1a",
+            "G1b",
+            "G1c",
+            "G-single",
+            "G2",
+            "G0-realtime",
+            "G1c-realtime",
+            "G-single-realtime",
+            "G2-realtime",
+            "incompatible-order",
+            "duplicate-elements",
+            "internal",
+            "garbage-read",
+            "duplicate-append",
+        ]
+    );
+    let h = vec![ok(0, 0, 10, vec![read(3, &[99])])];
+    let json = serde_json::to_value(strict(&h)).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["counts"]["garbage-read"], 1);
+    assert_eq!(json["anomalies"][0]["kind"], "garbage-read");
+}
+
+#[test]
+fn examples_are_capped_but_all_counted() {
+    let mut h = Vec::new();
+    for i in 0..20 {
+        h.push(ok(i, 0, 10, vec![read(i as u64, &[99])]));
+    }
+    let report = check(
+        &h,
+        &ElleOptions {
+            max_examples: 3,
+            ..ElleOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.count(AnomalyKind::GarbageRead), 20);
+    assert_eq!(report.anomalies.len(), 3);
+}
+
+#[test]
+fn bad_transactions_are_errors() {
+    let mut t = ok(0, 10, 5, vec![]);
+    assert!(check(std::slice::from_ref(&t), &ElleOptions::default()).is_err());
+    t.complete_ns = None;
+    let err = check(&[t], &ElleOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "transaction T0 is Ok but has no completion time"
+    );
+}
+
+#[test]
+fn parses_jsonl() {
+    let text = r#"{"index":0,"process":3,"type":"invoke","f":"txn","value":[["append",1,5],["r",2,null]],"time":123}
+{"index":1,"process":4,"type":"invoke","f":"txn","value":[["r",1,null]],"time":130}
+{"process":"nemesis","type":"info","f":"start","value":null,"time":135}
+{"index":2,"process":3,"type":"ok","f":"txn","value":[["append",1,5],["r",2,[1,4]]],"time":456}
+{"index":3,"process":5,"type":"invoke","f":"txn","value":[["append",2,7]],"time":460}
+{"index":4,"process":5,"type":"fail","f":"txn","value":[["append",2,7]],"time":470}
+"#;
+    let txns = parse_jsonl(text).unwrap();
+    assert_eq!(txns.len(), 3);
+    assert_eq!(txns[0].status, TxnStatus::Ok);
+    assert_eq!((txns[0].invoke_ns, txns[0].complete_ns), (123, Some(456)));
+    assert_eq!(txns[0].mops, vec![append(1, 5), read(2, &[1, 4])]);
+    assert_eq!(txns[1].status, TxnStatus::Info);
+    assert_eq!(txns[1].complete_ns, None);
+    assert_eq!(txns[2].status, TxnStatus::Fail);
+    assert_eq!(txns[2].index, 3);
+}
+
+#[test]
+fn parse_errors_name_line_and_field() {
+    let err = |text: &str| parse_jsonl(text).unwrap_err().to_string();
+    assert_eq!(
+        err(r#"{"process":1,"type":"invoke","f":"txn","value":[]}"#),
+        "line 1: missing field `time`"
+    );
+    assert_eq!(
+        err(
+            "\n{\"process\":1,\"type\":\"invoke\",\"value\":[[\"r\",1,null],[\"append\",1]],\"time\":1}"
+        ),
+        "line 2: micro-op 1 is not [f, key, value]"
+    );
+    assert!(
+        err(r#"{"process":1,"type":"invoke","value":[["w",1,2]],"time":1}"#)
+            .contains("unknown function \"w\"")
+    );
+    assert_eq!(
+        err(r#"{"process":1,"type":"ok","value":[],"time":1}"#),
+        "line 1: process 1 completed without an invocation"
+    );
+    assert!(err("nonsense").starts_with("line 1: not JSON"));
+}
