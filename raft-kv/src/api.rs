@@ -6,12 +6,21 @@
 //! Pure: a request body in, a [`Call`] (or a [`BadRequest`] saying what is
 //! wrong) out; a call's [`Output`] in, the response body out. What raft-kv
 //! does not do (ranges over several keys, reads at an old revision, more
-//! than one compare or one put in a transaction) is refused by name, never
-//! silently ignored.
+//! than one compare, a compare with several writes) is refused by name,
+//! never silently ignored.
+//!
+//! Transactions come in two shapes: etcd's compare-and-swap (one compare,
+//! one put, optionally a range on failure) and, with no compare, a list of
+//! reads and writes on any keys applied atomically at one position of the
+//! log ([`Call::Txn`]). For the latter raft-kv accepts, next to etcd's
+//! `request_range` and `request_put`, a `request_append` (key, value: the
+//! value is appended), its one extension of etcd's API: the list-append
+//! workload's appends (Elle) in one round trip, where etcd needs a read and
+//! a compare on revisions.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use checked_raft::kv::{Op, Output};
+use checked_raft::kv::{Op, Output, TxnOp, TxnResult};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -47,6 +56,13 @@ pub enum Call {
         new: String,
         /// Whether the failure branch reads the key back.
         range_on_failure: bool,
+    },
+    /// `POST /v3/kv/txn` without a compare: `success` is a list of reads
+    /// (`request_range` on one key), puts and appends (`request_append`,
+    /// raft-kv's extension) on any keys, applied atomically in order.
+    Txn {
+        /// The micro-operations, in order.
+        ops: Vec<TxnOp>,
     },
 }
 
@@ -155,10 +171,64 @@ fn list<'a>(v: &'a Value, name: &str) -> Result<&'a [Value], BadRequest> {
     }
 }
 
-/// `POST /v3/kv/txn`'s body: a compare-and-swap (see [`Call::Cas`]).
+/// The most micro-operations a [`Call::Txn`] may hold.
+pub const MAX_TXN_OPS: usize = 128;
+
+/// A transaction without a compare (see [`Call::Txn`]).
+fn multi_txn(body: &Value) -> Result<Call, BadRequest> {
+    if !list(body, "failure")?.is_empty() {
+        return Err(bad(
+            "txn: a transaction without a compare has no failure branch",
+        ));
+    }
+    let success = list(body, "success")?;
+    if success.is_empty() {
+        return Err(bad("txn: success is empty (nothing to do)"));
+    }
+    if success.len() > MAX_TXN_OPS {
+        return Err(bad(format!(
+            "txn: {} operations; at most {MAX_TXN_OPS} in one transaction",
+            success.len()
+        )));
+    }
+    let ops = success
+        .iter()
+        .enumerate()
+        .map(|(i, request)| {
+            if let Some(read) = field(request, "request_range", "requestRange") {
+                Ok(TxnOp::Read {
+                    key: one_key(&format!("txn success[{i}] range"), read)?,
+                })
+            } else if let Some(write) = field(request, "request_put", "requestPut") {
+                let Call::Put { key, value } = put(write)? else {
+                    return Err(bad("txn: a put that is not one"));
+                };
+                Ok(TxnOp::Put { key, value })
+            } else if let Some(append) = field(request, "request_append", "requestAppend") {
+                let Call::Put { key, value } = put(append)? else {
+                    return Err(bad("txn: an append that is not one"));
+                };
+                Ok(TxnOp::Append { key, value })
+            } else {
+                Err(bad(format!(
+                    "txn: success[{i}] must be a request_range, request_put or request_append"
+                )))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Call::Txn { ops })
+}
+
+/// `POST /v3/kv/txn`'s body: a compare-and-swap (see [`Call::Cas`]), or
+/// without a compare a transaction of reads and writes (see
+/// [`Call::Txn`]).
 pub fn txn(body: &Value) -> Result<Call, BadRequest> {
-    let [compare] = list(body, "compare")? else {
-        return Err(bad("txn: exactly one compare is supported"));
+    let compares = list(body, "compare")?;
+    if compares.is_empty() {
+        return multi_txn(body);
+    }
+    let [compare] = compares else {
+        return Err(bad("txn: at most one compare is supported"));
     };
     let [success] = list(body, "success")? else {
         return Err(bad("txn: exactly one request_put in success is supported"));
@@ -268,6 +338,7 @@ impl Call {
                 expected: expected.clone(),
                 new: new.clone(),
             },
+            Call::Txn { ops } => Op::Txn { ops: ops.clone() },
         }
     }
 
@@ -312,6 +383,32 @@ impl Call {
                     }
                     body.insert("responses".into(), json!([{ "response_range": range }]));
                 }
+            }
+            (Call::Txn { ops }, Output::Txn(results)) if ops.len() == results.len() => {
+                let responses = ops
+                    .iter()
+                    .zip(results)
+                    .map(|(op, result)| match (op, result) {
+                        (TxnOp::Read { key }, TxnResult::Read(found)) => {
+                            let mut range = Map::new();
+                            range.insert("header".into(), header.json());
+                            if let Some(value) = found {
+                                range.insert("kvs".into(), json!([kv(key, value)]));
+                                range.insert("count".into(), json!("1"));
+                            }
+                            Some(json!({ "response_range": range }))
+                        }
+                        (TxnOp::Put { .. }, TxnResult::Done) => {
+                            Some(json!({ "response_put": { "header": header.json() } }))
+                        }
+                        (TxnOp::Append { .. }, TxnResult::Done) => {
+                            Some(json!({ "response_append": { "header": header.json() } }))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                body.insert("succeeded".into(), json!(true));
+                body.insert("responses".into(), Value::Array(responses));
             }
             _ => return None,
         }
@@ -437,7 +534,19 @@ mod tests {
         assert!(refused(put(&json!({"key": "!!"}))).contains("not base64"));
         assert!(refused(put(&json!({"key": "/w=="}))).contains("UTF-8"));
         assert!(refused(put(&json!({"key": 5}))).contains("put:"));
-        assert!(refused(txn(&json!({"compare": [], "success": []}))).contains("one compare"));
+        assert!(refused(txn(&json!({"compare": [], "success": []}))).contains("success is empty"));
+        let two = json!({"target": "VALUE", "key": "Zm9v", "value": "YmFy"});
+        let two_compares = json!({"compare": [two, two], "success": []});
+        assert!(refused(txn(&two_compares)).contains("at most one compare"));
+        let delete_in_txn = json!({"success": [{"request_delete_range": {"key": "Zm9v"}}]});
+        assert!(refused(txn(&delete_in_txn)).contains("success[0] must be"));
+        let failure = json!({
+            "success": [{"request_range": {"key": "Zm9v"}}],
+            "failure": [{"request_range": {"key": "Zm9v"}}],
+        });
+        assert!(refused(txn(&failure)).contains("no failure branch"));
+        let many = vec![json!({"request_range": {"key": "Zm9v"}}); MAX_TXN_OPS + 1];
+        assert!(refused(txn(&json!({ "success": many }))).contains("at most"));
         let mod_rev = json!({
             "compare": [{"target": "MOD", "key": "Zm9v", "mod_revision": "3"}],
             "success": [{"request_put": {"key": "Zm9v", "value": "YmF6"}}],
@@ -448,6 +557,51 @@ mod tests {
             "success": [{"request_put": {"key": "YmFy", "value": "YmF6"}}],
         });
         assert!(refused(txn(&other_key)).contains("compared key"));
+    }
+
+    #[test]
+    fn a_transaction_without_a_compare_runs_its_reads_and_writes_in_order() {
+        let call = txn(&json!({
+            "success": [
+                {"request_append": {"key": b64("1"), "value": b64("7 ")}},
+                {"request_range": {"key": b64("1")}},
+                {"requestPut": {"key": b64("2"), "value": b64("x")}},
+                {"request_range": {"key": b64("3")}},
+            ],
+        }))
+        .unwrap();
+        let ops = vec![
+            TxnOp::Append {
+                key: "1".into(),
+                value: "7 ".into(),
+            },
+            TxnOp::Read { key: "1".into() },
+            TxnOp::Put {
+                key: "2".into(),
+                value: "x".into(),
+            },
+            TxnOp::Read { key: "3".into() },
+        ];
+        assert_eq!(call, Call::Txn { ops: ops.clone() });
+        assert_eq!(call.op(), Op::Txn { ops });
+        let output = Output::Txn(vec![
+            TxnResult::Done,
+            TxnResult::Read(Some("3 7 ".into())),
+            TxnResult::Done,
+            TxnResult::Read(None),
+        ]);
+        let body = call.response(&output, &h()).unwrap();
+        assert_eq!(body["succeeded"], true);
+        let responses = body["responses"].as_array().unwrap();
+        assert!(responses[0].get("response_append").is_some());
+        assert_eq!(
+            responses[1]["response_range"]["kvs"][0]["value"],
+            b64("3 7 ")
+        );
+        assert!(responses[2].get("response_put").is_some());
+        assert!(responses[3]["response_range"].get("kvs").is_none());
+        // Results that do not fit the operations are the server's error.
+        assert!(call.response(&Output::Txn(vec![]), &h()).is_none());
     }
 
     #[test]

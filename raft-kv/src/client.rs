@@ -7,6 +7,7 @@
 
 use crate::api;
 use crate::http::{CLIENT_HEADER, MEMBER_HEADER, SEQ_HEADER};
+use checked_raft::kv::{TxnOp, TxnResult};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -145,6 +146,53 @@ impl Client {
             swapped: false,
             found: self.first_value(range)?,
         })
+    }
+
+    /// Runs `ops` as one transaction (reads, puts and appends on any keys,
+    /// applied atomically in order: etcd's `txn` without a compare, with
+    /// raft-kv's `request_append`); one result per operation.
+    pub async fn txn(&mut self, ops: &[TxnOp]) -> Result<Vec<TxnResult>, ClientError> {
+        let success: Vec<Value> = ops
+            .iter()
+            .map(|op| match op {
+                TxnOp::Read { key } => json!({"request_range": {"key": api::encode_text(key)}}),
+                TxnOp::Put { key, value } => json!({"request_put": {
+                    "key": api::encode_text(key), "value": api::encode_text(value)}}),
+                TxnOp::Append { key, value } => json!({"request_append": {
+                    "key": api::encode_text(key), "value": api::encode_text(value)}}),
+            })
+            .collect();
+        let answer = self
+            .call("/v3/kv/txn", json!({ "success": success }))
+            .await?;
+        let responses = answer
+            .get("responses")
+            .and_then(Value::as_array)
+            .filter(|r| r.len() == ops.len())
+            .ok_or_else(|| {
+                ClientError::Malformed(
+                    self.endpoints[self.current].clone(),
+                    format!(
+                        "a txn of {} operations answered without as many responses",
+                        ops.len()
+                    ),
+                )
+            })?;
+        ops.iter()
+            .zip(responses)
+            .map(|(op, response)| match op {
+                TxnOp::Read { .. } => {
+                    let range = response.get("response_range").ok_or_else(|| {
+                        ClientError::Malformed(
+                            self.endpoints[self.current].clone(),
+                            "a txn's read answered without a response_range".into(),
+                        )
+                    })?;
+                    self.first_value(range).map(TxnResult::Read)
+                }
+                TxnOp::Put { .. } | TxnOp::Append { .. } => Ok(TxnResult::Done),
+            })
+            .collect()
     }
 
     fn first_value(&self, answer: &Value) -> Result<Option<String>, ClientError> {

@@ -1,10 +1,11 @@
 //! Three real `raft-kv serve` processes on loopback, on their own data
-//! directories: acknowledged writes survive `kill -9` of the leader and of
-//! every server; SIGTERM stops a server cleanly; followers redirect;
+//! directories: acknowledged writes (transactions included) survive
+//! `kill -9` of the leader and of every server; SIGTERM stops a server cleanly; followers redirect;
 //! a process of another cluster is refused; bad flags are named.
 
 mod support;
 
+use checked_raft::kv::{TxnOp, TxnResult};
 use raft_kv::client::Client;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,6 +45,44 @@ async fn acknowledged_writes_survive_kill_9_of_the_leader_and_of_every_server() 
             .swapped
     );
     acked.insert("k0".into(), "swapped".into());
+    // A transaction on three keys, applied at once, its reads seeing its
+    // own appends (etcd's txn without a compare; `request_append`).
+    let add = |key: &str, value: &str| TxnOp::Append {
+        key: key.into(),
+        value: value.into(),
+    };
+    let read = |key: &str| TxnOp::Read { key: key.into() };
+    let results = c
+        .txn(&[
+            add("l1", "1 "),
+            read("l1"),
+            add("l2", "2 "),
+            TxnOp::Put {
+                key: "l3".into(),
+                value: "x".into(),
+            },
+            add("l1", "3 "),
+            read("l1"),
+            read("l4"),
+        ])
+        .await
+        .expect("a transaction with one server down");
+    use TxnResult::{Done, Read};
+    assert_eq!(
+        results,
+        vec![
+            Done,
+            Read(Some("1 ".into())),
+            Done,
+            Done,
+            Done,
+            Read(Some("1 3 ".into())),
+            Read(None)
+        ]
+    );
+    for (k, v) in [("l1", "1 3 "), ("l2", "2 "), ("l3", "x")] {
+        acked.insert(k.into(), v.into());
+    }
     cluster.spawn(leader);
     // Every server, at once, without a chance to flush anything.
     for i in 0..3 {

@@ -2,7 +2,8 @@
 //! under kill -9, SIGSTOP and partitions through the harness's link
 //! proxies must be valid, with every requested fault fired; built with the
 //! service's bug catalogue, the same backend must find reads served from a
-//! server's own copy invalid.
+//! server's own copy invalid. List-append transactions under the same
+//! faults are strict serializable.
 
 use jepsen_lite::harness::results::Validity;
 use jepsen_lite::harness::runner;
@@ -57,6 +58,32 @@ fn a_30_second_run_under_kill_pause_and_partition_is_valid_and_every_fault_fires
     for n in 1..=3 {
         assert!(outcome.dir.join(format!("n{n}.log")).exists());
     }
+}
+
+/// List-append transactions over HTTP (`txn` without a compare, with
+/// `request_append`) under the same faults: strict serializable by the
+/// Elle-style checker.
+#[cfg(not(feature = "bug-catalogue"))]
+#[test]
+fn a_list_append_run_under_kill_pause_and_partition_is_strict_serializable() {
+    if skip_in_loom_build() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        workload: jepsen_lite::harness::Workload::ListAppend,
+        keys: 3,
+        ops_per_key: 32,
+        ..options(store.path(), 5)
+    };
+    let outcome = runner::run(&options, &mut |_| {}).unwrap();
+    let results = &outcome.results;
+    let summary = jepsen_lite::harness::results::summary_lines(results).join("\n");
+    assert_eq!(results.valid, Validity::Valid, "{summary}");
+    assert!(results.never_fired.is_empty(), "{summary}");
+    assert!(results.total.counts.ok > 500, "{summary}");
+    let elle = std::fs::read_to_string(outcome.dir.join("elle.json")).unwrap();
+    assert!(elle.contains(r#""valid": true"#), "{elle}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use crate::consensus::NodeId;
 use crate::kv::clerk_state::{ClerkEffect, ClerkState};
-use crate::kv::protocol::{ClientId, Op, Output, Reply, Request};
+use crate::kv::protocol::{ClientId, Op, Output, Reply, Request, TxnOp, TxnResult};
 use rand::Rng;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -118,6 +118,16 @@ impl Clerk {
             Output::Cas { swapped, found } => (swapped, found),
             // `execute` returns only outputs that fit the operation.
             _ => (false, None),
+        }
+    }
+
+    /// Runs the transaction `ops` atomically; returns one result per
+    /// micro-operation, in order.
+    pub fn txn(&mut self, ops: Vec<TxnOp>) -> Vec<TxnResult> {
+        match self.run(Op::Txn { ops }) {
+            Output::Txn(results) => results,
+            // `execute` returns only outputs that fit the operation.
+            _ => Vec::new(),
         }
     }
 

@@ -17,7 +17,9 @@
 //! sent (§8).
 
 use crate::kv::clerk::{ClerkConfig, Indeterminate};
-use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
+use crate::kv::protocol::{
+    ClientId, Command, Op, Output, Refusal, Reply, Request, TxnOp, TxnResult,
+};
 use std::time::Duration;
 
 /// What the clerk asks its driver to do.
@@ -231,5 +233,17 @@ fn output_fits(op: &Op, output: &Output) -> bool {
             | (Op::Delete { .. }, Output::Deleted { .. })
             | (Op::Put { .. } | Op::Append { .. }, Output::Done)
             | (Op::Cas { .. }, Output::Cas { .. })
-    )
+    ) || match (op, output) {
+        (Op::Txn { ops }, Output::Txn(results)) => {
+            ops.len() == results.len()
+                && ops.iter().zip(results).all(|(op, result)| {
+                    matches!(
+                        (op, result),
+                        (TxnOp::Read { .. }, TxnResult::Read(_))
+                            | (TxnOp::Put { .. } | TxnOp::Append { .. }, TxnResult::Done)
+                    )
+                })
+        }
+        _ => false,
+    }
 }

@@ -24,7 +24,9 @@ pub mod state_machine;
 pub use clerk::{Clerk, ClerkConfig, Indeterminate, RequestSink};
 pub use clerk_state::{ClerkEffect, ClerkState};
 pub use net::{KvMessage, RaftOverKv};
-pub use protocol::{ClientId, Command, NO_SESSION, Op, Output, Refusal, Reply, Request};
+pub use protocol::{
+    ClientId, Command, NO_SESSION, Op, Output, Refusal, Reply, Request, TxnOp, TxnResult,
+};
 pub use server::{KvConfig, KvServer, ReplySink};
 pub use service::{ApplyError, KvEffect, KvService, Proposal};
 pub use state_machine::Store;

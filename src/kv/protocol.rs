@@ -56,18 +56,89 @@ pub enum Op {
         /// The value it then gets.
         new: String,
     },
+    /// Several reads and writes on any keys, applied atomically at one
+    /// position of the log, in order (a read sees the transaction's own
+    /// earlier writes), exactly once like any write: the list-append
+    /// workload's transactions (Elle, Kingsbury and Alvaro, VLDB 2020) and
+    /// the network server's multi-op `txn`.
+    Txn {
+        /// The micro-operations, in order.
+        ops: Vec<TxnOp>,
+    },
+}
+
+/// One micro-operation of a [`Op::Txn`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnOp {
+    /// Reads a key (`None` in the result: it has no value).
+    Read {
+        /// The key.
+        key: String,
+    },
+    /// Replaces a key's value.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Appends to a key's value ("" when it has none).
+    Append {
+        /// The key.
+        key: String,
+        /// What to append.
+        value: String,
+    },
+}
+
+impl TxnOp {
+    /// The key the micro-operation is on.
+    pub fn key(&self) -> &str {
+        match self {
+            TxnOp::Read { key } | TxnOp::Put { key, .. } | TxnOp::Append { key, .. } => key,
+        }
+    }
+}
+
+/// What one micro-operation of a transaction returned, in its order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnResult {
+    /// A read's value (`None`: the key had none).
+    Read(Option<String>),
+    /// A put or append happened.
+    Done,
 }
 
 impl Op {
-    /// The key the operation is on.
-    pub fn key(&self) -> &str {
+    /// The key the operation is on; `None` for a transaction (see
+    /// [`Op::keys`]).
+    pub fn key(&self) -> Option<&str> {
         match self {
             Op::Get { key }
             | Op::Read { key }
             | Op::Delete { key }
             | Op::Put { key, .. }
             | Op::Append { key, .. }
-            | Op::Cas { key, .. } => key,
+            | Op::Cas { key, .. } => Some(key),
+            Op::Txn { .. } => None,
+        }
+    }
+
+    /// Every key the operation touches, in its order (repeats kept).
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            Op::Txn { ops } => ops.iter().map(TxnOp::key).collect(),
+            _ => self.key().into_iter().collect(),
+        }
+    }
+
+    /// Whether the operation changes nothing (reads, and transactions of
+    /// reads only): it need not be recorded in its client's session.
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            Op::Get { .. } | Op::Read { .. } => true,
+            Op::Txn { ops } => ops.iter().all(|op| matches!(op, TxnOp::Read { .. })),
+            Op::Put { .. } | Op::Append { .. } | Op::Delete { .. } | Op::Cas { .. } => false,
         }
     }
 }
@@ -93,6 +164,8 @@ pub enum Output {
         /// The key's value when the Cas was applied (`None`: no value).
         found: Option<String>,
     },
+    /// A transaction's results, one per micro-operation, in order.
+    Txn(Vec<TxnResult>),
 }
 
 /// What the Raft log holds: an operation, with the client that asked for

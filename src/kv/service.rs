@@ -32,7 +32,7 @@
 //! is reported is accounted for when it is.
 
 use crate::consensus::{LogIndex, NodeId, Term};
-use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request};
+use crate::kv::protocol::{ClientId, Command, Op, Output, Refusal, Reply, Request, TxnResult};
 use crate::kv::state_machine::Store;
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -194,6 +194,11 @@ impl<A: Clone> KvService<A> {
             let local = match &command.op {
                 Op::Get { key } => Some(Output::Value(self.store.get(key).to_owned())),
                 Op::Read { key } => Some(Output::Found(self.store.value(key).map(str::to_owned))),
+                Op::Txn { ops } if command.op.is_read_only() => Some(Output::Txn(
+                    ops.iter()
+                        .map(|op| TxnResult::Read(self.store.value(op.key()).map(str::to_owned)))
+                        .collect(),
+                )),
                 _ => None,
             };
             if let Some(output) = local {

@@ -4,7 +4,7 @@
 //! Deterministic and pure: every server applies the same commands in the
 //! same order and reaches the same state.
 
-use crate::kv::protocol::{ClientId, Command, NO_SESSION, Op, Output};
+use crate::kv::protocol::{ClientId, Command, NO_SESSION, Op, Output, TxnOp, TxnResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -39,6 +39,10 @@ impl Store {
             // keeps their (possibly long) values out of the session table
             // and the snapshots.
             return Some(Output::Value(self.get(key).to_owned()));
+        }
+        if command.op.is_read_only() {
+            // A transaction of reads: the same reasoning.
+            return Some(self.execute(&command.op));
         }
         if command.client == NO_SESSION {
             return Some(self.execute(&command.op));
@@ -99,6 +103,23 @@ impl Store {
                 }
                 Output::Cas { swapped, found }
             }
+            // Atomic by construction: applied whole, here, at one log
+            // position, as every command is.
+            Op::Txn { ops } => Output::Txn(
+                ops.iter()
+                    .map(|op| match op {
+                        TxnOp::Read { key } => TxnResult::Read(self.data.get(key).cloned()),
+                        TxnOp::Put { key, value } => {
+                            self.data.insert(key.clone(), value.clone());
+                            TxnResult::Done
+                        }
+                        TxnOp::Append { key, value } => {
+                            self.data.entry(key.clone()).or_default().push_str(value);
+                            TxnResult::Done
+                        }
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -128,6 +149,66 @@ mod tests {
             key: key.into(),
             value: value.into(),
         }
+    }
+
+    #[test]
+    fn a_transaction_applies_in_order_at_once_and_exactly_once() {
+        let mut store = Store::new();
+        let read = |key: &str| TxnOp::Read { key: key.into() };
+        let add = |key: &str, value: &str| TxnOp::Append {
+            key: key.into(),
+            value: value.into(),
+        };
+        let txn = Op::Txn {
+            ops: vec![
+                read("x"),
+                add("x", "1 "),
+                read("x"),
+                add("y", "2 "),
+                TxnOp::Put {
+                    key: "z".into(),
+                    value: "v".into(),
+                },
+                add("x", "3 "),
+                read("x"),
+            ],
+        };
+        let expected = Output::Txn(vec![
+            TxnResult::Read(None),
+            TxnResult::Done,
+            // A read sees the transaction's own earlier writes.
+            TxnResult::Read(Some("1 ".into())),
+            TxnResult::Done,
+            TxnResult::Done,
+            TxnResult::Done,
+            TxnResult::Read(Some("1 3 ".into())),
+        ]);
+        assert_eq!(
+            store.apply(&command(7, 1, txn.clone())),
+            Some(expected.clone())
+        );
+        // Retried (a lost reply): the same results, applied once.
+        assert_eq!(store.apply(&command(7, 1, txn)), Some(expected));
+        assert_eq!(
+            (store.get("x"), store.get("y"), store.get("z")),
+            ("1 3 ", "2 ", "v")
+        );
+        // A transaction of reads is not recorded in the session table.
+        let reads = Op::Txn {
+            ops: vec![read("x"), read("y")],
+        };
+        assert!(reads.is_read_only());
+        assert_eq!(
+            store.apply(&command(8, 1, reads)),
+            Some(Output::Txn(vec![
+                TxnResult::Read(Some("1 3 ".into())),
+                TxnResult::Read(Some("2 ".into())),
+            ]))
+        );
+        assert_eq!(store.applied_output(8, 1), None);
+        assert!(store.applied_output(7, 1).is_some());
+        let snapshot = Store::decode(&store.encode()).unwrap();
+        assert_eq!(snapshot, store);
     }
 
     #[test]

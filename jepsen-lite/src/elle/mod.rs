@@ -39,12 +39,14 @@
 
 pub mod anomaly;
 mod cycle;
+pub mod explain;
 mod graph;
 pub mod history;
 pub mod parse;
 mod versions;
 
 pub use anomaly::{Anomaly, AnomalyKind, ElleReport};
+pub use explain::explain;
 pub use history::{Mop, Txn, TxnStatus, append, read};
 pub use parse::{ParseError, parse_jsonl};
 

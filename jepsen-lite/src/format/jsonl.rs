@@ -128,6 +128,17 @@ pub fn detect_model(text: &str) -> Option<ModelKind> {
     })?
 }
 
+/// Whether the first client event is a transaction (`f: "txn"`): a
+/// list-append history, for the Elle-style checker (`jepsen-lite elle`).
+pub fn is_transactional(text: &str) -> bool {
+    numbered_lines(text)
+        .find_map(|(line, content)| match read_event(line, content) {
+            Ok(Some(e)) => Some(e.f == "txn"),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
 /// Folds the file's events into a history, with `invoke` making an input and
 /// `complete` judging a completion.
 fn parse_with<I, O>(

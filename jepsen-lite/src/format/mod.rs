@@ -209,6 +209,11 @@ pub fn parse(
         (None, None) => match jsonl::detect_model(text) {
             Some(m) => m,
             None if text.trim().is_empty() => ModelKind::Register,
+            None if jsonl::is_transactional(text) => {
+                return Err(file_error(
+                    "a list-append history (transactions, f \"txn\"): check it with `jepsen-lite elle`".to_string(),
+                ));
+            }
             None => {
                 return Err(file_error(
                     "cannot tell the model from the first event; pass --model".to_string(),

@@ -13,6 +13,7 @@
 //! see [`Generator::next_op`]) for the checker to place it among.
 
 use crate::harness::event::Kind;
+use crate::harness::list_append;
 use crate::harness::options::Workload;
 use checked_raft::kv::{Indeterminate, Op, Output};
 use rand::rngs::StdRng;
@@ -25,8 +26,8 @@ pub struct ClientOp {
     /// The history's function name (`read`, `write`, `cas`, `get`, `put`,
     /// `append`).
     pub f: &'static str,
-    /// The key.
-    pub key: String,
+    /// The key (`None` for a transaction, which may touch several).
+    pub key: Option<String>,
     /// The invocation's value in the history.
     pub value: Json,
     /// The operation on the service.
@@ -81,6 +82,9 @@ impl Generator {
     /// concurrency of each key's history, and so the checker's work, stays
     /// bounded however slow the service gets.
     pub fn next_op(&mut self, client: usize) -> ClientOp {
+        if self.workload == Workload::ListAppend {
+            return self.next_txn();
+        }
         let slot = client % self.active.len();
         let key = self.active[slot].0;
         self.active[slot].1 -= 1;
@@ -101,7 +105,7 @@ impl Generator {
                             key: key_name.clone(),
                             value: v.to_string(),
                         },
-                        key: key_name,
+                        key: Some(key_name),
                     }
                 }
                 _ => {
@@ -115,7 +119,7 @@ impl Generator {
                             expected: Some(from.to_string()),
                             new: to.to_string(),
                         },
-                        key: key_name,
+                        key: Some(key_name),
                     }
                 }
             },
@@ -129,7 +133,7 @@ impl Generator {
             // wrong; with fewer, a slow append leaves it many more orders
             // to rule out before the next read does (gigabytes of search
             // state on some seeds at 30%).
-            Workload::Append => match roll {
+            Workload::Append | Workload::ListAppend => match roll {
                 0..50 => read(self.workload, key_name),
                 _ => {
                     self.next_unique += 1;
@@ -139,9 +143,39 @@ impl Generator {
         }
     }
 
+    /// A transaction of one to [`list_append::MAX_TXN_LEN`] reads and
+    /// appends of fresh values on keys in use drawn at random; a key is
+    /// retired after `ops_per_key` appends. Any client may touch any key:
+    /// the Elle-style checker's work grows with the history, not with its
+    /// concurrency, so no grouping is needed.
+    fn next_txn(&mut self) -> ClientOp {
+        let len = self.rng.random_range(1..=list_append::MAX_TXN_LEN);
+        let mut mops = Vec::with_capacity(len);
+        for _ in 0..len {
+            let slot = self.rng.random_range(0..self.active.len());
+            let key = self.active[slot].0;
+            if self.rng.random_bool(0.5) {
+                mops.push(list_append::Mop::Read(key));
+            } else {
+                self.next_unique += 1;
+                mops.push(list_append::Mop::Append(key, self.next_unique));
+                self.active[slot].1 -= 1;
+                if self.active[slot].1 == 0 {
+                    self.retire(slot);
+                }
+            }
+        }
+        list_append::txn(&mops)
+    }
+
     /// Notes that an operation on `key` ended `info`: the key is retired
-    /// once [`MAX_OPEN_PER_KEY`] have.
-    pub fn indeterminate(&mut self, key: &str) {
+    /// once [`MAX_OPEN_PER_KEY`] have. A transaction (`None`) retires
+    /// nothing: the Elle-style checker places an indeterminate append by
+    /// the reads that saw it, without a search.
+    pub fn indeterminate(&mut self, key: Option<&str>) {
+        let Some(key) = key else {
+            return;
+        };
         let Some(slot) = self
             .active
             .iter()
@@ -166,7 +200,10 @@ impl Generator {
         let mut keys: Vec<u64> = self.active.iter().map(|&(k, _, _)| k).collect();
         keys.sort_unstable();
         keys.into_iter()
-            .map(|k| read(self.workload, k.to_string()))
+            .map(|k| match self.workload {
+                Workload::ListAppend => list_append::txn(&[list_append::Mop::Read(k)]),
+                _ => read(self.workload, k.to_string()),
+            })
             .collect()
     }
 
@@ -184,7 +221,7 @@ fn put(key: String, value: String) -> ClientOp {
             key: key.clone(),
             value,
         },
-        key,
+        key: Some(key),
     }
 }
 
@@ -196,7 +233,7 @@ fn append(key: String, value: String) -> ClientOp {
             key: key.clone(),
             value,
         },
-        key,
+        key: Some(key),
     }
 }
 
@@ -204,11 +241,11 @@ fn read(workload: Workload, key: String) -> ClientOp {
     ClientOp {
         f: match workload {
             Workload::Register => "read",
-            Workload::Kv | Workload::Append => "get",
+            Workload::Kv | Workload::Append | Workload::ListAppend => "get",
         },
         value: Json::Null,
         op: Op::Get { key: key.clone() },
-        key,
+        key: Some(key),
     }
 }
 
@@ -221,6 +258,9 @@ pub fn completion(
     op: &ClientOp,
     result: Result<Output, Indeterminate>,
 ) -> (Kind, Json, Option<String>) {
+    if workload == Workload::ListAppend || matches!(op.op, Op::Txn { .. }) {
+        return list_append::completion(op, result);
+    }
     match result {
         Err(Indeterminate) if op.is_read() => (Kind::Fail, Json::Null, Some("timeout".into())),
         Err(Indeterminate) => (Kind::Info, op.value.clone(), Some("timeout".into())),
@@ -232,7 +272,9 @@ pub fn completion(
                 // corrupt read, recorded as read so the checker sees it.
                 Err(_) => (Kind::Ok, json!(value), Some("not an integer".into())),
             },
-            Workload::Kv | Workload::Append => (Kind::Ok, json!(value), None),
+            Workload::Kv | Workload::Append | Workload::ListAppend => {
+                (Kind::Ok, json!(value), None)
+            }
         },
         Ok(Output::Done) => (Kind::Ok, op.value.clone(), None),
         Ok(Output::Cas { swapped: true, .. }) => (Kind::Ok, op.value.clone(), None),
@@ -247,7 +289,7 @@ pub fn completion(
         // The generator asks for neither; a clerk only accepts an output
         // that fits its operation, so this is a server's error: the
         // operation's effect is unknown.
-        Ok(other @ (Output::Found(_) | Output::Deleted { .. })) => (
+        Ok(other @ (Output::Found(_) | Output::Deleted { .. } | Output::Txn(_))) => (
             Kind::Info,
             op.value.clone(),
             Some(format!(
@@ -277,7 +319,7 @@ mod tests {
         let mut g = Generator::new(Workload::Register, 1, 2, 5);
         let mut per_key = std::collections::BTreeMap::<String, u64>::new();
         for i in 0..100 {
-            *per_key.entry(g.next_op(i % 3).key).or_default() += 1;
+            *per_key.entry(g.next_op(i % 3).key.unwrap()).or_default() += 1;
         }
         assert!(per_key.values().all(|&n| n <= 5), "{per_key:?}");
         // 100 operations retire 20 keys of 5; the two in use at the end may
@@ -296,11 +338,11 @@ mod tests {
         let first = g.next_op(0).key;
         assert_eq!(g.next_op(0).key, first);
         for _ in 0..MAX_OPEN_PER_KEY {
-            g.indeterminate(&first);
+            g.indeterminate(first.as_deref());
         }
         assert_ne!(g.next_op(0).key, first);
         // A key already retired is left alone.
-        g.indeterminate(&first);
+        g.indeterminate(first.as_deref());
         assert_eq!(g.keys_used().len(), 2);
     }
 

@@ -111,7 +111,7 @@ impl Recorder {
             process: Process::Client(process),
             kind,
             f: op.f.to_string(),
-            key: Some(op.key.clone()),
+            key: op.key.clone(),
             value,
             time: 0,
             error,

@@ -18,6 +18,7 @@
 pub mod event;
 pub mod generator;
 pub mod latency;
+pub mod list_append;
 pub mod live;
 pub mod nemesis;
 pub mod options;

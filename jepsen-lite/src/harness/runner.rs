@@ -13,6 +13,7 @@
 //!
 //! `<store>/<test>/latest` and `<store>/latest` link to the newest run.
 
+use crate::elle::{self, ElleOptions};
 use crate::explain::explain;
 use crate::format::{self, Format, ModelKind, ParsedHistory};
 use crate::harness::event::{self, Event};
@@ -60,6 +61,8 @@ pub struct Judgement {
     pub page: Option<String>,
     /// Lines for `jepsen.log`.
     pub log: Vec<String>,
+    /// More files of the checker's (name, contents), e.g. `elle.json`.
+    pub files: Vec<(&'static str, String)>,
 }
 
 /// Runs `options` on its backend, judges the history and writes the
@@ -145,6 +148,7 @@ pub fn judge(workload: Workload, events: &[Event], options: &RunOptions) -> Resu
     let model = match workload {
         Workload::Register => ModelKind::Register,
         Workload::Kv | Workload::Append => ModelKind::Kv,
+        Workload::ListAppend => return judge_list_append(&text),
     };
     let parsed = format::parse("history.jsonl", &text, Some(Format::Jsonl), Some(model))
         .context("the recorded history does not parse")?;
@@ -196,6 +200,41 @@ fn judge_with<M: Model>(
         },
         page,
         log,
+        files: Vec::new(),
+    })
+}
+
+/// Judges a list-append history with the Elle-style checker, for strict
+/// serializability: every anomaly found is named, with a cycle explained
+/// edge by edge (`elle.json` has the report).
+fn judge_list_append(text: &str) -> Result<Judgement> {
+    let txns = elle::parse_jsonl(text).context("the recorded history does not parse")?;
+    let started = Instant::now();
+    let report = elle::check(&txns, &ElleOptions::default()).context("the checker failed")?;
+    let seconds = started.elapsed().as_secs_f64();
+    let validity = match report.valid {
+        // No transaction completed: the run says nothing about the service.
+        _ if report.ok == 0 => Validity::Unknown,
+        true => Validity::Valid,
+        false => Validity::Invalid,
+    };
+    let text = elle::explain(&report);
+    let mut log = vec![format!(
+        "checked {} transactions ({} ok, {} info, {} fail) for {} in {seconds:.3} s: {} dependency edges, {} strongly connected components",
+        report.txns, report.ok, report.info, report.fail, report.model, report.edges, report.sccs
+    )];
+    log.extend(text.lines().map(str::to_owned));
+    let json = serde_json::to_string_pretty(&report).context("cannot encode elle.json")?;
+    Ok(Judgement {
+        summary: CheckerSummary {
+            validity,
+            seconds,
+            explanation: (validity != Validity::Valid).then_some(text),
+            report_html: None,
+        },
+        page: None,
+        log,
+        files: vec![("elle.json", json + "\n")],
     })
 }
 
@@ -220,6 +259,9 @@ pub fn write_report(
     write("latency.svg", &latency::render(&run.events))?;
     if let Some(page) = &judgement.page {
         write("linearizability.html", page)?;
+    }
+    for (name, contents) in &judgement.files {
+        write(name, contents)?;
     }
     for (name, contents) in &run.files {
         let path = dir.join(name);

@@ -605,7 +605,7 @@ impl<'a> Sim<'a> {
         if c.recorded {
             let (name, key, value) = (op.f, op.key.clone(), op.value.clone());
             let process = Process::Client(c.process);
-            self.record(process, Kind::Invoke, name, Some(key), value, None);
+            self.record(process, Kind::Invoke, name, key, value, None);
         }
         let now = Duration::from_nanos(self.world.queue.now());
         let c = &mut self.clients[slot];
@@ -659,10 +659,10 @@ impl<'a> Sim<'a> {
         }
         let (kind, value, error) = generator::completion(self.options.workload, &op, result);
         if kind == Kind::Info {
-            self.generator.indeterminate(&op.key);
+            self.generator.indeterminate(op.key.as_deref());
         }
         let process = self.clients[slot].process;
-        let (process, key) = (Process::Client(process), Some(op.key));
+        let (process, key) = (Process::Client(process), op.key);
         self.record(process, kind, op.f, key, value, error);
         let stats = &mut self.world.stats;
         stats.ops += 1;
@@ -834,7 +834,7 @@ impl<'a> Sim<'a> {
         self.healed_at = self.world.queue.now();
         let probe = ClientOp {
             f: "write",
-            key: PROBE_KEY.into(),
+            key: Some(PROBE_KEY.into()),
             value: Json::Null,
             op: Op::Put {
                 key: PROBE_KEY.into(),
@@ -1129,6 +1129,15 @@ mod tests {
                     .unwrap()
                     .verdict
             }
+            Workload::ListAppend => {
+                let txns = crate::elle::parse_jsonl(&text).unwrap();
+                let report = crate::elle::check(&txns, &Default::default()).unwrap();
+                if report.valid {
+                    Verdict::Linearizable
+                } else {
+                    Verdict::NotLinearizable
+                }
+            }
         }
     }
 
@@ -1261,6 +1270,20 @@ mod tests {
                 verdict(&options, &run),
                 Verdict::Linearizable,
                 "kv seed {seed}"
+            );
+        }
+        // And list-append transactions, judged by the Elle-style checker.
+        for seed in 0..3 {
+            let options = RunOptions {
+                workload: Workload::ListAppend,
+                ..options(seed, &NemesisKind::ALL, 5)
+            };
+            let run = run_quietly(&options);
+            assert!(count(&run, Kind::Ok) > 300, "list-append seed {seed}");
+            assert_eq!(
+                verdict(&options, &run),
+                Verdict::Linearizable,
+                "list-append seed {seed}"
             );
         }
     }

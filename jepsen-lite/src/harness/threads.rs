@@ -296,7 +296,7 @@ fn invoke(shared: &Shared, process: u64, clerk: &mut Clerk, op: &ClientOp) -> bo
     let result = clerk.execute(op.op.clone(), Some(deadline));
     let (kind, value, error) = generator::completion(options.workload, op, result);
     if kind == Kind::Info {
-        lock(&shared.generator).indeterminate(&op.key);
+        lock(&shared.generator).indeterminate(op.key.as_deref());
     }
     recorder.client(process, kind, op, value, error, None);
     kind != Kind::Info

@@ -332,4 +332,40 @@ fn local_reads_answer_without_the_log() {
         s.request(1, Request { command: r.clone() }),
         vec![reply(1, &r, Ok(Output::Value(String::new())))]
     );
+    // A transaction of reads too; one that writes still goes through the log.
+    use crate::kv::protocol::{TxnOp, TxnResult};
+    let reads = Command {
+        client: 7,
+        seq: 2,
+        op: Op::Txn {
+            ops: vec![TxnOp::Read { key: "k".into() }],
+        },
+    };
+    assert_eq!(
+        s.request(
+            1,
+            Request {
+                command: reads.clone()
+            }
+        ),
+        vec![reply(
+            1,
+            &reads,
+            Ok(Output::Txn(vec![TxnResult::Read(None)]))
+        )]
+    );
+    let writes = Command {
+        client: 7,
+        seq: 3,
+        op: Op::Txn {
+            ops: vec![TxnOp::Append {
+                key: "k".into(),
+                value: "1 ".into(),
+            }],
+        },
+    };
+    assert!(matches!(
+        s.request(1, Request { command: writes })[..],
+        [KvEffect::Propose { .. }]
+    ));
 }

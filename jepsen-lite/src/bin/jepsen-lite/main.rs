@@ -1,12 +1,14 @@
 //! The `jepsen-lite` command line: `jepsen-lite check FILE...` checks
-//! histories for linearizability; `jepsen-lite run` runs the key/value
-//! service under a nemesis and checks its history.
+//! histories for linearizability; `jepsen-lite elle FILE...` checks
+//! list-append histories of transactions (Elle-style); `jepsen-lite run`
+//! runs the key/value service under a nemesis and checks its history.
 //!
 //! Exit codes (Jepsen's): 0 when every history is linearizable (valid), 1
 //! when any is not, 2 when any is unknown (timed out) and none is not, 254
 //! for bad arguments, a file that cannot be read or parsed, or a run that
 //! could not be carried out.
 
+mod elle;
 mod run;
 
 use anyhow::{Context, Result};
@@ -55,6 +57,9 @@ enum Command {
     /// Run the key/value service under client load and a nemesis, record
     /// the history, check it and write a report.
     Run(run::RunArgs),
+    /// Check list-append histories (transactions) for strict
+    /// serializability with the Elle-style checker, naming each anomaly.
+    Elle(elle::ElleArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,6 +163,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => ExitCode::from(run_check(&args)),
         Command::Run(args) => ExitCode::from(run::run(&args)),
+        Command::Elle(args) => ExitCode::from(elle::run(&args)),
     }
 }
 

@@ -21,6 +21,9 @@ enum WorkloadArg {
     Kv,
     /// appends of unique values, and gets.
     Append,
+    /// transactions of reads and appends over several keys, checked for
+    /// strict serializability by the Elle-style checker.
+    ListAppend,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -107,9 +110,11 @@ pub struct RunArgs {
     /// Keys in use at once.
     #[arg(long, default_value_t = 4)]
     keys: usize,
-    /// Operations on a key before it is replaced by a fresh one.
-    #[arg(long, default_value_t = 300)]
-    ops_per_key: u64,
+    /// Operations on a key before it is replaced by a fresh one; for
+    /// list-append, appends to a key (Jepsen's max-writes-per-key)
+    /// [default: 300; list-append 32]
+    #[arg(long)]
+    ops_per_key: Option<u64>,
     /// After the final heal, how long to wait for the cluster to serve.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     recovery: Duration,
@@ -218,6 +223,7 @@ impl RunArgs {
                 WorkloadArg::Register => Workload::Register,
                 WorkloadArg::Kv => Workload::Kv,
                 WorkloadArg::Append => Workload::Append,
+                WorkloadArg::ListAppend => Workload::ListAppend,
             },
             nemesis: self.nemesis.0.clone(),
             seed,
@@ -226,7 +232,10 @@ impl RunArgs {
             nemesis_off: self.nemesis_off,
             op_timeout: self.op_timeout,
             keys: self.keys,
-            ops_per_key: self.ops_per_key,
+            ops_per_key: self.ops_per_key.unwrap_or(match self.workload {
+                WorkloadArg::ListAppend => jepsen_lite::harness::list_append::MAX_WRITES_PER_KEY,
+                _ => 300,
+            }),
             recovery: self.recovery,
             check_timeout: self.check_timeout,
             store: self.store.clone(),

@@ -88,6 +88,7 @@ impl ProcessClient {
                         swapped: o.swapped,
                         found: o.found,
                     }),
+                Op::Txn { ops } => client.txn(ops).await.map(Output::Txn),
                 other => Err(raft_kv::client::ClientError::BadRequest(format!(
                     "{other:?} has no counterpart in etcd's API"
                 ))),
@@ -130,7 +131,7 @@ fn invoke(shared: &Shared, process: u64, client: &mut ProcessClient, op: &Client
         why = Some(error);
     }
     if kind == Kind::Info {
-        lock(&shared.generator).indeterminate(&op.key);
+        lock(&shared.generator).indeterminate(op.key.as_deref());
     }
     let node = if answered { client.member() } else { None };
     shared.recorder.client(process, kind, op, value, why, node);
