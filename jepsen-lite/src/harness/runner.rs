@@ -60,6 +60,8 @@ pub struct Judgement {
     pub page: Option<String>,
     /// Lines for `jepsen.log`.
     pub log: Vec<String>,
+    /// The operation the checker could not linearize, for the timeline.
+    pub failing: Option<timeline::Failing>,
 }
 
 /// Runs `options` on its backend, judges the history and writes the
@@ -187,7 +189,9 @@ fn judge_with<M: Model>(
         let section = html::render_section(model, "history.jsonl", history, &result);
         html::render_page("jepsen-lite: linearizability", &[section])
     });
+    let failing = report.failure.as_ref().map(failing_of);
     Ok(Judgement {
+        failing,
         summary: CheckerSummary {
             validity,
             seconds,
@@ -197,6 +201,45 @@ fn judge_with<M: Model>(
         page,
         log,
     })
+}
+
+/// How many of the states the failing operation was tried against the
+/// timeline lists.
+const SHOWN_REJECTED_STATES: usize = 20;
+
+/// The failing operation of a report, as the timeline marks it.
+fn failing_of(failure: &crate::report::FailureReport) -> timeline::Failing {
+    let stuck = &failure.stuck;
+    let mut text = format!(
+        "{} (process {}, invoked at {:.6} s)\nstate when it could not be linearized: {}",
+        stuck.description,
+        stuck.process,
+        stuck.call as f64 / 1e9,
+        failure.state_at_stuck
+    );
+    let rejected = &failure.rejected_states;
+    if !rejected.is_empty() {
+        let states = if rejected.len() == 1 {
+            "state"
+        } else {
+            "states"
+        };
+        text.push_str(&format!("\ntried against {} {states}:", rejected.len()));
+        for state in rejected.iter().take(SHOWN_REJECTED_STATES) {
+            text.push_str(&format!("\n  {state}"));
+        }
+        if rejected.len() > SHOWN_REJECTED_STATES {
+            text.push_str(&format!(
+                "\n  … {} more in linearizability.html",
+                rejected.len() - SHOWN_REJECTED_STATES
+            ));
+        }
+    }
+    timeline::Failing {
+        process: stuck.process,
+        time: stuck.call,
+        text,
+    }
 }
 
 /// Writes every file of the report into `dir`; returns the results.
@@ -213,9 +256,24 @@ pub fn write_report(
     };
     write("history.jsonl", &event::to_jsonl(&run.events))?;
     let title = format!("{} (seed {})", options.test_name(), options.seed);
+    let mut links = vec![(
+        "latency.svg".to_string(),
+        "every operation's latency".to_string(),
+    )];
+    if judgement.page.is_some() {
+        links.push((
+            "linearizability.html".into(),
+            "the checker's account of the failure".into(),
+        ));
+    }
+    links.push(("results.json".into(), "the numbers".into()));
+    let extras = timeline::Extras {
+        failing: judgement.failing.clone(),
+        links,
+    };
     write(
         "timeline.html",
-        &timeline::render(&title, &run.events, &run.leaders),
+        &timeline::render_with(&title, &run.events, &run.leaders, &extras),
     )?;
     write("latency.svg", &latency::render(&run.events))?;
     if let Some(page) = &judgement.page {
