@@ -329,6 +329,7 @@ table.order tr.stuck td { background: #ffcdd2; font-weight: bold; }
 "#;
 
 const SCRIPT: &str = r#"
+window.addEventListener('error', function (e) { document.body.dataset.jsError = String(e.message || e); });
 document.querySelectorAll('svg').forEach(function (svg) {
   var ops = svg.querySelectorAll('g.op');
   ops.forEach(function (g) {
@@ -345,6 +346,8 @@ document.querySelectorAll('svg').forEach(function (svg) {
     });
   });
 });
+document.body.dataset.svgs = document.querySelectorAll('svg').length;
+document.body.dataset.rendered = 'ok';
 "#;
 
 /// A complete page around `sections` (from [`render_section`]).
