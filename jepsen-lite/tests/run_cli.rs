@@ -51,6 +51,8 @@ fn a_simulated_run_writes_its_report_and_exits_0() {
         "results.json",
         "timeline.html",
         "latency.svg",
+        "rate.svg",
+        "latency-quantiles.svg",
         "jepsen.log",
     ] {
         assert!(latest.join(file).is_file(), "{file} missing");

@@ -422,6 +422,9 @@ pub struct Results {
     /// How `availability` is computed, in one sentence
     /// ([`AVAILABILITY_DEFINITION`]).
     pub availability_definition: &'static str,
+    /// The report's plots: `latency.svg`, `rate.svg`,
+    /// `latency-quantiles.svg` (and `timeline.html` for the history).
+    pub plots: [&'static str; 4],
 }
 
 /// How availability is computed, as `results.json` says it.
@@ -534,6 +537,12 @@ pub fn results(options: &RunOptions, events: &[Event], checker: CheckerSummary) 
         no_fault: Availability::of(no_fault),
         checker,
         availability_definition: AVAILABILITY_DEFINITION,
+        plots: [
+            "timeline.html",
+            "latency.svg",
+            "rate.svg",
+            "latency-quantiles.svg",
+        ],
     }
 }
 

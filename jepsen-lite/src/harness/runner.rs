@@ -18,7 +18,7 @@ use crate::format::{self, Format, ModelKind, ParsedHistory};
 use crate::harness::event::{self, Event};
 use crate::harness::results::{self, CheckerSummary, Results, Validity};
 use crate::harness::{
-    Backend, BackendRun, Progress, RunOptions, Workload, latency, sim, threads, timeline,
+    Backend, BackendRun, Progress, RunOptions, Workload, latency, rate, sim, threads, timeline,
 };
 use crate::models::{Kv, Register};
 use crate::{CheckOptions, History, Model, Report, Verdict, check, html};
@@ -276,6 +276,11 @@ pub fn write_report(
         &timeline::render_with(&title, &run.events, &run.leaders, &extras),
     )?;
     write("latency.svg", &latency::render(&run.events))?;
+    write("rate.svg", &rate::render_rate(&run.events))?;
+    write(
+        "latency-quantiles.svg",
+        &rate::render_quantiles(&run.events),
+    )?;
     if let Some(page) = &judgement.page {
         write("linearizability.html", page)?;
     }
