@@ -29,8 +29,10 @@ pub mod rate;
 pub mod results;
 pub mod runner;
 pub mod sim;
+pub mod summary;
 pub mod threads;
 pub mod timeline;
+pub mod timeline_data;
 
 pub use event::{Event, Kind, Process, Window};
 pub use options::{Backend, NemesisKind, RunOptions, ServiceBug, Storage, Workload};

@@ -442,6 +442,8 @@ fn contains(window: &Window, time: u64) -> bool {
     window.start <= time && window.end.is_none_or(|end| time < end)
 }
 
+pub use crate::harness::summary::summary_lines;
+
 /// The results of a run: its options, its history and the checker's
 /// verdict on it.
 pub fn results(options: &RunOptions, events: &[Event], checker: CheckerSummary) -> Results {
@@ -546,113 +548,8 @@ pub fn results(options: &RunOptions, events: &[Event], checker: CheckerSummary) 
     }
 }
 
-fn percent(availability: Option<f64>) -> String {
-    availability.map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0))
-}
-
-fn latency_cell(p: Option<Percentiles>, pick: fn(&Percentiles) -> f64) -> String {
-    p.map_or_else(|| "-".into(), |p| format_latency(pick(&p)))
-}
-
-/// A latency in milliseconds, shortly: `0.42`, `12.3`, `1250`.
-fn format_latency(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{ms:.2}")
-    } else if ms < 100.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.0}")
-    }
-}
-
-const MAX_EXPLANATION_LINES: usize = 8;
-
-/// A one-screen summary for the terminal: operations and outcomes per
-/// function with their p50/p99 latency, availability outside faults and
-/// per fault kind, and the verdict.
-pub fn summary_lines(results: &Results) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{}: {} operations in {:.1} s",
-        results.test, results.total.counts.invoked, results.duration_s
-    )];
-    lines.push(format!(
-        "  {:<10} {:>8} {:>8} {:>6} {:>6} {:>10} {:>9} {:>9}",
-        "function", "invoked", "ok", "fail", "info", "incomplete", "p50 ms", "p99 ms"
-    ));
-    let row = |name: &str, stats: &OpStats| {
-        let c = &stats.counts;
-        format!(
-            "  {:<10} {:>8} {:>8} {:>6} {:>6} {:>10} {:>9} {:>9}",
-            name,
-            c.invoked,
-            c.ok,
-            c.fail,
-            c.info,
-            c.incomplete,
-            latency_cell(stats.latency_ms.ok, |p| p.p50),
-            latency_cell(stats.latency_ms.ok, |p| p.p99),
-        )
-    };
-    for (f, stats) in &results.functions {
-        lines.push(row(f, stats));
-    }
-    lines.push(row("total", &results.total));
-    lines.push("  (latencies of ok operations)".into());
-
-    lines.push(
-        "availability (ok / completed operations less CAS mismatches, by invocation time):".into(),
-    );
-    lines.push(format!(
-        "  {:<12} {:>7} of {:>7} counted",
-        "no fault",
-        percent(results.no_fault.availability),
-        results.no_fault.counts.counted()
-    ));
-    for (fault, summary) in &results.faults {
-        lines.push(format!(
-            "  {:<12} {:>7} of {:>7} counted, {} window{} ({:.1} s)",
-            fault,
-            percent(summary.ops.availability),
-            summary.ops.counts.counted(),
-            summary.windows,
-            if summary.windows == 1 { "" } else { "s" },
-            summary.seconds
-        ));
-    }
-
-    for fault in &results.never_fired {
-        lines.push(format!(
-            "WARNING: the {fault} fault never fired: this run did not test it (run longer, or shorten --nemesis-on/--nemesis-off)"
-        ));
-    }
-
-    let checker = &results.checker;
-    let mut verdict = format!(
-        "verdict: {} (checked in {:.2} s)",
-        checker.validity.label(),
-        checker.seconds
-    );
-    if let Some(page) = &checker.report_html {
-        verdict.push_str(&format!("; see {page}"));
-    }
-    lines.push(verdict);
-    if let Some(explanation) = &checker.explanation {
-        let all: Vec<&str> = explanation.lines().collect();
-        for line in all.iter().take(MAX_EXPLANATION_LINES) {
-            lines.push(format!("  {line}"));
-        }
-        if all.len() > MAX_EXPLANATION_LINES {
-            lines.push(format!(
-                "  … ({} more lines in results.json)",
-                all.len() - MAX_EXPLANATION_LINES
-            ));
-        }
-    }
-    lines
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::{Value as Json, json};
 
@@ -698,7 +595,7 @@ mod tests {
     /// | 0       | read  | 160     | ok at 170  |
     /// | 2       | write | 210     | never      |
     /// | 0       | cas   | 220     | ok at 230  |
-    fn history() -> Vec<Event> {
+    pub(crate) fn history() -> Vec<Event> {
         let mut events = vec![
             client(0, 0, Kind::Invoke, "read", 0),
             client(0, 1, Kind::Invoke, "write", 5),
@@ -726,7 +623,7 @@ mod tests {
         events
     }
 
-    fn checker(validity: Validity) -> CheckerSummary {
+    pub(crate) fn checker(validity: Validity) -> CheckerSummary {
         CheckerSummary {
             validity,
             seconds: 0.5,
@@ -937,30 +834,5 @@ mod tests {
         assert_eq!(json["no_fault"]["availability"], json!(1.0));
         assert_eq!(json["checker"]["validity"], json!(false));
         assert_eq!(json["options"]["nodes"], json!(5));
-    }
-
-    #[test]
-    fn the_summary_fits_on_a_screen() {
-        let mut summary = checker(Validity::Invalid);
-        summary.explanation = Some((0..20).map(|i| format!("line {i}\n")).collect());
-        summary.report_html = Some("linearizability.html".into());
-        let r = results(&RunOptions::default(), &history(), summary);
-        let lines = summary_lines(&r);
-        assert!(lines.len() <= 25, "{lines:#?}");
-        let text = lines.join("\n");
-        for needle in [
-            "read",
-            "write",
-            "cas",
-            "total",
-            "no fault",
-            "partition",
-            "33.3%",
-            "INVALID",
-            "linearizability.html",
-            "12 more lines",
-        ] {
-            assert!(text.contains(needle), "{needle} missing from\n{text}");
-        }
     }
 }
