@@ -158,6 +158,25 @@ fn html_for_a_linearizable_history_shows_the_order() {
 }
 
 #[test]
+fn html_says_why_partitions_were_not_decided() {
+    let text = std::fs::read_to_string(testdata().join("kv/c50-ok.txt")).unwrap();
+    let history = porcupine_kv::parse("c50-ok", &text).unwrap();
+    let options = CheckOptions {
+        timeout: Some(Duration::from_micros(1)),
+        threads: 1,
+        explain: true,
+    };
+    let result = check(&Kv, &history.operations, &options).unwrap();
+    let page = html::render_page(
+        "c50",
+        &[html::render_section(&Kv, "c50-ok", &history, &result)],
+    );
+    assert!(page.contains("not decided</b>"), "{page}");
+    assert!(page.contains("timeout ran out"));
+    assert!(page.contains("not a failure"));
+}
+
+#[test]
 fn a_tiny_timeout_yields_unknown() {
     let text = std::fs::read_to_string(testdata().join("kv/c50-ok.txt")).unwrap();
     let history = porcupine_kv::parse("c50-ok", &text).unwrap();
