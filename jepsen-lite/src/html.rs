@@ -170,6 +170,20 @@ pub fn render_section<M: Model>(
             partition.operations.len()
         );
         let placed = placement(model, history, &partition.outcome);
+        if let Some(stuck) = placed.stuck.and_then(|i| history.operations.get(i)) {
+            let ops: Vec<_> = partition
+                .operations
+                .iter()
+                .filter_map(|&i| history.operations.get(i))
+                .collect();
+            if let Some(reason) = model.diagnose(stuck, &ops) {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"diagnosis\"><b>Diagnosis:</b> {}</p>",
+                    escape(&reason)
+                );
+            }
+        }
         render_timeline(&mut out, model, history, &partition.operations, &placed);
         render_order(&mut out, model, history, &placed);
         out.push_str("</details>\n");
@@ -424,6 +438,7 @@ const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; }
 .meta { color: #666; margin: 0.2em 0 0.8em; }
+.diagnosis { background: #ffebee; border: 1px solid #e57373; padding: 0.4em 0.7em; border-radius: 4px; }
 .undecided { background: #fff8e1; border: 1px solid #ffe082; padding: 0.4em 0.7em; border-radius: 4px; }
 .verdict { padding: 0.1em 0.5em; border-radius: 4px; color: #fff; }
 .verdict.ok { background: #2e7d32; } .verdict.bad { background: #c62828; } .verdict.unknown { background: #ef6c00; }
