@@ -87,6 +87,8 @@ echo "== loading the pages in headless $browser"
 started=$(date +%s%N)
 check "$valid/timeline.html" "valid timeline.html" 'data-drawn="[1-9][0-9]*"' 'class="lane-label"' 'data-lanes="process"'
 check "$invalid/timeline.html" "invalid timeline.html" 'data-drawn="[1-9][0-9]*"' 'id="go-failing"' 'could not linearize'
+check "$invalid/timeline.html#lanes=key" "invalid timeline.html, lanes by key" 'data-lanes="key"' 'data-drawn="[1-9][0-9]*"' 'class="lane-label"[^>]*>key 0<'
+check "$valid/timeline.html#lanes=server" "valid timeline.html, lanes by server" 'data-lanes="server"' 'data-drawn="[1-9][0-9]*"' '>(server n[0-9]|\(no server\))<' 'href="rate.svg"' 'href="latency-quantiles.svg"'
 check "$invalid/linearizability.html" "invalid linearizability.html" 'data-svgs="[1-9][0-9]*"' 'class="op'
 check "$work/check.html" "check --html page" 'data-svgs="[1-9][0-9]*"'
 for svg in "$valid"/*.svg "$invalid"/*.svg; do
@@ -99,8 +101,8 @@ if [ -n "${SCREENSHOTS:-}" ]; then
   chrome --screenshot="$SCREENSHOTS/timeline-valid.png" "file://$valid/timeline.html" >/dev/null
   chrome --screenshot="$SCREENSHOTS/timeline-invalid.png" "file://$invalid/timeline.html" >/dev/null
   chrome --screenshot="$SCREENSHOTS/linearizability.png" "file://$invalid/linearizability.html" >/dev/null
-  for svg in "$invalid"/*.svg; do
-    chrome --screenshot="$SCREENSHOTS/$(basename "$svg" .svg).png" "file://$svg" >/dev/null
+  for svg in rate latency-quantiles; do
+    chrome --window-size=1200,520 --screenshot="$SCREENSHOTS/$svg.png" "file://$invalid/$svg.svg" >/dev/null
   done
   echo "== screenshots in $SCREENSHOTS"
 fi
@@ -109,4 +111,4 @@ if [ "$failures" -ne 0 ]; then
   echo "$failures failed"
   exit 1
 fi
-echo "browser-check: $((4 + $(ls "$valid"/*.svg "$invalid"/*.svg | wc -l))) passed, 0 failed"
+echo "browser-check: $((6 + $(ls "$valid"/*.svg "$invalid"/*.svg | wc -l))) passed, 0 failed"

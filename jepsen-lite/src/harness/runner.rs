@@ -256,10 +256,17 @@ pub fn write_report(
     };
     write("history.jsonl", &event::to_jsonl(&run.events))?;
     let title = format!("{} (seed {})", options.test_name(), options.seed);
-    let mut links = vec![(
-        "latency.svg".to_string(),
-        "every operation's latency".to_string(),
-    )];
+    let mut links = vec![
+        (
+            "latency.svg".to_string(),
+            "every operation's latency".to_string(),
+        ),
+        ("rate.svg".into(), "throughput by outcome".into()),
+        (
+            "latency-quantiles.svg".into(),
+            "latency quantiles over time".into(),
+        ),
+    ];
     if judgement.page.is_some() {
         links.push((
             "linearizability.html".into(),

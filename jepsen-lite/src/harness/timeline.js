@@ -199,7 +199,10 @@
   scroll.addEventListener('scroll', later);
   window.addEventListener('resize', later);
 
-  setMode('process');
+  // `timeline.html#lanes=key` (or `server`) opens with that grouping.
+  var asked = (/lanes=(process|key|server)/.exec(location.hash) || [])[1] || 'process';
+  document.querySelectorAll('input[name="lanes"]').forEach(function (input) { input.checked = input.value === asked; });
+  setMode(asked);
   ticks();
   if (failing) goToFailing();
   body.dataset.ops = ops.length;
