@@ -8,6 +8,10 @@
 //! cargo xtask test --quick    # without the real-time suites (lab 2A-2D, kvraft 3A/3B)
 //! cargo xtask test --list     # what would run, without running it
 //! ```
+//!
+//! Every suite is a cargo command but one: `bash
+//! jepsen-lite/tests/browser-check.sh`, jepsen-lite's pages in headless
+//! Chromium (installed from Debian's packages when missing).
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
