@@ -117,9 +117,47 @@ pub fn render_section<M: Model>(
         format_ms(result.elapsed.as_secs_f64() * 1e3),
     );
     let mut order: Vec<usize> = (0..result.partitions.len()).collect();
+    order.sort_by(|&a, &b| partition_order(&result.partitions[a].name, &result.partitions[b].name));
     if let Some(f) = result.failed_partition {
         order.retain(|&p| p != f);
         order.insert(0, f);
+    }
+    // Partitions the search never decided carry no linearization: one
+    // line for them all, saying why, instead of a timeline each.
+    let undecided: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&p| {
+            matches!(
+                result.partitions[p].outcome,
+                PartitionOutcome::Cancelled | PartitionOutcome::TimedOut
+            )
+        })
+        .collect();
+    order.retain(|p| !undecided.contains(p));
+    if !undecided.is_empty() {
+        let failed = result
+            .failed_partition
+            .map(|f| result.partitions[f].name.as_str());
+        let names: Vec<String> = undecided
+            .iter()
+            .map(|&p| {
+                let partition = &result.partitions[p];
+                format!(
+                    "{} ({} ops, {})",
+                    partition.name,
+                    partition.operations.len(),
+                    crate::report::outcome_name(&partition.outcome)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<div class=\"undecided\"><b>{} partition(s) not decided</b>: {} Their operations are not drawn.<details><summary>which</summary>{}</details></div>",
+            undecided.len(),
+            undecided_reason(failed, &result.partitions, &undecided),
+            escape(&names.join(", "))
+        );
     }
     for (n, &p) in order.iter().enumerate() {
         let partition = &result.partitions[p];
@@ -132,12 +170,98 @@ pub fn render_section<M: Model>(
             partition.operations.len()
         );
         let placed = placement(model, history, &partition.outcome);
+        if let Some(stuck) = placed.stuck.and_then(|i| history.operations.get(i)) {
+            let ops: Vec<_> = partition
+                .operations
+                .iter()
+                .filter_map(|&i| history.operations.get(i))
+                .collect();
+            if let Some(reason) = model.diagnose(stuck, &ops) {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"diagnosis\"><b>Diagnosis:</b> {}</p>",
+                    escape(&reason)
+                );
+            }
+        }
         render_timeline(&mut out, model, history, &partition.operations, &placed);
         render_order(&mut out, model, history, &placed);
         out.push_str("</details>\n");
     }
     out.push_str("</section>\n");
     out
+}
+
+/// Partitions in the order of their names, numbers compared as numbers
+/// (`key "2"` before `key "10"`).
+fn partition_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(u8, u128, &str)> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if digits > 0 {
+                let (d, tail) = rest.split_at(digits);
+                out.push((0, d.parse().unwrap_or(u128::MAX), d));
+                rest = tail;
+            } else {
+                let other = rest
+                    .find(|c: char| c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                let (t, tail) = rest.split_at(other);
+                out.push((1, 0, t));
+                rest = tail;
+            }
+        }
+        out
+    }
+    parts(a).cmp(&parts(b))
+}
+
+/// Why partitions were not decided (escaped HTML).
+fn undecided_reason<S>(
+    failed: Option<&str>,
+    partitions: &[crate::check::PartitionResult<S>],
+    undecided: &[usize],
+) -> String {
+    let cancelled = undecided
+        .iter()
+        .any(|&p| matches!(partitions[p].outcome, PartitionOutcome::Cancelled));
+    let timed_out = undecided
+        .iter()
+        .any(|&p| matches!(partitions[p].outcome, PartitionOutcome::TimedOut));
+    let mut why = String::new();
+    if cancelled {
+        match failed {
+            Some(name) => {
+                let _ = write!(
+                    why,
+                    "the checker stops every other partition as soon as one is found not linearizable, and {} was;",
+                    escape(name)
+                );
+            }
+            None => why.push_str("the checker stopped them when it gave up;"),
+        }
+    }
+    if timed_out {
+        why.push_str(" the checker's timeout ran out before they were decided;");
+    }
+    why.push_str(" their verdict is unknown, not a failure.");
+    why
+}
+
+/// A history time for people: seconds with microseconds (`2.601925 s`)
+/// for nanosecond clocks, the raw value for small logical clocks.
+fn human_time(t: u64) -> String {
+    if t == OPEN {
+        "open".into()
+    } else if t >= 1_000_000 {
+        format!("{:.6} s", t as f64 / 1e9)
+    } else {
+        DisplayTime(t).to_string()
+    }
 }
 
 fn render_timeline<M: Model>(
@@ -207,9 +331,16 @@ fn render_timeline<M: Model>(
         let mut tip = format!(
             "{description}\nprocess {} · call {} · return {}",
             op.client,
-            DisplayTime(op.call),
-            DisplayTime(op.return_time)
+            human_time(op.call),
+            human_time(op.return_time)
         );
+        if op.return_time != OPEN && op.call >= 1_000_000 {
+            let _ = write!(
+                tip,
+                " · took {}",
+                format_ms(op.return_time.saturating_sub(op.call) as f64 / 1e6)
+            );
+        }
         if let Some(lines) = op.source {
             let _ = write!(tip, " · line {}", lines.invoke);
             if let Some(c) = lines.complete {
@@ -307,6 +438,8 @@ const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; }
 .meta { color: #666; margin: 0.2em 0 0.8em; }
+.diagnosis { background: #ffebee; border: 1px solid #e57373; padding: 0.4em 0.7em; border-radius: 4px; }
+.undecided { background: #fff8e1; border: 1px solid #ffe082; padding: 0.4em 0.7em; border-radius: 4px; }
 .verdict { padding: 0.1em 0.5em; border-radius: 4px; color: #fff; }
 .verdict.ok { background: #2e7d32; } .verdict.bad { background: #c62828; } .verdict.unknown { background: #ef6c00; }
 details.partition { margin: 0.6em 0; border: 1px solid #ddd; border-radius: 6px; padding: 0.4em 0.8em; }
@@ -329,6 +462,7 @@ table.order tr.stuck td { background: #ffcdd2; font-weight: bold; }
 "#;
 
 const SCRIPT: &str = r#"
+window.addEventListener('error', function (e) { document.body.dataset.jsError = String(e.message || e); });
 document.querySelectorAll('svg').forEach(function (svg) {
   var ops = svg.querySelectorAll('g.op');
   ops.forEach(function (g) {
@@ -345,6 +479,8 @@ document.querySelectorAll('svg').forEach(function (svg) {
     });
   });
 });
+document.body.dataset.svgs = document.querySelectorAll('svg').length;
+document.body.dataset.rendered = 'ok';
 "#;
 
 /// A complete page around `sections` (from [`render_section`]).
@@ -361,4 +497,39 @@ pub fn render_page(title: &str, sections: &[String]) -> String {
     }
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_sort_numbers_as_numbers() {
+        let mut names = vec![
+            "key \"10\"",
+            "key \"2\"",
+            "key \"0\"",
+            "key \"b\"",
+            "key \"1\"",
+        ];
+        names.sort_by(|a, b| partition_order(a, b));
+        assert_eq!(
+            names,
+            vec![
+                "key \"0\"",
+                "key \"1\"",
+                "key \"2\"",
+                "key \"10\"",
+                "key \"b\""
+            ]
+        );
+    }
+
+    #[test]
+    fn times_are_for_people() {
+        assert_eq!(human_time(2_601_925_000), "2.601925 s");
+        assert_eq!(human_time(OPEN), "open");
+        // Small logical clocks stay as they are.
+        assert_eq!(human_time(17), "17");
+    }
 }

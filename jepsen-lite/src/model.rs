@@ -75,4 +75,16 @@ pub trait Model: Sync {
 
     /// A human-readable description of a state.
     fn describe_state(&self, state: &Self::State) -> String;
+
+    /// A plain reason why `stuck` can never be linearized among `ops`
+    /// (its partition's operations), when the model knows one: e.g. a
+    /// read of a value no operation wrote. `None` by default.
+    fn diagnose(
+        &self,
+        stuck: &Operation<Self::Input, Self::Output>,
+        ops: &[&Operation<Self::Input, Self::Output>],
+    ) -> Option<String> {
+        let _ = (stuck, ops);
+        None
+    }
 }

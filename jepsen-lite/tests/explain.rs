@@ -158,6 +158,49 @@ fn html_for_a_linearizable_history_shows_the_order() {
 }
 
 #[test]
+fn html_diagnoses_a_read_of_a_value_never_written() {
+    let mut history = quiz();
+    history.operations[2] = op(1, RegisterOp::Read, RegisterOutput::Read(Some(99)), 10, 30);
+    let result = check(&Register, &history.operations, &CheckOptions::default()).unwrap();
+    assert_eq!(result.verdict, Verdict::NotLinearizable);
+    let page = html::render_page(
+        "t",
+        &[html::render_section(&Register, "h", &history, &result)],
+    );
+    assert!(
+        page.contains("<b>Diagnosis:</b> value 99 was never written"),
+        "{page}"
+    );
+    // The quiz's failure (a read of 0 after 200 was read) is no such case.
+    let history = quiz();
+    let result = check(&Register, &history.operations, &CheckOptions::default()).unwrap();
+    let page = html::render_page(
+        "t",
+        &[html::render_section(&Register, "h", &history, &result)],
+    );
+    assert!(!page.contains("Diagnosis:"));
+}
+
+#[test]
+fn html_says_why_partitions_were_not_decided() {
+    let text = std::fs::read_to_string(testdata().join("kv/c50-ok.txt")).unwrap();
+    let history = porcupine_kv::parse("c50-ok", &text).unwrap();
+    let options = CheckOptions {
+        timeout: Some(Duration::from_micros(1)),
+        threads: 1,
+        explain: true,
+    };
+    let result = check(&Kv, &history.operations, &options).unwrap();
+    let page = html::render_page(
+        "c50",
+        &[html::render_section(&Kv, "c50-ok", &history, &result)],
+    );
+    assert!(page.contains("not decided</b>"), "{page}");
+    assert!(page.contains("timeout ran out"));
+    assert!(page.contains("not a failure"));
+}
+
+#[test]
 fn a_tiny_timeout_yields_unknown() {
     let text = std::fs::read_to_string(testdata().join("kv/c50-ok.txt")).unwrap();
     let history = porcupine_kv::parse("c50-ok", &text).unwrap();

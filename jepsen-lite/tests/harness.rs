@@ -65,6 +65,8 @@ fn run_valid(options: &RunOptions) {
         "results.json",
         "timeline.html",
         "latency.svg",
+        "rate.svg",
+        "latency-quantiles.svg",
         "jepsen.log",
     ] {
         assert!(

@@ -51,10 +51,20 @@ fn a_simulated_run_writes_its_report_and_exits_0() {
         "results.json",
         "timeline.html",
         "latency.svg",
+        "rate.svg",
+        "latency-quantiles.svg",
         "jepsen.log",
     ] {
         assert!(latest.join(file).is_file(), "{file} missing");
     }
+    // The timeline links the plots, and results.json lists them.
+    let timeline = std::fs::read_to_string(latest.join("timeline.html")).unwrap();
+    for plot in ["latency.svg", "rate.svg", "latency-quantiles.svg"] {
+        assert!(timeline.contains(&format!("href=\"{plot}\"")), "{plot}");
+    }
+    let results = std::fs::read_to_string(latest.join("results.json")).unwrap();
+    assert!(results.contains("\"latency-quantiles.svg\""));
+    assert!(results.contains("\"availability_definition\""));
     // The history is checkable on its own by `jepsen-lite check`.
     let check = Command::new(env!("CARGO_BIN_EXE_jepsen-lite"))
         .args(["check", "--format", "jsonl", "--model", "register"])

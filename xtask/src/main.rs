@@ -8,6 +8,10 @@
 //! cargo xtask test --quick    # without the real-time suites (lab 2A-2D, kvraft 3A/3B)
 //! cargo xtask test --list     # what would run, without running it
 //! ```
+//!
+//! Every suite is a cargo command but one: `bash
+//! jepsen-lite/tests/browser-check.sh`, jepsen-lite's pages in headless
+//! Chromium (installed from Debian's packages when missing).
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -39,9 +43,11 @@ enum Task {
     },
 }
 
-/// One suite: a cargo command line, its environment, and what it checks.
+/// One suite: a command line (cargo's, unless `program` names another),
+/// its environment, and what it checks.
 struct Suite {
     about: &'static str,
+    program: Option<&'static str>,
     args: Vec<String>,
     env: Vec<(&'static str, &'static str)>,
 }
@@ -49,6 +55,7 @@ struct Suite {
 fn suite(about: &'static str, args: &[&str]) -> Suite {
     Suite {
         about,
+        program: None,
         args: args.iter().map(ToString::to_string).collect(),
         env: Vec::new(),
     }
@@ -64,7 +71,12 @@ impl Suite {
     /// The command line as a shell would take it.
     fn command_line(&self) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        format!("{}cargo {}", env.concat(), self.args.join(" "))
+        format!(
+            "{}{} {}",
+            env.concat(),
+            self.program.unwrap_or("cargo"),
+            self.args.join(" ")
+        )
     }
 }
 
@@ -112,6 +124,7 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
         }
         suites.push(Suite {
             about: "the root package without the lab and kvraft suites",
+            program: None,
             args,
             env: Vec::new(),
         });
@@ -232,6 +245,12 @@ fn suites(root: &Path, quick: bool) -> Result<Vec<Suite>> {
                 "--no-default-features",
             ],
         ),
+        Suite {
+            about: "jepsen-lite's pages render in headless Chromium (installed from Debian's packages if missing): a valid and an invalid run's timeline, the linearizability pages, the plots",
+            program: Some("bash"),
+            args: vec!["jepsen-lite/tests/browser-check.sh".into()],
+            env: Vec::new(),
+        },
     ]);
     Ok(suites)
 }
@@ -265,7 +284,7 @@ fn test(quick: bool, list: bool) -> Result<()> {
             s.about
         );
         let begun = Instant::now();
-        let mut command = Command::new(&cargo);
+        let mut command = Command::new(s.program.unwrap_or(&cargo));
         // A full run builds each crate once per profile and feature set;
         // incremental caches would only double its disk use (they outgrew
         // a CI disk once). A caller's own setting wins.
@@ -277,7 +296,7 @@ fn test(quick: bool, list: bool) -> Result<()> {
             .envs(s.env.iter().copied())
             .current_dir(&root)
             .status()
-            .with_context(|| format!("starting cargo {}", s.args.join(" ")))?;
+            .with_context(|| format!("starting {}", s.command_line()))?;
         times.push((s, begun.elapsed()));
         if !status.success() {
             bail!(

@@ -11,8 +11,9 @@
 //! - [`threads`]: the thread runtime over the emulated network, in real
 //!   time; [`sim`]: the seeded simulator, in virtual time; [`process`]:
 //!   real `raft-kv` processes behind per-link TCP [`proxy`]s.
-//! - [`results`], [`timeline`], [`latency`]: `results.json`,
-//!   `timeline.html`, `latency.svg`.
+//! - [`results`], [`timeline`], [`latency`], [`rate`]: `results.json`,
+//!   `timeline.html`, `latency.svg`, `rate.svg` and
+//!   `latency-quantiles.svg`.
 //! - [`runner`]: one run from start to verdict, and the store directory.
 
 pub mod event;
@@ -25,11 +26,14 @@ pub mod options;
 #[cfg(feature = "process")]
 pub mod process;
 pub mod proxy;
+pub mod rate;
 pub mod results;
 pub mod runner;
 pub mod sim;
+pub mod summary;
 pub mod threads;
 pub mod timeline;
+pub mod timeline_data;
 
 pub use event::{Event, Kind, Process, Window};
 pub use options::{Backend, NemesisKind, RunOptions, ServiceBug, Storage, Workload};

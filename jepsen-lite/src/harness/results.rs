@@ -19,9 +19,14 @@
 //! - An operation belongs to the nemesis windows its *invocation* falls in
 //!   (from the window's start, inclusive, to its stop, exclusive; a window
 //!   never stopped runs to the end of the history), and to "no fault" when
-//!   it falls in none. Availability is `answered / (ok + fail + info)` over the
-//!   operations invoked there: operations that never completed are left
-//!   out, as nothing is known of them.
+//!   it falls in none. Availability is `ok / (ok + fail + info - cas
+//!   mismatches)` over the operations invoked there: a CAS that found
+//!   another value (a `fail` with error `found …`) is a definite answer
+//!   from a working system that says nothing about availability either
+//!   way, so it is left out of both sides (and counted apart, as
+//!   `cas_mismatch`); every other `fail` (a timed-out read) and every
+//!   `info` counts against it. Operations that never completed are left
+//!   out too, as nothing is known of them.
 
 use crate::check::Verdict;
 use crate::harness::event::{self, Event, Kind, Process, Window};
@@ -142,17 +147,16 @@ impl OpRecord<'_> {
         }
     }
 
-    /// True if the service answered: `ok`, or `fail` without a timeout
-    /// (`error` other than `timeout`).
-    pub fn answered(&self) -> bool {
-        match self.outcome() {
-            Outcome::Ok => true,
-            Outcome::Fail => self
+    /// True for an expected failure: a CAS that found another value
+    /// (`fail` of a `cas` whose error is `found …`), a definite answer
+    /// from a working system rather than a sign of unavailability.
+    pub fn cas_mismatch(&self) -> bool {
+        self.outcome() == Outcome::Fail
+            && self.f() == "cas"
+            && self
                 .completion
                 .and_then(|c| c.error.as_deref())
-                .is_none_or(|e| !e.starts_with("timeout")),
-            Outcome::Info | Outcome::Incomplete => false,
-        }
+                .is_some_and(|e| e.starts_with("found "))
     }
 
     /// When it was invoked, in nanoseconds.
@@ -209,9 +213,9 @@ pub struct OpCounts {
     pub info: u64,
     /// Never completed.
     pub incomplete: u64,
-    /// Answered by the service: `ok`, or a `fail` that is an answer (a CAS
-    /// that found another value), not a timeout.
-    pub answered: u64,
+    /// Of the `fail`s, the CASes that found another value: expected
+    /// answers, left out of availability.
+    pub cas_mismatch: u64,
 }
 
 impl OpCounts {
@@ -226,11 +230,11 @@ impl OpCounts {
         }
     }
 
-    /// Counts one more operation, and whether the service answered it.
+    /// Counts one more operation, and whether it was a CAS mismatch.
     pub fn record(&mut self, op: &OpRecord<'_>) {
         self.add(op.outcome());
-        if op.answered() {
-            self.answered += 1;
+        if op.cas_mismatch() {
+            self.cas_mismatch += 1;
         }
     }
 
@@ -239,13 +243,20 @@ impl OpCounts {
         self.ok + self.fail + self.info
     }
 
-    /// `answered / completed`, or `None` when nothing completed: the
-    /// share of operations the service answered (a CAS that found another
-    /// value was answered; a timeout was not).
+    /// The operations availability counts: those completed, less the CAS
+    /// mismatches.
+    pub fn counted(&self) -> u64 {
+        self.completed().saturating_sub(self.cas_mismatch)
+    }
+
+    /// `ok / (completed - cas_mismatch)`, or `None` when that is zero:
+    /// the share of the operations that could tell that succeeded (a CAS
+    /// that found another value tells nothing and is left out; a timeout,
+    /// a timed-out read's `fail` and an `info` count against).
     pub fn availability(&self) -> Option<f64> {
-        match self.completed() {
+        match self.counted() {
             0 => None,
-            n => Some(self.answered as f64 / n as f64),
+            n => Some(self.ok as f64 / n as f64),
         }
     }
 }
@@ -335,8 +346,9 @@ pub struct Availability {
     /// By outcome.
     #[serde(flatten)]
     pub counts: OpCounts,
-    /// `answered / (ok + fail + info)`, answered being `ok` or a `fail` that
-    /// is not a timeout (`null`: nothing completed).
+    /// `ok / (ok + fail + info - cas_mismatch)`: CASes that found another
+    /// value are answers that tell nothing of availability, and are left
+    /// out (`null`: nothing else completed).
     pub availability: Option<f64>,
 }
 
@@ -407,7 +419,16 @@ pub struct Results {
     pub no_fault: Availability,
     /// What the checker said.
     pub checker: CheckerSummary,
+    /// How `availability` is computed, in one sentence
+    /// ([`AVAILABILITY_DEFINITION`]).
+    pub availability_definition: &'static str,
+    /// The report's plots: `latency.svg`, `rate.svg`,
+    /// `latency-quantiles.svg` (and `timeline.html` for the history).
+    pub plots: [&'static str; 4],
 }
+
+/// How availability is computed, as `results.json` says it.
+pub const AVAILABILITY_DEFINITION: &str = "availability = ok / (ok + fail + info - cas_mismatch) over the operations invoked in the stretch of time: a CAS that found another value is a definite answer from a working system and is left out of both sides, while timeouts (info, or a timed-out read's fail) count as unavailable; operations that never completed are left out.";
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
@@ -420,6 +441,8 @@ fn seconds(ns: u64) -> f64 {
 fn contains(window: &Window, time: u64) -> bool {
     window.start <= time && window.end.is_none_or(|end| time < end)
 }
+
+pub use crate::harness::summary::summary_lines;
 
 /// The results of a run: its options, its history and the checker's
 /// verdict on it.
@@ -515,114 +538,18 @@ pub fn results(options: &RunOptions, events: &[Event], checker: CheckerSummary) 
             .collect(),
         no_fault: Availability::of(no_fault),
         checker,
+        availability_definition: AVAILABILITY_DEFINITION,
+        plots: [
+            "timeline.html",
+            "latency.svg",
+            "rate.svg",
+            "latency-quantiles.svg",
+        ],
     }
-}
-
-fn percent(availability: Option<f64>) -> String {
-    availability.map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0))
-}
-
-fn latency_cell(p: Option<Percentiles>, pick: fn(&Percentiles) -> f64) -> String {
-    p.map_or_else(|| "-".into(), |p| format_latency(pick(&p)))
-}
-
-/// A latency in milliseconds, shortly: `0.42`, `12.3`, `1250`.
-fn format_latency(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{ms:.2}")
-    } else if ms < 100.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.0}")
-    }
-}
-
-const MAX_EXPLANATION_LINES: usize = 8;
-
-/// A one-screen summary for the terminal: operations and outcomes per
-/// function with their p50/p99 latency, availability outside faults and
-/// per fault kind, and the verdict.
-pub fn summary_lines(results: &Results) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{}: {} operations in {:.1} s",
-        results.test, results.total.counts.invoked, results.duration_s
-    )];
-    lines.push(format!(
-        "  {:<10} {:>8} {:>8} {:>6} {:>6} {:>10} {:>9} {:>9}",
-        "function", "invoked", "ok", "fail", "info", "incomplete", "p50 ms", "p99 ms"
-    ));
-    let row = |name: &str, stats: &OpStats| {
-        let c = &stats.counts;
-        format!(
-            "  {:<10} {:>8} {:>8} {:>6} {:>6} {:>10} {:>9} {:>9}",
-            name,
-            c.invoked,
-            c.ok,
-            c.fail,
-            c.info,
-            c.incomplete,
-            latency_cell(stats.latency_ms.ok, |p| p.p50),
-            latency_cell(stats.latency_ms.ok, |p| p.p99),
-        )
-    };
-    for (f, stats) in &results.functions {
-        lines.push(row(f, stats));
-    }
-    lines.push(row("total", &results.total));
-    lines.push("  (latencies of ok operations)".into());
-
-    lines.push("availability (answered / completed, by invocation time):".into());
-    lines.push(format!(
-        "  {:<12} {:>7} of {:>7} completed",
-        "no fault",
-        percent(results.no_fault.availability),
-        results.no_fault.counts.completed()
-    ));
-    for (fault, summary) in &results.faults {
-        lines.push(format!(
-            "  {:<12} {:>7} of {:>7} completed, {} window{} ({:.1} s)",
-            fault,
-            percent(summary.ops.availability),
-            summary.ops.counts.completed(),
-            summary.windows,
-            if summary.windows == 1 { "" } else { "s" },
-            summary.seconds
-        ));
-    }
-
-    for fault in &results.never_fired {
-        lines.push(format!(
-            "WARNING: the {fault} fault never fired: this run did not test it (run longer, or shorten --nemesis-on/--nemesis-off)"
-        ));
-    }
-
-    let checker = &results.checker;
-    let mut verdict = format!(
-        "verdict: {} (checked in {:.2} s)",
-        checker.validity.label(),
-        checker.seconds
-    );
-    if let Some(page) = &checker.report_html {
-        verdict.push_str(&format!("; see {page}"));
-    }
-    lines.push(verdict);
-    if let Some(explanation) = &checker.explanation {
-        let all: Vec<&str> = explanation.lines().collect();
-        for line in all.iter().take(MAX_EXPLANATION_LINES) {
-            lines.push(format!("  {line}"));
-        }
-        if all.len() > MAX_EXPLANATION_LINES {
-            lines.push(format!(
-                "  … ({} more lines in results.json)",
-                all.len() - MAX_EXPLANATION_LINES
-            ));
-        }
-    }
-    lines
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::{Value as Json, json};
 
@@ -668,7 +595,7 @@ mod tests {
     /// | 0       | read  | 160     | ok at 170  |
     /// | 2       | write | 210     | never      |
     /// | 0       | cas   | 220     | ok at 230  |
-    fn history() -> Vec<Event> {
+    pub(crate) fn history() -> Vec<Event> {
         let mut events = vec![
             client(0, 0, Kind::Invoke, "read", 0),
             client(0, 1, Kind::Invoke, "write", 5),
@@ -696,7 +623,7 @@ mod tests {
         events
     }
 
-    fn checker(validity: Validity) -> CheckerSummary {
+    pub(crate) fn checker(validity: Validity) -> CheckerSummary {
         CheckerSummary {
             validity,
             seconds: 0.5,
@@ -800,18 +727,34 @@ mod tests {
     }
 
     #[test]
-    fn a_cas_that_found_another_value_was_answered() {
+    fn a_cas_that_found_another_value_is_left_out_of_availability() {
         let mut events = history();
         // The cas at 220 fails with an answer, not a timeout.
         events[16].kind = Kind::Fail;
         events[16].error = Some("found 3".into());
         let r = results(&RunOptions::default(), &events, checker(Validity::Valid));
         let c = r.no_fault.counts;
-        assert_eq!((c.ok, c.fail, c.answered), (3, 1, 4));
+        assert_eq!((c.ok, c.fail, c.cas_mismatch), (3, 1, 1));
+        // 3 ok of 4 completed, the mismatch left out: 3 / 3.
         assert_eq!(r.no_fault.availability, Some(1.0));
-        // A timed-out read was not answered.
+        // A timed-out read is no mismatch: it counts against.
         let w = &r.windows[0];
-        assert_eq!(w.ops.counts.answered, 1);
+        assert_eq!(w.ops.counts.cas_mismatch, 0);
+        assert_eq!(w.ops.availability, Some(1.0 / 3.0));
+        // A cas that timed out (fail without `found`) counts against too.
+        events[16].error = Some("timeout".into());
+        let r = results(&RunOptions::default(), &events, checker(Validity::Valid));
+        assert_eq!(r.no_fault.counts.cas_mismatch, 0);
+        assert_eq!(r.no_fault.availability, Some(3.0 / 4.0));
+        // Only mismatches completed: nothing tells, no number.
+        let only = OpCounts {
+            invoked: 2,
+            fail: 2,
+            cas_mismatch: 2,
+            ..OpCounts::default()
+        };
+        assert_eq!(only.availability(), None);
+        assert!(r.availability_definition.contains("left out"));
     }
 
     #[test]
@@ -891,30 +834,5 @@ mod tests {
         assert_eq!(json["no_fault"]["availability"], json!(1.0));
         assert_eq!(json["checker"]["validity"], json!(false));
         assert_eq!(json["options"]["nodes"], json!(5));
-    }
-
-    #[test]
-    fn the_summary_fits_on_a_screen() {
-        let mut summary = checker(Validity::Invalid);
-        summary.explanation = Some((0..20).map(|i| format!("line {i}\n")).collect());
-        summary.report_html = Some("linearizability.html".into());
-        let r = results(&RunOptions::default(), &history(), summary);
-        let lines = summary_lines(&r);
-        assert!(lines.len() <= 25, "{lines:#?}");
-        let text = lines.join("\n");
-        for needle in [
-            "read",
-            "write",
-            "cas",
-            "total",
-            "no fault",
-            "partition",
-            "33.3%",
-            "INVALID",
-            "linearizability.html",
-            "12 more lines",
-        ] {
-            assert!(text.contains(needle), "{needle} missing from\n{text}");
-        }
     }
 }

@@ -19,7 +19,7 @@ use crate::format::{self, Format, ModelKind, ParsedHistory};
 use crate::harness::event::{self, Event};
 use crate::harness::results::{self, CheckerSummary, Results, Validity};
 use crate::harness::{
-    Backend, BackendRun, Progress, RunOptions, Workload, latency, sim, threads, timeline,
+    Backend, BackendRun, Progress, RunOptions, Workload, latency, rate, sim, threads, timeline,
 };
 use crate::models::{Kv, Register};
 use crate::{CheckOptions, History, Model, Report, Verdict, check, html};
@@ -63,6 +63,8 @@ pub struct Judgement {
     pub log: Vec<String>,
     /// More files of the checker's (name, contents), e.g. `elle.json`.
     pub files: Vec<(&'static str, String)>,
+    /// The operation the checker could not linearize, for the timeline.
+    pub failing: Option<timeline::Failing>,
 }
 
 /// Runs `options` on its backend, judges the history and writes the
@@ -191,7 +193,9 @@ fn judge_with<M: Model>(
         let section = html::render_section(model, "history.jsonl", history, &result);
         html::render_page("jepsen-lite: linearizability", &[section])
     });
+    let failing = report.failure.as_ref().map(failing_of);
     Ok(Judgement {
+        failing,
         summary: CheckerSummary {
             validity,
             seconds,
@@ -235,6 +239,63 @@ fn judge_list_append(text: &str) -> Result<Judgement> {
         page: None,
         log,
         files: vec![("elle.json", json + "\n")],
+        failing: elle_failing(&txns, &report),
+    })
+}
+
+/// How many of the states the failing operation was tried against the
+/// timeline lists.
+const SHOWN_REJECTED_STATES: usize = 20;
+
+/// The failing operation of a report, as the timeline marks it.
+fn failing_of(failure: &crate::report::FailureReport) -> timeline::Failing {
+    let stuck = &failure.stuck;
+    let mut text = format!(
+        "{} (process {}, invoked at {:.6} s)\nstate when it could not be linearized: {}",
+        stuck.description,
+        stuck.process,
+        stuck.call as f64 / 1e9,
+        failure.state_at_stuck
+    );
+    let rejected = &failure.rejected_states;
+    if !rejected.is_empty() {
+        let states = if rejected.len() == 1 {
+            "state"
+        } else {
+            "states"
+        };
+        text.push_str(&format!("\ntried against {} {states}:", rejected.len()));
+        for state in rejected.iter().take(SHOWN_REJECTED_STATES) {
+            text.push_str(&format!("\n  {state}"));
+        }
+        if rejected.len() > SHOWN_REJECTED_STATES {
+            text.push_str(&format!(
+                "\n  … {} more in linearizability.html",
+                rejected.len() - SHOWN_REJECTED_STATES
+            ));
+        }
+    }
+    timeline::Failing {
+        process: stuck.process,
+        time: stuck.call,
+        text,
+    }
+}
+
+/// The first transaction of the first anomaly found, for the timeline to
+/// mark and centre on, with the anomaly in words.
+fn elle_failing(txns: &[elle::Txn], report: &elle::ElleReport) -> Option<timeline::Failing> {
+    let anomaly = report.anomalies.first()?;
+    let first = *anomaly.txns.first()?;
+    let txn = txns.iter().find(|t| t.index == first)?;
+    Some(timeline::Failing {
+        process: txn.process,
+        time: txn.invoke_ns,
+        text: format!(
+            "{}: {}",
+            anomaly.kind.name(),
+            anomaly.explanation.join("; ")
+        ),
     })
 }
 
@@ -252,11 +313,38 @@ pub fn write_report(
     };
     write("history.jsonl", &event::to_jsonl(&run.events))?;
     let title = format!("{} (seed {})", options.test_name(), options.seed);
+    let mut links = vec![
+        (
+            "latency.svg".to_string(),
+            "every operation's latency".to_string(),
+        ),
+        ("rate.svg".into(), "throughput by outcome".into()),
+        (
+            "latency-quantiles.svg".into(),
+            "latency quantiles over time".into(),
+        ),
+    ];
+    if judgement.page.is_some() {
+        links.push((
+            "linearizability.html".into(),
+            "the checker's account of the failure".into(),
+        ));
+    }
+    links.push(("results.json".into(), "the numbers".into()));
+    let extras = timeline::Extras {
+        failing: judgement.failing.clone(),
+        links,
+    };
     write(
         "timeline.html",
-        &timeline::render(&title, &run.events, &run.leaders),
+        &timeline::render_with(&title, &run.events, &run.leaders, &extras),
     )?;
     write("latency.svg", &latency::render(&run.events))?;
+    write("rate.svg", &rate::render_rate(&run.events))?;
+    write(
+        "latency-quantiles.svg",
+        &rate::render_quantiles(&run.events),
+    )?;
     if let Some(page) = &judgement.page {
         write("linearizability.html", page)?;
     }

@@ -11,27 +11,37 @@
 //!   retires and its client continues as a new process. So that the page
 //!   has about one lane per client rather than one per process, a process
 //!   takes the first lane free when it starts (the lane's label names
-//!   every process it held).
-//! - Size: only the first [`MAX_OPS`] operations (in order of invocation)
-//!   are drawn, and the chart then ends where the first omitted one began;
-//!   a note says how many were left out. The counts cover everything.
-//! - Everything is inline: CSS, and a few lines of JavaScript to zoom the
-//!   time axis (the page reads fine without them). All user data is
-//!   escaped.
+//!   every process it held). A toggle regroups the operations by key, or by
+//!   the server that answered (the `node` of the completion), packing each
+//!   group into as many rows as its overlapping operations need.
+//! - Every operation is reachable: they are embedded as one compact JSON
+//!   array (`#ops-data`, described at [`ops_json`]) and a script draws only
+//!   those in the visible time window and rows on a canvas the size of the
+//!   view, so a long run's page stays small and quick at any zoom (up to
+//!   16,384×). Zoomed in, a bar wide enough shows its function, key and
+//!   value.
+//! - Colours: `ok` green; a CAS that found another value (an expected
+//!   answer) a calm grey-blue; any other `fail` amber; `info`
+//!   (indeterminate) alarm red; never completed grey stripes to the end.
+//! - The failing operation (the first one the checker could not
+//!   linearize, when the run was invalid) is outlined, a red line marks
+//!   its invocation, and the page opens zoomed and centred on it.
+//! - Everything is inline: CSS, the data and the script
+//!   ([`timeline.js`](timeline.js)); when it has drawn, it sets
+//!   `data-rendered="ok"` on `<body>` (and `data-js-error` on an error),
+//!   which the headless-browser check reads. All user data is escaped.
 
 use crate::harness::LeaderSeen;
 use crate::harness::event::{self, Event, Process};
 use crate::harness::latency::{fault_colour, nice_step, seconds_label, text};
-use crate::harness::results::{OpCounts, OpRecord, Outcome, operations};
+use crate::harness::results::{OpCounts, OpRecord, operations};
+use crate::harness::timeline_data::ops_json;
 use crate::html::escape;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The most operations drawn; the rest are counted but not drawn.
-pub const MAX_OPS: usize = 20_000;
-
-/// The longest value shown in a hover title, in characters.
-const MAX_VALUE_CHARS: usize = 120;
+/// The script that draws the lanes.
+const SCRIPT: &str = include_str!("timeline.js");
 
 const STYLE: &str = r#"
 :root { --label: 112px; --zoom: 1; --track: calc(max(600px, 100vw - 3em - 24px - var(--label)) * var(--zoom)); }
@@ -57,56 +67,20 @@ table.counts tr.total td { font-weight: bold; }
 .win { position: absolute; top: 2px; height: 16px; box-sizing: border-box; border-left: 2px solid; padding: 0 4px; font: 11px/16px system-ui, sans-serif; color: #222; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .tick { position: absolute; top: 3px; font: 10px monospace; color: #555; padding-left: 3px; border-left: 1px solid #999; height: 15px; }
 .lanes { position: relative; }
-.lanes .row:nth-child(even) .track { background: rgba(0, 0, 0, 0.02); }
 .overlay { position: absolute; top: 0; bottom: 0; left: var(--label); width: var(--track); pointer-events: none; }
 .band { position: absolute; top: 0; bottom: 0; }
 .gridline { position: absolute; top: 0; bottom: 0; border-left: 1px solid rgba(0, 0, 0, 0.07); }
-.op { position: absolute; top: 3px; height: 12px; min-width: 2px; border-radius: 2px; z-index: 1; box-shadow: inset 1px 0 rgba(0, 0, 0, 0.3); }
-.op:hover { outline: 2px solid #000; z-index: 4; }
+#lane-labels { position: sticky; left: 0; z-index: 5; width: var(--label); height: 100%; background: #fff; border-right: 1px solid #ddd; box-sizing: border-box; }
+.lane-label { position: absolute; left: 0; right: 0; height: 18px; padding: 0 6px; font: 11px/18px monospace; color: #555; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#ops-canvas { position: absolute; z-index: 3; }
+#tip { position: fixed; display: none; z-index: 10; max-width: 40em; background: #fff; border: 1px solid #999; box-shadow: 0 2px 6px rgba(0, 0, 0, 0.2); padding: 4px 8px; font: 12px/1.4 monospace; white-space: pre-wrap; pointer-events: none; }
+.failing { background: #ffebee; border: 1px solid #e57373; padding: 0.4em 0.7em; border-radius: 4px; margin: 0.5em 0; white-space: pre-wrap; font: 12px/1.4 monospace; }
 .ok { background: #66bb6a; }
-.info { background: #ffa726; z-index: 2; }
-.fail { background: #ec407a; z-index: 2; }
-.none { background: repeating-linear-gradient(90deg, #bdbdbd 0 6px, #d6d6d6 6px 12px); }
+.mismatch { background: #90a4ae; }
+.fail { background: #ff8f00; }
+.info { background: #e53935; }
+.none { background: repeating-linear-gradient(90deg, #bdbdbd 0 6px, #e0e0e0 6px 12px); }
 .empty { color: #999; padding: 1em; }
-"#;
-
-const SCRIPT: &str = r#"
-(function () {
-  var root = document.documentElement, scroll = document.querySelector('.scroll');
-  var axis = document.getElementById('axis'), grid = document.getElementById('grid');
-  var level = document.getElementById('zoom-level'), zoom = 1;
-  if (!axis || !grid || !scroll) return;
-  var span = Number(axis.getAttribute('data-span')) || 1;
-  function nice(raw) {
-    var m = Math.pow(10, Math.floor(Math.log10(raw)));
-    return [1, 2, 5, 10].map(function (k) { return k * m; }).filter(function (s) { return s >= raw; })[0];
-  }
-  function ticks() {
-    var step = nice(span * 110 / Math.max(axis.clientWidth, 1));
-    var digits = Math.min(9, Math.max(0, Math.ceil(-Math.log10(step)))), a = '', g = '';
-    for (var k = 0; k * step <= span * (1 + 1e-9); k++) {
-      var left = (100 * k * step / span).toFixed(5) + '%';
-      a += '<span class="tick" style="left:' + left + '">' + (k * step).toFixed(digits) + '</span>';
-      g += '<div class="gridline" style="left:' + left + '"></div>';
-    }
-    axis.innerHTML = a;
-    grid.innerHTML = g;
-  }
-  document.querySelectorAll('.zoom button').forEach(function (button) {
-    button.addEventListener('click', function () {
-      var label = scroll.querySelector('.label').offsetWidth, width = axis.clientWidth;
-      var centre = (scroll.scrollLeft + scroll.clientWidth / 2 - label) / width;
-      var factor = Number(button.getAttribute('data-zoom'));
-      zoom = factor ? Math.min(Math.max(zoom * factor, 1), 1024) : 1;
-      root.style.setProperty('--zoom', zoom);
-      level.textContent = zoom + '\u00d7';
-      ticks();
-      scroll.scrollLeft = centre * axis.clientWidth + label - scroll.clientWidth / 2;
-    });
-  });
-  ticks();
-  window.addEventListener('resize', ticks);
-})();
 "#;
 
 /// The name of a process: `p3`, `nemesis`.
@@ -120,57 +94,6 @@ fn process_name(process: Process) -> String {
 /// A time in seconds, for titles.
 fn at(ns: u64) -> String {
     format!("{:.3} s", ns as f64 / 1e9)
-}
-
-/// A duration, for titles.
-fn duration(ns: u64) -> String {
-    let ms = ns as f64 / 1e6;
-    if ms < 1.0 {
-        format!("{ms:.3} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.3} s", ms / 1e3)
-    }
-}
-
-/// A JSON value, compactly and shortened, escaped.
-fn value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => "nil".into(),
-        other => text(&other.to_string(), MAX_VALUE_CHARS),
-    }
-}
-
-/// The hover text of an operation (escaped).
-fn title(op: &OpRecord<'_>) -> String {
-    let mut t = format!("{} {}", process_name(op.process()), text(op.f(), 40));
-    if let Some(key) = &op.invoke.key {
-        let _ = write!(t, " key {}", text(key, MAX_VALUE_CHARS));
-    }
-    let _ = write!(t, "\nvalue {}", value(&op.invoke.value));
-    match (op.completion, op.latency()) {
-        (Some(c), Some(latency)) => {
-            let _ = write!(
-                t,
-                " → {}\n{} · invoked {} · latency {}",
-                value(&c.value),
-                op.outcome().name(),
-                at(op.start()),
-                duration(latency)
-            );
-            if let Some(node) = c.node {
-                let _ = write!(t, " · answered by server {node}");
-            }
-            if let Some(error) = &c.error {
-                let _ = write!(t, "\nerror: {}", text(error, MAX_VALUE_CHARS));
-            }
-        }
-        _ => {
-            let _ = write!(t, "\nnever completed · invoked {}", at(op.start()));
-        }
-    }
-    t
 }
 
 /// Lanes for the processes: each takes the first lane free (its previous
@@ -211,26 +134,46 @@ fn lanes(ops: &[OpRecord<'_>], end: u64) -> (BTreeMap<Process, usize>, Vec<Vec<P
     (lane_of, members)
 }
 
+/// The operation the checker could not linearize, to mark on the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failing {
+    /// Its client process.
+    pub process: u64,
+    /// Its invocation time, in nanoseconds (the history's clock).
+    pub time: u64,
+    /// What to say about it: the operation and the states it was tried
+    /// against.
+    pub text: String,
+}
+
+/// What the page shows besides the history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// The failing operation, for an invalid run.
+    pub failing: Option<Failing>,
+    /// Other files of the report to link to: (file name, what it shows).
+    pub links: Vec<(String, String)>,
+}
+
 /// The timeline page of a history.
 pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> String {
-    let all = operations(events);
-    let shown = &all[..all.len().min(MAX_OPS)];
-    let omitted = all.len() - shown.len();
+    render_with(title_text, events, leaders, &Extras::default())
+}
 
-    // The chart's time span: the whole history, or up to where the first
-    // omitted operation began (and the shown ones ended).
-    let history_end = events.iter().map(|e| e.time).max().unwrap_or(0);
-    let end = match all.get(MAX_OPS) {
-        None => history_end,
-        Some(first_omitted) => shown
-            .iter()
-            .filter_map(|op| op.completion.map(|c| c.time))
-            .fold(first_omitted.start(), u64::max),
-    };
+/// The timeline page of a history, with the failing operation marked and
+/// links to the report's other files.
+pub fn render_with(
+    title_text: &str,
+    events: &[Event],
+    leaders: &[LeaderSeen],
+    extras: &Extras,
+) -> String {
+    let all = operations(events);
+    let end = events.iter().map(|e| e.time).max().unwrap_or(0);
     let span = end.max(1);
     let pct = |ns: u64| 100.0 * ns.min(span) as f64 / span as f64;
 
-    let mut out = String::with_capacity(8192 + shown.len() * 320);
+    let mut out = String::with_capacity(16384 + all.len() * 40);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
@@ -242,31 +185,47 @@ pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> Str
     let mut by_function: BTreeMap<&str, OpCounts> = BTreeMap::new();
     let mut processes: Vec<Process> = Vec::new();
     for op in &all {
-        total.add(op.outcome());
-        by_function.entry(op.f()).or_default().add(op.outcome());
+        total.record(op);
+        by_function.entry(op.f()).or_default().record(op);
         processes.push(op.process());
     }
     processes.sort_unstable();
     processes.dedup();
     let windows = event::windows(events);
-    let (lane_of, lane_members) = lanes(shown, end);
+    let (lane_of, lane_members) = lanes(&all, end);
     let _ = writeln!(
         out,
-        "<p class=\"meta\">{} operations by {} client processes in {} lanes over {}; {} nemesis windows. Each bar runs from an operation's invocation to its completion; hover for details. A process that retired (after an indeterminate operation) is followed by a new one, which may continue in the same lane.</p>",
+        "<p class=\"meta\">{} operations by {} client processes in {} lanes over {}; {} nemesis windows. Each bar runs from an operation's invocation to its completion; hover for details, zoom in to read the bars. A process that retired (after an indeterminate operation) is followed by a new one, which may continue in the same lane.</p>",
         total.invoked,
         processes.len(),
         lane_members.len(),
-        at(history_end),
+        at(end),
         windows.len()
     );
-    if omitted > 0 {
+    if !extras.links.is_empty() {
+        out.push_str("<p class=\"meta\">Also in this report:");
+        for (i, (file, what)) in extras.links.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{} <a href=\"{}\">{}</a> ({})",
+                if i == 0 { "" } else { "," },
+                escape(file),
+                escape(file),
+                text(what, 80)
+            );
+        }
+        out.push_str("</p>\n");
+    }
+    let failing = extras.failing.as_ref().and_then(|f| {
+        all.iter()
+            .position(|op| op.process() == Process::Client(f.process) && op.start() == f.time)
+            .map(|i| (i, f))
+    });
+    if let Some((_, f)) = failing {
         let _ = writeln!(
             out,
-            "<p class=\"note\">Showing the first {} of {} operations (those invoked before {}); the {omitted} after them are not drawn, but are in the counts.</p>",
-            shown.len(),
-            all.len(),
-            all.get(MAX_OPS)
-                .map_or_else(String::new, |op| at(op.start()))
+            "<div class=\"failing\"><b>The checker could not linearize this operation</b> (outlined, with a red line at its invocation; the view opens on it) <button id=\"go-failing\">go to it</button>\n{}</div>",
+            text(&f.text, 4000)
         );
     }
 
@@ -274,7 +233,8 @@ pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> Str
     out.push_str("<div class=\"legend\">");
     for (class, name) in [
         ("ok", "ok"),
-        ("fail", "fail"),
+        ("mismatch", "fail: CAS found another value (expected)"),
+        ("fail", "fail (other, e.g. a read timed out)"),
         ("info", "info (indeterminate)"),
         ("none", "never completed"),
     ] {
@@ -300,15 +260,16 @@ pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> Str
     out.push_str("</div>\n");
 
     // Counts table.
-    out.push_str("<table class=\"counts\"><thead><tr><th>function</th><th>invoked</th><th>ok</th><th>fail</th><th>info</th><th>never completed</th></tr></thead><tbody>\n");
+    out.push_str("<table class=\"counts\"><thead><tr><th>function</th><th>invoked</th><th>ok</th><th>fail</th><th>of which CAS mismatch</th><th>info</th><th>never completed</th></tr></thead><tbody>\n");
     let row = |out: &mut String, class: &str, name: &str, c: &OpCounts| {
         let _ = writeln!(
             out,
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             text(name, 40),
             c.invoked,
             c.ok,
             c.fail,
+            c.cas_mismatch,
             c.info,
             c.incomplete
         );
@@ -319,14 +280,13 @@ pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> Str
     row(&mut out, " class=\"total\"", "total", &total);
     out.push_str("</tbody></table>\n");
 
-    if shown.is_empty() && windows.is_empty() {
-        out.push_str("<p class=\"empty\">No operations.</p>\n</body>\n</html>\n");
+    if all.is_empty() && windows.is_empty() {
+        out.push_str("<p class=\"empty\">No operations.</p>\n<script>document.body.dataset.rendered = 'ok';</script>\n</body>\n</html>\n");
         return out;
     }
 
-    out.push_str("<div class=\"zoom\">zoom <button data-zoom=\"0.5\" title=\"zoom out\">−</button> <button data-zoom=\"2\" title=\"zoom in\">+</button> <button data-zoom=\"0\" title=\"fit to the window\">fit</button> <span id=\"zoom-level\">1×</span></div>\n");
+    out.push_str("<div class=\"zoom\">zoom <button data-zoom=\"0.5\" title=\"zoom out\">−</button> <button data-zoom=\"2\" title=\"zoom in\">+</button> <button data-zoom=\"8\" title=\"zoom in 8×\">+8×</button> <button data-zoom=\"0\" title=\"fit to the window\">fit</button> <span id=\"zoom-level\">1×</span> · lanes: <label><input type=\"radio\" name=\"lanes\" value=\"process\" checked /> by process</label> <label><input type=\"radio\" name=\"lanes\" value=\"key\" /> by key</label> <label><input type=\"radio\" name=\"lanes\" value=\"server\" /> by server that answered</label></div>\n<noscript><p class=\"note\">The operations are drawn by the page's script: enable JavaScript.</p></noscript>\n");
     out.push_str("<div class=\"scroll\"><div class=\"chart\">\n<div class=\"head\">\n");
-
     // One row per fault kind, naming its windows.
     for fault in &faults {
         let colour = fault_colour(fault);
@@ -403,9 +363,10 @@ pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> Str
         "<div class=\"row\"><div class=\"label\">time (s)</div><div class=\"track\" id=\"axis\" data-span=\"{span_s}\">{axis}</div></div>\n</div>"
     );
 
-    // The lanes, under the bands and grid lines.
-    out.push_str("<div class=\"lanes\">\n<div class=\"overlay\">");
-    for w in windows.iter().filter(|w| w.start <= end) {
+    // The lanes, under the bands and grid lines: the script lays out the
+    // rows and draws the visible operations.
+    out.push_str("<div class=\"lanes\" id=\"lanes\">\n<div class=\"overlay\">");
+    for w in &windows {
         let left = pct(w.start);
         let _ = write!(
             out,
@@ -414,47 +375,31 @@ pub fn render(title_text: &str, events: &[Event], leaders: &[LeaderSeen]) -> Str
             fault_colour(&w.fault)
         );
     }
-    let _ = writeln!(out, "<div id=\"grid\">{grid}</div></div>");
-
-    let mut per_lane: Vec<Vec<&OpRecord<'_>>> = vec![Vec::new(); lane_members.len()];
-    for op in shown {
-        if let Some(&lane) = lane_of.get(&op.process())
-            && let Some(ops) = per_lane.get_mut(lane)
-        {
-            ops.push(op);
-        }
-    }
-    for (members, ops) in lane_members.iter().zip(&per_lane) {
-        let names: Vec<String> = members.iter().map(|&p| process_name(p)).collect();
-        let label = match names.len() {
-            0 | 1 => names.concat(),
-            n => format!("{} +{}", names[0], n - 1),
-        };
-        let _ = write!(
-            out,
-            "<div class=\"row\"><div class=\"label\" title=\"{}\">{label}</div><div class=\"track\">",
-            escape(&names.join(", "))
-        );
-        for op in ops {
-            let left = pct(op.start());
-            let right = op.completion.map_or(100.0, |c| pct(c.time));
-            let class = match op.outcome() {
-                Outcome::Ok => "ok",
-                Outcome::Info => "info",
-                Outcome::Fail => "fail",
-                Outcome::Incomplete => "none",
-            };
-            let _ = write!(
-                out,
-                "<div class=\"op {class}\" style=\"left:{left:.5}%;width:{:.5}%\" title=\"{}\"></div>",
-                (right - left).max(0.0),
-                title(op)
-            );
-        }
-        out.push_str("</div></div>\n");
-    }
-    out.push_str("</div>\n</div></div>\n");
-    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    let _ = writeln!(
+        out,
+        "<div id=\"grid\">{grid}</div></div>\n<div id=\"lane-labels\"></div><canvas id=\"ops-canvas\" width=\"1\" height=\"1\"></canvas>\n</div>\n</div></div>\n<div id=\"tip\"></div>"
+    );
+    let labels: Vec<String> = lane_members
+        .iter()
+        .map(|members| {
+            let names: Vec<String> = members.iter().map(|&p| process_name(p)).collect();
+            match names.len() {
+                0 | 1 => names.concat(),
+                n => format!("{} +{}", names[0], n - 1),
+            }
+        })
+        .collect();
+    let data = ops_json(
+        &all,
+        end,
+        &lane_of,
+        &labels,
+        failing.map(|(i, f)| (i, f.text.as_str())),
+    );
+    let _ = write!(
+        out,
+        "<script type=\"application/json\" id=\"ops-data\">{data}</script>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    );
     out
 }
 
@@ -539,31 +484,94 @@ mod tests {
         b.0
     }
 
+    /// The page's embedded data, parsed.
+    fn data(page: &str) -> Json {
+        let from = page.find("id=\"ops-data\">").unwrap() + 14;
+        let to = from + page[from..].find("</script>").unwrap();
+        serde_json::from_str(&page[from..to]).unwrap()
+    }
+
     #[test]
     fn user_data_is_escaped() {
         let page = render("a <title> & more", &sample(), &[]);
         assert!(!page.contains("<script>alert"));
-        assert!(page.contains("key &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
         assert!(page.contains("<title>a &lt;title&gt; &amp; more</title>"));
         assert!(page.contains("halves [0] [1 2] &lt;&amp;&gt;"));
-        // Only the page's own script.
-        assert_eq!(page.matches("<script>").count(), 1);
+        // Only the page's own scripts: the data's `<` are escaped...
+        assert_eq!(page.matches("<script").count(), 2);
+        assert!(page.contains("\\u003cscript>alert"));
+        // ... and mean the same once parsed.
+        assert_eq!(data(&page)["keys"][1], "<script>alert(\"x\")</script>");
     }
 
     #[test]
     fn bars_are_coloured_by_outcome() {
-        let page = render("t", &sample(), &[]);
-        assert_eq!(page.matches("class=\"op ok\"").count(), 2);
-        assert_eq!(page.matches("class=\"op info\"").count(), 1);
-        assert_eq!(page.matches("class=\"op fail\"").count(), 1);
-        assert_eq!(page.matches("class=\"op none\"").count(), 1);
+        let mut events = sample();
+        // A CAS that found another value: an expected answer.
+        events.push(Event {
+            index: 99,
+            process: Process::Client(3),
+            kind: Kind::Invoke,
+            f: "cas".into(),
+            key: Some("a".into()),
+            value: json!([1, 2]),
+            time: 975 * 1_000_000,
+            error: None,
+            node: None,
+        });
+        events.push(Event {
+            kind: Kind::Fail,
+            time: 980 * 1_000_000,
+            error: Some("found 3".into()),
+            node: Some(4),
+            ..events[events.len() - 1].clone()
+        });
+        let page = render("t", &events, &[]);
+        let d = data(&page);
+        let ops = d["ops"].as_array().unwrap();
+        let outcomes: Vec<u64> = ops.iter().map(|o| o[2].as_u64().unwrap()).collect();
+        // ok, info, fail (a read: not a mismatch), ok, never, cas mismatch.
+        assert_eq!(outcomes, vec![0, 3, 2, 0, 4, 1]);
         assert!(STYLE.contains(".ok { background: #66bb6a; }"));
-        assert!(STYLE.contains(".fail { background: #ec407a;"));
-        assert!(STYLE.contains(".info { background: #ffa726;"));
-        // The never-completed write runs to the end of the chart.
-        assert!(page.contains("left:97.97980%;width:2.02020%"));
-        assert!(page.contains("never completed · invoked 0.970 s"));
-        assert!(page.contains("info · invoked 0.001 s · latency 899.0 ms\nerror: timeout"));
+        assert!(STYLE.contains(".mismatch { background: #90a4ae; }"));
+        assert!(STYLE.contains(".fail { background: #ff8f00; }"));
+        assert!(STYLE.contains(".info { background: #e53935; }"));
+        assert!(SCRIPT.contains("['#66bb6a', '#90a4ae', '#ff8f00', '#e53935', '#bdbdbd']"));
+        // Starts are deltas in µs; the never-completed write has no
+        // duration; the info write waited 899 ms.
+        assert_eq!(ops[1][0], 1_000);
+        assert_eq!(ops[1][1], 899_000);
+        assert_eq!(ops[4][1], -1);
+        assert_eq!(d["span"], 990_000);
+        // The mismatch keeps its error, with the server that answered; a
+        // timeout's error is the outcome.
+        assert_eq!(ops[5][5], 4);
+        assert_eq!(ops[5][9], "found 3");
+        assert_eq!(ops[1].as_array().unwrap().len(), 9);
+        assert_eq!(d["functions"], json!(["read", "write", "cas"]));
+        assert!(page.contains(
+            "<td>total</td><td>6</td><td>2</td><td>2</td><td>1</td><td>1</td><td>1</td>"
+        ));
+    }
+
+    #[test]
+    fn the_failing_operation_is_marked_and_links_listed() {
+        let extras = Extras {
+            failing: Some(Failing {
+                process: 0,
+                time: 200 * 1_000_000,
+                text: "read a → 1 <tried 3 states>".into(),
+            }),
+            links: vec![("rate.svg".into(), "ops/s".into())],
+        };
+        let page = render_with("t", &sample(), &[], &extras);
+        let d = data(&page);
+        assert_eq!(d["failing"], 2);
+        assert_eq!(d["failingText"], "read a → 1 <tried 3 states>");
+        assert!(page.contains("could not linearize"));
+        assert!(page.contains("read a → 1 &lt;tried 3 states&gt;"));
+        assert!(page.contains("<a href=\"rate.svg\">rate.svg</a> (ops/s)"));
+        assert_eq!(data(&render("t", &sample(), &[]))["failing"], -1);
     }
 
     #[test]
@@ -618,19 +626,21 @@ mod tests {
         );
         assert_eq!(lane_of[&Process::Client(5)], 1);
         let page = render("t", &b.0, &[]);
-        assert!(page.contains("<div class=\"label\" title=\"p1, p5\">p1 +1</div>"));
+        assert_eq!(data(&page)["lanes"], json!(["p0", "p1 +1"]));
     }
 
     #[test]
-    fn big_histories_are_capped_with_a_note() {
+    fn every_operation_of_a_big_history_is_in_the_page() {
         let mut b = Builder(Vec::new());
-        for i in 0..(MAX_OPS as u64 + 5) {
+        let n = 120_000u64;
+        for i in 0..n {
             b.op(i % 7, "read", "k", i, Some((Kind::Ok, i + 1)));
         }
         let page = render("t", &b.0, &[]);
-        assert_eq!(page.matches("class=\"op ").count(), MAX_OPS);
-        assert!(page.contains("Showing the first 20000 of 20005 operations (those invoked before 20.000 s); the 5 after them are not drawn"));
-        assert!(page.contains("<td>total</td><td>20005</td>"));
+        assert_eq!(data(&page)["ops"].as_array().unwrap().len(), n as usize);
+        assert!(page.contains("<td>total</td><td>120000</td>"));
+        // Compact: well under 40 bytes an operation.
+        assert!(page.len() < 40 * n as usize, "{} bytes", page.len());
     }
 
     #[test]
@@ -639,10 +649,13 @@ mod tests {
             let page = render("t", &events, &[]);
             let body = page.trim_start_matches("<!DOCTYPE html>\n");
             // The script holds `<` in comparisons: check the rest.
-            let without_script = match (body.find("<script>"), body.find("</script>")) {
-                (Some(a), Some(b)) => format!("{}{}", &body[..a], &body[b + 9..]),
-                _ => body.to_string(),
-            };
+            let mut without_script = body.to_string();
+            while let (Some(a), Some(b)) = (
+                without_script.find("<script"),
+                without_script.find("</script>"),
+            ) {
+                without_script = format!("{}{}", &without_script[..a], &without_script[b + 9..]);
+            }
             well_formed(&without_script.replace("<meta charset=\"utf-8\">", "")).unwrap();
             assert!(!page.contains("NaN"));
         }

@@ -135,6 +135,27 @@ impl Model for Register {
     fn describe_state(&self, state: &Value) -> String {
         describe_value(*state)
     }
+
+    /// A read of a value that no write or CAS of the partition (however it
+    /// ended) wrote, and that is not the initial nil.
+    fn diagnose(
+        &self,
+        stuck: &Operation<RegisterInput, RegisterOutput>,
+        ops: &[&Operation<RegisterInput, RegisterOutput>],
+    ) -> Option<String> {
+        let (RegisterOp::Read, RegisterOutput::Read(Some(v))) = (stuck.input.op, stuck.output)
+        else {
+            return None;
+        };
+        let written = ops.iter().any(|op| match op.input.op {
+            RegisterOp::Write(w) => w == Some(v),
+            RegisterOp::Cas { to, .. } => to == Some(v),
+            RegisterOp::Read => false,
+        });
+        (!written).then(|| {
+            format!("value {v} was never written: no write or CAS of this register (however it ended) wrote {v}")
+        })
+    }
 }
 
 /// `nil` or the number.
