@@ -26,8 +26,8 @@ if [ -z "$browser" ]; then
 fi
 echo "== $("$browser" --version 2>/dev/null || echo "$browser")"
 
-echo "== building jepsen-lite (release, bug catalogue)"
-cargo build --release -q -p jepsen-lite --features bug-catalogue
+echo "== building jepsen-lite (release, bug catalogue; the sim backend needs no process backend)"
+cargo build --release -q -p jepsen-lite --no-default-features --features bug-catalogue
 target="${CARGO_TARGET_DIR:-target}"
 bin="$target/release/jepsen-lite"
 
@@ -42,6 +42,12 @@ status=0
 if [ "$status" -ne 1 ]; then
   cat "$work/invalid.log"; echo "FAIL: the local-reads run should be invalid (exit 1), got $status"; exit 1
 fi
+status=0
+"$bin" run --backend sim --workload list-append --time 30s --seed 1 --bug local-reads --store "$work/txn" >"$work/txn.log" 2>&1 || status=$?
+if [ "$status" -ne 1 ]; then
+  cat "$work/txn.log"; echo "FAIL: the list-append local-reads run should be invalid (exit 1), got $status"; exit 1
+fi
+txn="$(readlink -f "$work/txn/latest")"
 valid="$(readlink -f "$work/valid/latest")"
 invalid="$(readlink -f "$work/invalid/latest")"
 status=0
@@ -89,6 +95,7 @@ check "$valid/timeline.html" "valid timeline.html" 'data-drawn="[1-9][0-9]*"' 'c
 check "$invalid/timeline.html" "invalid timeline.html" 'data-drawn="[1-9][0-9]*"' 'id="go-failing"' 'could not linearize'
 check "$invalid/timeline.html#lanes=key" "invalid timeline.html, lanes by key" 'data-lanes="key"' 'data-drawn="[1-9][0-9]*"' 'class="lane-label"[^>]*>key 0<'
 check "$valid/timeline.html#lanes=server" "valid timeline.html, lanes by server" 'data-lanes="server"' 'data-drawn="[1-9][0-9]*"' '>(server n[0-9]|\(no server\))<' 'href="rate.svg"' 'href="latency-quantiles.svg"'
+check "$txn/timeline.html" "list-append timeline.html (Elle anomaly marked)" 'data-drawn="[1-9][0-9]*"' 'id="go-failing"' 'G-single-realtime'
 check "$invalid/linearizability.html" "invalid linearizability.html" 'data-svgs="[1-9][0-9]*"' 'class="op'
 check "$work/check.html" "check --html page" 'data-svgs="[1-9][0-9]*"'
 for svg in "$valid"/*.svg "$invalid"/*.svg; do
@@ -111,4 +118,4 @@ if [ "$failures" -ne 0 ]; then
   echo "$failures failed"
   exit 1
 fi
-echo "browser-check: $((6 + $(ls "$valid"/*.svg "$invalid"/*.svg | wc -l))) passed, 0 failed"
+echo "browser-check: $((7 + $(ls "$valid"/*.svg "$invalid"/*.svg | wc -l))) passed, 0 failed"
