@@ -391,3 +391,191 @@ fn parse_errors_name_line_and_field() {
     );
     assert!(err("nonsense").starts_with("line 1: not JSON"));
 }
+
+mod cross_check {
+    //! Single-micro-op histories from a simulated concurrent execution
+    //! (each operation takes effect at an instant inside its interval),
+    //! some with one read corrupted: Elle (strict serializable) must call a
+    //! history valid exactly when the linearizability checker, with the
+    //! key/value model, calls it linearizable. For single-object operations
+    //! strict serializability is linearizability (Herlihy & Wing's
+    //! locality), so the two must agree.
+
+    use super::*;
+    use jepsen_lite::history::Status;
+    use jepsen_lite::models::{Kv, KvInput, KvOp, KvOutput};
+    use jepsen_lite::{CheckOptions, OPEN, Operation, Verdict};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// A concurrent execution of `n` single-micro-op transactions over
+    /// `keys` keys: transaction `i` takes effect at `100 i`, inside an
+    /// interval of random width around it; 10% are indeterminate (their
+    /// append takes effect or not, their read is unknown) and 5% of the
+    /// appends fail.
+    fn simulate(rng: &mut StdRng, n: usize, keys: u64) -> Vec<Txn> {
+        let mut state: Vec<Vec<u64>> = vec![Vec::new(); keys as usize];
+        let mut next = 1u64;
+        (0..n)
+            .map(|i| {
+                let at = 100 * i as u64 + 300;
+                let invoke = at - rng.random_range(0..300);
+                let complete = at + rng.random_range(0..300);
+                let key = rng.random_range(0..keys);
+                let roll = rng.random_range(0..100);
+                let status = match roll {
+                    0..10 => TxnStatus::Info,
+                    10..15 => TxnStatus::Fail,
+                    _ => TxnStatus::Ok,
+                };
+                let mop = if rng.random_bool(0.5) {
+                    let value = next;
+                    next += 1;
+                    let happens = match status {
+                        TxnStatus::Ok => true,
+                        TxnStatus::Fail => false,
+                        TxnStatus::Info => rng.random_bool(0.5),
+                    };
+                    if happens {
+                        state[key as usize].push(value);
+                    }
+                    append(key, value)
+                } else {
+                    Mop::Read {
+                        key,
+                        value: (status == TxnStatus::Ok).then(|| state[key as usize].clone()),
+                    }
+                };
+                Txn {
+                    index: i,
+                    process: i as u64,
+                    // A read that fails is as good as indeterminate.
+                    status: if status == TxnStatus::Fail && matches!(mop, Mop::Read { .. }) {
+                        TxnStatus::Info
+                    } else {
+                        status
+                    },
+                    invoke_ns: invoke,
+                    complete_ns: (status != TxnStatus::Info).then_some(complete),
+                    mops: vec![mop],
+                }
+            })
+            .map(|mut t| {
+                if t.status == TxnStatus::Info {
+                    t.complete_ns = None;
+                    if let Some(Mop::Read { value, .. }) = t.mops.first_mut() {
+                        *value = None;
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// Corrupts one `ok` read (drops, swaps or adds an element); false if
+    /// the history has no read to corrupt.
+    fn mutate(rng: &mut StdRng, txns: &mut [Txn], max_value: u64) -> bool {
+        let reads: Vec<usize> = (0..txns.len())
+            .filter(|&i| {
+                txns[i].status == TxnStatus::Ok && matches!(txns[i].mops[0], Mop::Read { .. })
+            })
+            .collect();
+        if reads.is_empty() {
+            return false;
+        }
+        let i = reads[rng.random_range(0..reads.len())];
+        let Mop::Read { value: Some(v), .. } = &mut txns[i].mops[0] else {
+            return false;
+        };
+        match rng.random_range(0..3) {
+            0 if !v.is_empty() => {
+                v.remove(rng.random_range(0..v.len()));
+            }
+            1 if v.len() >= 2 => {
+                let a = rng.random_range(0..v.len());
+                let b = rng.random_range(0..v.len());
+                v.swap(a, b);
+            }
+            _ => {
+                let extra = rng.random_range(1..=max_value.max(1));
+                if !v.contains(&extra) {
+                    v.push(extra);
+                }
+            }
+        }
+        true
+    }
+
+    fn to_kv(txns: &[Txn]) -> Vec<Operation<KvInput, KvOutput>> {
+        txns.iter()
+            .filter(|t| t.status != TxnStatus::Fail)
+            .map(|t| {
+                let (key, op, output) = match &t.mops[0] {
+                    Mop::Append { key, value } => (
+                        *key,
+                        KvOp::Append(format!("{value},").into()),
+                        KvOutput::Ack,
+                    ),
+                    Mop::Read { key, value } => (
+                        *key,
+                        KvOp::Get,
+                        match value {
+                            Some(v) => KvOutput::Value(v.iter().map(|e| format!("{e},")).collect()),
+                            None => KvOutput::Unknown,
+                        },
+                    ),
+                };
+                let input = KvInput {
+                    key: key.to_string(),
+                    op,
+                };
+                match t.complete_ns {
+                    Some(c) => Operation::new(t.process, input, output, t.invoke_ns, c),
+                    None => {
+                        let mut op =
+                            Operation::new(t.process, input, KvOutput::Unknown, t.invoke_ns, OPEN);
+                        op.status = Status::Indeterminate;
+                        op
+                    }
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn elle_agrees_with_linearizability_on_single_op_histories() {
+        let mut rng = StdRng::seed_from_u64(23);
+        let options = CheckOptions {
+            timeout: None,
+            threads: 1,
+            explain: false,
+        };
+        let (mut valid, mut invalid) = (0, 0);
+        for case in 0..3000 {
+            let n = rng.random_range(2..40);
+            let keys = rng.random_range(1..4);
+            let mut txns = simulate(&mut rng, n, keys);
+            if case % 2 == 1 && !mutate(&mut rng, &mut txns, n as u64) {
+                continue;
+            }
+            let report = strict(&txns);
+            let lin = jepsen_lite::check(&Kv, &to_kv(&txns), &options).expect("checkable");
+            assert_eq!(
+                report.valid,
+                lin.verdict == Verdict::Linearizable,
+                "case {case}: elle {report:#?}\nhistory {txns:#?}"
+            );
+            if report.valid {
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+        }
+        eprintln!("cross-check: {valid} valid, {invalid} invalid");
+        // Both verdicts are well represented.
+        assert!(
+            valid > 500 && invalid > 300,
+            "{valid} valid, {invalid} invalid"
+        );
+    }
+}
