@@ -579,3 +579,57 @@ mod cross_check {
         );
     }
 }
+
+#[test]
+fn generated_histories_are_valid() {
+    use jepsen_lite::elle::generate::{Workload, generate};
+    let w = Workload {
+        txns: 5_000,
+        ..Workload::default()
+    };
+    let txns = generate(&w);
+    let report = strict(&txns);
+    assert_kinds(&report, &[]);
+    assert!(report.edges > txns.len());
+    // Corrupting a read of a longer list to drop its last element makes it
+    // stale (or an incompatible order).
+    let mut bad = txns.clone();
+    let (i, j) = (0..bad.len())
+        .flat_map(|i| (0..bad[i].mops.len()).map(move |j| (i, j)))
+        .find(|&(i, j)| matches!(&txns[i].mops[j], Mop::Read { value: Some(v), .. } if v.len() > 3))
+        .expect("a read");
+    if let Mop::Read { value: Some(v), .. } = &mut bad[i].mops[j] {
+        v.pop();
+    }
+    assert!(!strict(&bad).valid);
+}
+
+/// `cargo test --release -p jepsen-lite --test elle -- --ignored --nocapture`
+#[test]
+#[ignore = "performance; run in release"]
+fn large_history_performance() {
+    use jepsen_lite::elle::generate::{Workload, generate};
+    use std::time::Instant;
+    let start = Instant::now();
+    let txns = generate(&Workload::default());
+    let generated = start.elapsed();
+    let mops: usize = txns.iter().map(|t| t.mops.len()).sum();
+    let start = Instant::now();
+    let report = strict(&txns);
+    let checked = start.elapsed();
+    eprintln!(
+        "elle: {} txns, {mops} micro-ops: generated in {generated:.2?}, checked (strict serializable) in {checked:.2?}; {} edges, valid {}",
+        txns.len(),
+        report.edges,
+        report.valid
+    );
+    assert!(report.valid);
+    let start = Instant::now();
+    let report = serializable(&txns);
+    eprintln!(
+        "elle: serializable in {:.2?}; {} edges",
+        start.elapsed(),
+        report.edges
+    );
+    assert!(report.valid);
+}

@@ -21,6 +21,7 @@
 //! - [`history`]: [`Mop`], [`Txn`], [`TxnStatus`].
 //! - [`parse`]: Jepsen-style JSON lines to transactions.
 //! - [`anomaly`]: [`AnomalyKind`], [`Anomaly`], [`ElleReport`].
+//! - [`generate`]: large valid histories, for benchmarks.
 //!
 //! ```
 //! use jepsen_lite::elle::{check, ElleOptions, Txn, append, read};
@@ -39,6 +40,7 @@
 
 pub mod anomaly;
 mod cycle;
+pub mod generate;
 mod graph;
 pub mod history;
 pub mod parse;
