@@ -633,3 +633,38 @@ fn large_history_performance() {
     );
     assert!(report.valid);
 }
+
+/// The same history with every 10th non-empty read made stale (its last
+/// element dropped): many cycles, so the cycle search and classification
+/// are timed too.
+#[test]
+#[ignore = "performance; run in release"]
+fn large_invalid_history_performance() {
+    use jepsen_lite::elle::generate::{Workload, generate};
+    use std::time::Instant;
+    let mut txns = generate(&Workload::default());
+    let mut n = 0;
+    for t in &mut txns {
+        for m in &mut t.mops {
+            if let Mop::Read { value: Some(v), .. } = m
+                && !v.is_empty()
+            {
+                n += 1;
+                if n % 10 == 0 {
+                    v.pop();
+                }
+            }
+        }
+    }
+    let start = Instant::now();
+    let report = strict(&txns);
+    eprintln!(
+        "elle: {} txns with {} stale reads checked in {:.2?}: {} SCCs, counts {:?}",
+        txns.len(),
+        n / 10,
+        start.elapsed(),
+        report.sccs,
+        report.counts
+    );
+    assert!(!report.valid);
+}

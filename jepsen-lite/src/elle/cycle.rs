@@ -244,3 +244,26 @@ fn appends(t: &Txn) -> impl Iterator<Item = (u64, u64)> + '_ {
         Mop::Read { .. } => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_by_edge_labels() {
+        assert_eq!(classify(&[WW, WW]), AnomalyKind::G0);
+        assert_eq!(classify(&[WW, WR]), AnomalyKind::G1c);
+        assert_eq!(classify(&[RW, WR, WW]), AnomalyKind::GSingle);
+        assert_eq!(classify(&[RW, RW]), AnomalyKind::G2);
+        assert_eq!(classify(&[WW, RT]), AnomalyKind::G0Realtime);
+        assert_eq!(classify(&[WR, RT]), AnomalyKind::G1cRealtime);
+        assert_eq!(classify(&[RW, RT]), AnomalyKind::GSingleRealtime);
+        assert_eq!(classify(&[RW, RW, RT]), AnomalyKind::G2Realtime);
+    }
+
+    #[test]
+    fn formats_seconds() {
+        assert_eq!(seconds(1_204_000_000), "1.204 s");
+        assert_eq!(seconds(5_000_000), "0.005 s");
+    }
+}
