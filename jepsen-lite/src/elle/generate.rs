@@ -51,12 +51,12 @@ pub fn generate(w: &Workload) -> Vec<Txn> {
         .collect();
     let mut next_key = active.len() as u64;
     // Half the spacing between a client's consecutive transactions.
-    let half = 500 * clients - 1;
+    let half = clients.saturating_mul(500) - 1;
     (0..w.txns)
         .map(|i| {
-            let at = 1000 * i as u64 + half;
+            let at = (i as u64).saturating_mul(1000).saturating_add(half);
             let invoke_ns = at - rng.random_range(0..half);
-            let complete_ns = at + rng.random_range(0..half);
+            let complete_ns = at.saturating_add(rng.random_range(0..half));
             let n = rng.random_range(1..=4);
             let mops = (0..n)
                 .map(|_| {
