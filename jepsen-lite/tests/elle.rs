@@ -366,6 +366,11 @@ fn parses_jsonl() {
     assert_eq!(txns[1].complete_ns, None);
     assert_eq!(txns[2].status, TxnStatus::Fail);
     assert_eq!(txns[2].index, 3);
+    // T0 read [1, 4] from key 2, which nobody appended.
+    let report = strict(&txns);
+    assert_kinds(&report, &[AnomalyKind::GarbageRead]);
+    assert_eq!(report.count(AnomalyKind::GarbageRead), 2);
+    assert_eq!((report.ok, report.info, report.fail), (1, 1, 1));
 }
 
 #[test]
