@@ -673,3 +673,108 @@ fn large_invalid_history_performance() {
     );
     assert!(!report.valid);
 }
+
+/// Arbitrary transactions (random statuses, times, keys, elements, reads
+/// with duplicates and garbage) and arbitrary JSON lines never make the
+/// checker or the parser panic, and the checker is deterministic.
+#[test]
+fn arbitrary_input_never_panics() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(99);
+    for _ in 0..2000 {
+        let n = rng.random_range(0..12);
+        let txns: Vec<Txn> = (0..n)
+            .map(|i| {
+                let mops = (0..rng.random_range(0..5))
+                    .map(|_| {
+                        let key = rng.random_range(0..3);
+                        if rng.random_bool(0.5) {
+                            append(key, rng.random_range(0..6))
+                        } else {
+                            Mop::Read {
+                                key,
+                                value: rng.random_bool(0.9).then(|| {
+                                    (0..rng.random_range(0..5))
+                                        .map(|_| rng.random_range(0..6))
+                                        .collect()
+                                }),
+                            }
+                        }
+                    })
+                    .collect();
+                let status =
+                    [TxnStatus::Ok, TxnStatus::Fail, TxnStatus::Info][rng.random_range(0..3)];
+                let invoke_ns = rng.random_range(0..50);
+                Txn {
+                    index: i,
+                    process: rng.random_range(0..4),
+                    status,
+                    invoke_ns,
+                    complete_ns: rng
+                        .random_bool(0.9)
+                        .then(|| invoke_ns + rng.random_range(0..30))
+                        .filter(|_| status != TxnStatus::Info),
+                    mops,
+                }
+            })
+            .collect();
+        for model in [
+            ConsistencyModel::StrictSerializable,
+            ConsistencyModel::Serializable,
+        ] {
+            let options = ElleOptions {
+                model,
+                ..ElleOptions::default()
+            };
+            let a = check(&txns, &options);
+            assert_eq!(a, check(&txns, &options));
+            if let Ok(report) = a {
+                assert_eq!(report.valid, report.counts.is_empty());
+                for anomaly in &report.anomalies {
+                    assert!(!anomaly.explanation.is_empty());
+                    if anomaly.kind.is_cycle() {
+                        assert_eq!(anomaly.explanation.len(), anomaly.txns.len());
+                        assert!(
+                            anomaly.explanation.iter().all(|l| l.ends_with(')')),
+                            "{anomaly:?} {txns:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let pieces = [
+        "{",
+        "}",
+        "\"process\":",
+        "1",
+        "-1",
+        "\"nemesis\"",
+        ",",
+        "\"type\":",
+        "\"invoke\"",
+        "\"ok\"",
+        "\"info\"",
+        "\"fail\"",
+        "\"value\":",
+        "[",
+        "]",
+        "[\"r\",1,null]",
+        "[\"append\",1,2]",
+        "[\"r\",1,[2,2]]",
+        "\"time\":",
+        "5",
+        "null",
+        "\n",
+        "\"index\":",
+    ];
+    for _ in 0..5000 {
+        let text: String = (0..rng.random_range(0..40))
+            .map(|_| pieces[rng.random_range(0..pieces.len())])
+            .collect();
+        if let Ok(txns) = parse_jsonl(&text) {
+            let _ = check(&txns, &ElleOptions::default());
+        }
+    }
+}

@@ -189,12 +189,17 @@ fn explain(txns: &[Txn], v: &Versions, a: u32, b: u32, kind: u8) -> String {
             })
             .or_else(|| {
                 // An append no read saw, after the last version read.
-                let (key, next) = appends(tb)
-                    .find(|(k, e)| !v.positions.contains_key(&(*k, *e)))?;
-                let last = *v.orders.get(&key)?.last()?;
-                Some(format!(
-                    "{nb} appended {next} to key {key}, which no read saw, after {na} appended {last} (ww)"
-                ))
+                appends(tb).find_map(|(key, next)| {
+                    if v.positions.contains_key(&(key, next)) {
+                        return None;
+                    }
+                    let last = *v.orders.get(&key)?.last()?;
+                    (v.writers.get(&(key, last))?.txn == a).then(|| {
+                        format!(
+                            "{nb} appended {next} to key {key}, which no read saw, after {na} appended {last} (ww)"
+                        )
+                    })
+                })
             }),
         WR => tb.mops.iter().find_map(|m| {
             let Mop::Read {
