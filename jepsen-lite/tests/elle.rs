@@ -511,6 +511,12 @@ mod cross_check {
         true
     }
 
+    /// A get's value, whatever the model's value type is built from a
+    /// `String` (a `String` itself, or a shared value).
+    fn kv_value<T: From<String>>(s: String) -> T {
+        T::from(s)
+    }
+
     fn to_kv(txns: &[Txn]) -> Vec<Operation<KvInput, KvOutput>> {
         txns.iter()
             .filter(|t| t.status != TxnStatus::Fail)
@@ -525,7 +531,9 @@ mod cross_check {
                         *key,
                         KvOp::Get,
                         match value {
-                            Some(v) => KvOutput::Value(v.iter().map(|e| format!("{e},")).collect()),
+                            Some(v) => KvOutput::Value(kv_value(
+                                v.iter().map(|e| format!("{e},")).collect(),
+                            )),
                             None => KvOutput::Unknown,
                         },
                     ),
