@@ -366,6 +366,11 @@ fn parses_jsonl() {
     assert_eq!(txns[1].complete_ns, None);
     assert_eq!(txns[2].status, TxnStatus::Fail);
     assert_eq!(txns[2].index, 3);
+    // T0 read [1, 4] from key 2, which nobody appended.
+    let report = strict(&txns);
+    assert_kinds(&report, &[AnomalyKind::GarbageRead]);
+    assert_eq!(report.count(AnomalyKind::GarbageRead), 2);
+    assert_eq!((report.ok, report.info, report.fail), (1, 1, 1));
 }
 
 #[test]
@@ -390,4 +395,394 @@ fn parse_errors_name_line_and_field() {
         "line 1: process 1 completed without an invocation"
     );
     assert!(err("nonsense").starts_with("line 1: not JSON"));
+}
+
+mod cross_check {
+    //! Single-micro-op histories from a simulated concurrent execution
+    //! (each operation takes effect at an instant inside its interval),
+    //! some with one read corrupted: Elle (strict serializable) must call a
+    //! history valid exactly when the linearizability checker, with the
+    //! key/value model, calls it linearizable. For single-object operations
+    //! strict serializability is linearizability (Herlihy & Wing's
+    //! locality), so the two must agree.
+
+    use super::*;
+    use jepsen_lite::history::Status;
+    use jepsen_lite::models::{Kv, KvInput, KvOp, KvOutput};
+    use jepsen_lite::{CheckOptions, OPEN, Operation, Verdict};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// A concurrent execution of `n` single-micro-op transactions over
+    /// `keys` keys: transaction `i` takes effect at `100 i`, inside an
+    /// interval of random width around it; 10% are indeterminate (their
+    /// append takes effect or not, their read is unknown) and 5% of the
+    /// appends fail.
+    fn simulate(rng: &mut StdRng, n: usize, keys: u64) -> Vec<Txn> {
+        let mut state: Vec<Vec<u64>> = vec![Vec::new(); keys as usize];
+        let mut next = 1u64;
+        (0..n)
+            .map(|i| {
+                let at = 100 * i as u64 + 300;
+                let invoke = at - rng.random_range(0..300);
+                let complete = at + rng.random_range(0..300);
+                let key = rng.random_range(0..keys);
+                let roll = rng.random_range(0..100);
+                let status = match roll {
+                    0..10 => TxnStatus::Info,
+                    10..15 => TxnStatus::Fail,
+                    _ => TxnStatus::Ok,
+                };
+                let mop = if rng.random_bool(0.5) {
+                    let value = next;
+                    next += 1;
+                    let happens = match status {
+                        TxnStatus::Ok => true,
+                        TxnStatus::Fail => false,
+                        TxnStatus::Info => rng.random_bool(0.5),
+                    };
+                    if happens {
+                        state[key as usize].push(value);
+                    }
+                    append(key, value)
+                } else {
+                    Mop::Read {
+                        key,
+                        value: (status == TxnStatus::Ok).then(|| state[key as usize].clone()),
+                    }
+                };
+                Txn {
+                    index: i,
+                    process: i as u64,
+                    // A read that fails is as good as indeterminate.
+                    status: if status == TxnStatus::Fail && matches!(mop, Mop::Read { .. }) {
+                        TxnStatus::Info
+                    } else {
+                        status
+                    },
+                    invoke_ns: invoke,
+                    complete_ns: (status != TxnStatus::Info).then_some(complete),
+                    mops: vec![mop],
+                }
+            })
+            .map(|mut t| {
+                if t.status == TxnStatus::Info {
+                    t.complete_ns = None;
+                    if let Some(Mop::Read { value, .. }) = t.mops.first_mut() {
+                        *value = None;
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// Corrupts one `ok` read (drops, swaps or adds an element); false if
+    /// the history has no read to corrupt.
+    fn mutate(rng: &mut StdRng, txns: &mut [Txn], max_value: u64) -> bool {
+        let reads: Vec<usize> = (0..txns.len())
+            .filter(|&i| {
+                txns[i].status == TxnStatus::Ok && matches!(txns[i].mops[0], Mop::Read { .. })
+            })
+            .collect();
+        if reads.is_empty() {
+            return false;
+        }
+        let i = reads[rng.random_range(0..reads.len())];
+        let Mop::Read { value: Some(v), .. } = &mut txns[i].mops[0] else {
+            return false;
+        };
+        match rng.random_range(0..3) {
+            0 if !v.is_empty() => {
+                v.remove(rng.random_range(0..v.len()));
+            }
+            1 if v.len() >= 2 => {
+                let a = rng.random_range(0..v.len());
+                let b = rng.random_range(0..v.len());
+                v.swap(a, b);
+            }
+            _ => {
+                let extra = rng.random_range(1..=max_value.max(1));
+                if !v.contains(&extra) {
+                    v.push(extra);
+                }
+            }
+        }
+        true
+    }
+
+    /// A get's value, whatever the model's value type is built from a
+    /// `String` (a `String` itself, or a shared value).
+    fn kv_value<T: From<String>>(s: String) -> T {
+        T::from(s)
+    }
+
+    fn to_kv(txns: &[Txn]) -> Vec<Operation<KvInput, KvOutput>> {
+        txns.iter()
+            .filter(|t| t.status != TxnStatus::Fail)
+            .map(|t| {
+                let (key, op, output) = match &t.mops[0] {
+                    Mop::Append { key, value } => (
+                        *key,
+                        KvOp::Append(format!("{value},").into()),
+                        KvOutput::Ack,
+                    ),
+                    Mop::Read { key, value } => (
+                        *key,
+                        KvOp::Get,
+                        match value {
+                            Some(v) => KvOutput::Value(kv_value(
+                                v.iter().map(|e| format!("{e},")).collect(),
+                            )),
+                            None => KvOutput::Unknown,
+                        },
+                    ),
+                };
+                let input = KvInput {
+                    key: key.to_string(),
+                    op,
+                };
+                match t.complete_ns {
+                    Some(c) => Operation::new(t.process, input, output, t.invoke_ns, c),
+                    None => {
+                        let mut op =
+                            Operation::new(t.process, input, KvOutput::Unknown, t.invoke_ns, OPEN);
+                        op.status = Status::Indeterminate;
+                        op
+                    }
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn elle_agrees_with_linearizability_on_single_op_histories() {
+        let mut rng = StdRng::seed_from_u64(23);
+        let options = CheckOptions {
+            timeout: None,
+            threads: 1,
+            explain: false,
+        };
+        let (mut valid, mut invalid) = (0, 0);
+        for case in 0..3000 {
+            let n = rng.random_range(2..40);
+            let keys = rng.random_range(1..4);
+            let mut txns = simulate(&mut rng, n, keys);
+            if case % 2 == 1 && !mutate(&mut rng, &mut txns, n as u64) {
+                continue;
+            }
+            let report = strict(&txns);
+            let lin = jepsen_lite::check(&Kv, &to_kv(&txns), &options).expect("checkable");
+            assert_eq!(
+                report.valid,
+                lin.verdict == Verdict::Linearizable,
+                "case {case}: elle {report:#?}\nhistory {txns:#?}"
+            );
+            if report.valid {
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+        }
+        eprintln!("cross-check: {valid} valid, {invalid} invalid");
+        // Both verdicts are well represented.
+        assert!(
+            valid > 500 && invalid > 300,
+            "{valid} valid, {invalid} invalid"
+        );
+    }
+}
+
+#[test]
+fn generated_histories_are_valid() {
+    use jepsen_lite::elle::generate::{Workload, generate};
+    let w = Workload {
+        txns: 5_000,
+        ..Workload::default()
+    };
+    let txns = generate(&w);
+    let report = strict(&txns);
+    assert_kinds(&report, &[]);
+    assert!(report.edges > txns.len());
+    // Corrupting a read of a longer list to drop its last element makes it
+    // stale (or an incompatible order).
+    let mut bad = txns.clone();
+    let (i, j) = (0..bad.len())
+        .flat_map(|i| (0..bad[i].mops.len()).map(move |j| (i, j)))
+        .find(|&(i, j)| matches!(&txns[i].mops[j], Mop::Read { value: Some(v), .. } if v.len() > 3))
+        .expect("a read");
+    if let Mop::Read { value: Some(v), .. } = &mut bad[i].mops[j] {
+        v.pop();
+    }
+    assert!(!strict(&bad).valid);
+}
+
+/// `cargo test --release -p jepsen-lite --test elle -- --ignored --nocapture`
+#[test]
+#[ignore = "performance; run in release"]
+fn large_history_performance() {
+    use jepsen_lite::elle::generate::{Workload, generate};
+    use std::time::Instant;
+    let start = Instant::now();
+    let txns = generate(&Workload::default());
+    let generated = start.elapsed();
+    let mops: usize = txns.iter().map(|t| t.mops.len()).sum();
+    let start = Instant::now();
+    let report = strict(&txns);
+    let checked = start.elapsed();
+    eprintln!(
+        "elle: {} txns, {mops} micro-ops: generated in {generated:.2?}, checked (strict serializable) in {checked:.2?}; {} edges, valid {}",
+        txns.len(),
+        report.edges,
+        report.valid
+    );
+    assert!(report.valid);
+    let start = Instant::now();
+    let report = serializable(&txns);
+    eprintln!(
+        "elle: serializable in {:.2?}; {} edges",
+        start.elapsed(),
+        report.edges
+    );
+    assert!(report.valid);
+}
+
+/// The same history with every 10th non-empty read made stale (its last
+/// element dropped): many cycles, so the cycle search and classification
+/// are timed too.
+#[test]
+#[ignore = "performance; run in release"]
+fn large_invalid_history_performance() {
+    use jepsen_lite::elle::generate::{Workload, generate};
+    use std::time::Instant;
+    let mut txns = generate(&Workload::default());
+    let mut n = 0;
+    for t in &mut txns {
+        for m in &mut t.mops {
+            if let Mop::Read { value: Some(v), .. } = m
+                && !v.is_empty()
+            {
+                n += 1;
+                if n % 10 == 0 {
+                    v.pop();
+                }
+            }
+        }
+    }
+    let start = Instant::now();
+    let report = strict(&txns);
+    eprintln!(
+        "elle: {} txns with {} stale reads checked in {:.2?}: {} SCCs, counts {:?}",
+        txns.len(),
+        n / 10,
+        start.elapsed(),
+        report.sccs,
+        report.counts
+    );
+    assert!(!report.valid);
+}
+
+/// Arbitrary transactions (random statuses, times, keys, elements, reads
+/// with duplicates and garbage) and arbitrary JSON lines never make the
+/// checker or the parser panic, and the checker is deterministic.
+#[test]
+fn arbitrary_input_never_panics() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(99);
+    for _ in 0..2000 {
+        let n = rng.random_range(0..12);
+        let txns: Vec<Txn> = (0..n)
+            .map(|i| {
+                let mops = (0..rng.random_range(0..5))
+                    .map(|_| {
+                        let key = rng.random_range(0..3);
+                        if rng.random_bool(0.5) {
+                            append(key, rng.random_range(0..6))
+                        } else {
+                            Mop::Read {
+                                key,
+                                value: rng.random_bool(0.9).then(|| {
+                                    (0..rng.random_range(0..5))
+                                        .map(|_| rng.random_range(0..6))
+                                        .collect()
+                                }),
+                            }
+                        }
+                    })
+                    .collect();
+                let status =
+                    [TxnStatus::Ok, TxnStatus::Fail, TxnStatus::Info][rng.random_range(0..3)];
+                let invoke_ns = rng.random_range(0..50);
+                Txn {
+                    index: i,
+                    process: rng.random_range(0..4),
+                    status,
+                    invoke_ns,
+                    complete_ns: rng
+                        .random_bool(0.9)
+                        .then(|| invoke_ns + rng.random_range(0..30))
+                        .filter(|_| status != TxnStatus::Info),
+                    mops,
+                }
+            })
+            .collect();
+        for model in [
+            ConsistencyModel::StrictSerializable,
+            ConsistencyModel::Serializable,
+        ] {
+            let options = ElleOptions {
+                model,
+                ..ElleOptions::default()
+            };
+            let a = check(&txns, &options);
+            assert_eq!(a, check(&txns, &options));
+            if let Ok(report) = a {
+                assert_eq!(report.valid, report.counts.is_empty());
+                for anomaly in &report.anomalies {
+                    assert!(!anomaly.explanation.is_empty());
+                    if anomaly.kind.is_cycle() {
+                        assert_eq!(anomaly.explanation.len(), anomaly.txns.len());
+                        assert!(
+                            anomaly.explanation.iter().all(|l| l.ends_with(')')),
+                            "{anomaly:?} {txns:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let pieces = [
+        "{",
+        "}",
+        "\"process\":",
+        "1",
+        "-1",
+        "\"nemesis\"",
+        ",",
+        "\"type\":",
+        "\"invoke\"",
+        "\"ok\"",
+        "\"info\"",
+        "\"fail\"",
+        "\"value\":",
+        "[",
+        "]",
+        "[\"r\",1,null]",
+        "[\"append\",1,2]",
+        "[\"r\",1,[2,2]]",
+        "\"time\":",
+        "5",
+        "null",
+        "\n",
+        "\"index\":",
+    ];
+    for _ in 0..5000 {
+        let text: String = (0..rng.random_range(0..40))
+            .map(|_| pieces[rng.random_range(0..pieces.len())])
+            .collect();
+        if let Ok(txns) = parse_jsonl(&text) {
+            let _ = check(&txns, &ElleOptions::default());
+        }
+    }
 }

@@ -189,12 +189,17 @@ fn explain(txns: &[Txn], v: &Versions, a: u32, b: u32, kind: u8) -> String {
             })
             .or_else(|| {
                 // An append no read saw, after the last version read.
-                let (key, next) = appends(tb)
-                    .find(|(k, e)| !v.positions.contains_key(&(*k, *e)))?;
-                let last = *v.orders.get(&key)?.last()?;
-                Some(format!(
-                    "{nb} appended {next} to key {key}, which no read saw, after {na} appended {last} (ww)"
-                ))
+                appends(tb).find_map(|(key, next)| {
+                    if v.positions.contains_key(&(key, next)) {
+                        return None;
+                    }
+                    let last = *v.orders.get(&key)?.last()?;
+                    (v.writers.get(&(key, last))?.txn == a).then(|| {
+                        format!(
+                            "{nb} appended {next} to key {key}, which no read saw, after {na} appended {last} (ww)"
+                        )
+                    })
+                })
             }),
         WR => tb.mops.iter().find_map(|m| {
             let Mop::Read {
@@ -243,4 +248,27 @@ fn appends(t: &Txn) -> impl Iterator<Item = (u64, u64)> + '_ {
         Mop::Append { key, value } => Some((key, value)),
         Mop::Read { .. } => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_by_edge_labels() {
+        assert_eq!(classify(&[WW, WW]), AnomalyKind::G0);
+        assert_eq!(classify(&[WW, WR]), AnomalyKind::G1c);
+        assert_eq!(classify(&[RW, WR, WW]), AnomalyKind::GSingle);
+        assert_eq!(classify(&[RW, RW]), AnomalyKind::G2);
+        assert_eq!(classify(&[WW, RT]), AnomalyKind::G0Realtime);
+        assert_eq!(classify(&[WR, RT]), AnomalyKind::G1cRealtime);
+        assert_eq!(classify(&[RW, RT]), AnomalyKind::GSingleRealtime);
+        assert_eq!(classify(&[RW, RW, RT]), AnomalyKind::G2Realtime);
+    }
+
+    #[test]
+    fn formats_seconds() {
+        assert_eq!(seconds(1_204_000_000), "1.204 s");
+        assert_eq!(seconds(5_000_000), "0.005 s");
+    }
 }

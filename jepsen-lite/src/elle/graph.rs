@@ -272,3 +272,88 @@ pub(crate) fn shortest_path(g: &Graph, from: u32, to: u32, allowed: u8) -> Optio
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elle::history::Txn;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn tarjan_is_iterative_and_finds_components() {
+        // A cycle of a million nodes: recursion would overflow the stack.
+        let n = 1_000_000u32;
+        let mut edges = EdgeList::default();
+        for v in 0..n {
+            edges.add(v, (v + 1) % n, WW);
+        }
+        let g = Graph::build(n as usize, edges);
+        let sccs = tarjan(&g, ALL);
+        assert_eq!(sccs.len(), 1);
+        assert_eq!(sccs[0].len(), n as usize);
+        // Filtered out by kind, the cycle is gone.
+        assert!(tarjan(&g, RW).is_empty());
+        // Two components and a bridge between them.
+        let mut edges = EdgeList::default();
+        for (a, b) in [(0, 1), (1, 0), (1, 2), (2, 3), (3, 2), (4, 4)] {
+            edges.add(a, b, WR);
+        }
+        let g = Graph::build(5, edges);
+        assert_eq!(tarjan(&g, ALL), vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(shortest_path(&g, 0, 3, ALL), Some(vec![0, 1, 2, 3]));
+        assert_eq!(shortest_path(&g, 3, 0, ALL), None);
+    }
+
+    #[test]
+    fn parallel_edges_merge() {
+        let mut edges = EdgeList::default();
+        edges.add(0, 1, WW);
+        edges.add(0, 1, RT);
+        edges.add(1, 0, RW);
+        let g = Graph::build(2, edges);
+        assert_eq!(g.edge_count(), 2);
+        assert_eq!(g.mask(0, 1), WW | RT);
+        assert_eq!(label(g.mask(0, 1)), WW);
+        assert_eq!(g.mask(1, 1), 0);
+    }
+
+    /// The real-time edges are a reduction: T1 reaches T2 through them
+    /// exactly when T1 completed before T2 was invoked.
+    #[test]
+    fn realtime_edges_preserve_precedence() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..200 {
+            let n = rng.random_range(1..40);
+            let txns: Vec<Txn> = (0..n)
+                .map(|i| {
+                    let invoke = rng.random_range(0..100);
+                    let mut t = Txn::ok(
+                        i,
+                        i as u64,
+                        invoke,
+                        invoke + rng.random_range(0..30),
+                        vec![],
+                    );
+                    if rng.random_bool(0.1) {
+                        t.status = crate::elle::TxnStatus::Info;
+                        t.complete_ns = None;
+                    }
+                    t
+                })
+                .collect();
+            let mut edges = EdgeList::default();
+            realtime_edges(&txns, &mut edges);
+            let count = edges.edges.len();
+            let g = Graph::build(n, edges);
+            for a in 0..n {
+                for b in 0..n {
+                    let before = txns[a].complete_ns.is_some_and(|c| c < txns[b].invoke_ns);
+                    let reaches = a != b && shortest_path(&g, a as u32, b as u32, RT).is_some();
+                    assert_eq!(before, reaches, "{a} → {b} in {txns:?}");
+                }
+            }
+            assert!(count <= n * n);
+        }
+    }
+}

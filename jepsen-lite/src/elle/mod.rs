@@ -21,6 +21,7 @@
 //! - [`history`]: [`Mop`], [`Txn`], [`TxnStatus`].
 //! - [`parse`]: Jepsen-style JSON lines to transactions.
 //! - [`anomaly`]: [`AnomalyKind`], [`Anomaly`], [`ElleReport`].
+//! - [`generate`]: large valid histories, for benchmarks.
 //!
 //! ```
 //! use jepsen_lite::elle::{check, ElleOptions, Txn, append, read};
@@ -44,6 +45,9 @@ mod graph;
 pub mod history;
 pub mod parse;
 mod versions;
+
+// Not part of the check: histories for benchmarks and tests.
+pub mod generate;
 
 pub use anomaly::{Anomaly, AnomalyKind, ElleReport};
 pub use explain::explain;
