@@ -35,7 +35,7 @@ pub fn explain(report: &ElleReport) -> String {
         if count > examples.len() {
             let _ = writeln!(
                 out,
-                "    ({} more in elle.json's counts; up to {} examples there)",
+                "    ({} more; {} examples in the JSON report: elle.json, or `jepsen-lite elle --json`)",
                 count - examples.len(),
                 report.anomalies.iter().filter(|a| a.kind == kind).count()
             );
