@@ -357,10 +357,8 @@ fn could_be_written(value: &[u8], puts: &[&[u8]], appends: &[&[u8]]) -> bool {
             continue;
         }
         for &len in &lengths {
-            if let Some(piece) = value.get(at..at + len) {
-                if pieces.contains(piece) {
-                    reached[at + len] = true;
-                }
+            if value.get(at..at + len).is_some_and(|p| pieces.contains(p)) {
+                reached[at + len] = true;
             }
         }
     }
