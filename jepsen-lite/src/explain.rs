@@ -1,8 +1,9 @@
 //! Human-readable text for a [`Report`]: the verdict line and, for a history
 //! that is not linearizable, the failing partition, the longest partial
 //! linearization with the state after each operation, and the first
-//! operation that could not be linearized with the states it was tried
-//! against.
+//! operation that could not be linearized with the model's diagnosis
+//! when it has one (e.g. a value never written) and the states it was
+//! tried against.
 
 use crate::check::Verdict;
 use crate::report::{OperationReport, Report};
@@ -192,6 +193,9 @@ pub fn explain(report: &Report) -> String {
                     place(s),
                     s.description
                 );
+                if let Some(diagnosis) = &f.diagnosis {
+                    let _ = writeln!(out, "    diagnosis: {diagnosis}");
+                }
                 let after = if n == 0 {
                     "initial state".to_string()
                 } else {

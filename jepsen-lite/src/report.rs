@@ -103,6 +103,11 @@ pub struct FailureReport {
     pub state_at_stuck: String,
     /// States from which the model rejected `stuck` during the search.
     pub rejected_states: Vec<String>,
+    /// Why `stuck` can never be linearized, when the model can tell
+    /// ([`Model::diagnose`]): e.g. it read a value no operation wrote.
+    /// Left out of the JSON when the model cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
 }
 
 /// Milliseconds, rounded to the microsecond.
@@ -151,6 +156,14 @@ impl Report {
             let PartitionOutcome::NotLinearizable(Some(f)) = &partition.outcome else {
                 return None;
             };
+            let partition_ops: Vec<_> = partition
+                .operations
+                .iter()
+                .filter_map(|&i| ops.get(i))
+                .collect();
+            let diagnosis = ops
+                .get(f.stuck)
+                .and_then(|stuck| model.diagnose(stuck, &partition_ops));
             Some(FailureReport {
                 partition: partition.name.clone(),
                 partition_operations: partition.operations.len(),
@@ -170,6 +183,7 @@ impl Report {
                     .iter()
                     .map(|s| model.describe_state(s))
                     .collect(),
+                diagnosis,
             })
         });
         Report {

@@ -321,3 +321,76 @@ fn unfinished_operations_are_counted_in_the_verdict_line() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_read_of_a_value_never_written_is_diagnosed() {
+    // Key "k": put "a", append "b" (indeterminate), then a get of "ax",
+    // which no put or append makes; key "j" is fine.
+    let file = scratch("kv-never-written.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"process": 0, "type": "invoke", "f": "put", "key": "k", "value": "a", "time": 100}
+{"process": 0, "type": "ok", "f": "put", "key": "k", "value": "a", "time": 200}
+{"process": 1, "type": "invoke", "f": "append", "key": "k", "value": "b", "time": 300}
+{"process": 1, "type": "info", "f": "append", "key": "k", "value": "b", "time": 400}
+{"process": 2, "type": "invoke", "f": "put", "key": "j", "value": "z", "time": 450}
+{"process": 2, "type": "ok", "f": "put", "key": "j", "value": "z", "time": 460}
+{"process": 0, "type": "invoke", "f": "get", "key": "k", "value": null, "time": 500}
+{"process": 0, "type": "ok", "f": "get", "key": "k", "value": "ax", "time": 600}
+"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "check",
+        "--format",
+        "jsonl",
+        "--model",
+        "kv",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "    diagnosis: value \"ax\" was never written: no put of key \"k\" (however it ended), nor its initial \"\", followed by any of its appends makes it\n"
+        ),
+        "{text}"
+    );
+    // The diagnosis follows the failing operation.
+    let failing = text.find("get(\"k\") -> \"ax\"").expect("the failing get");
+    assert!(text.find("diagnosis:") > Some(failing), "{text}");
+    // A stale read of a written value ("a" after "ab" was read) is not
+    // diagnosed.
+    let stale = scratch("kv-stale.jsonl");
+    let history = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"value\": \"ax\"", "\"value\": \"ab\"")
+        + "{\"process\": 0, \"type\": \"invoke\", \"f\": \"get\", \"key\": \"k\", \"value\": null, \"time\": 700}\n{\"process\": 0, \"type\": \"ok\", \"f\": \"get\", \"key\": \"k\", \"value\": \"a\", \"time\": 800}\n";
+    std::fs::write(&stale, history).unwrap();
+    let out = run(&[
+        "check",
+        "--format",
+        "jsonl",
+        "--model",
+        "kv",
+        stale.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("diagnosis"), "{}", stdout(&out));
+    // --json carries it too.
+    let out = run(&[
+        "check",
+        "--json",
+        "--format",
+        "jsonl",
+        "--model",
+        "kv",
+        file.to_str().unwrap(),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let text = json.to_string();
+    assert!(
+        text.contains("\"diagnosis\":\"value \\\"ax\\\" was never written"),
+        "{text}"
+    );
+}

@@ -48,20 +48,24 @@ pub struct Clerk {
     state: ClerkState,
     servers: Vec<NodeId>,
     send: RequestSink,
-    replies: Receiver<Reply>,
+    /// The servers' replies, each with the address it came from.
+    replies: Receiver<(NodeId, Reply)>,
     /// The origin of the times [`ClerkState`] is given.
     epoch: Instant,
+    /// The server whose reply ended the last operation with an output.
+    answered_by: Option<NodeId>,
 }
 
 impl Clerk {
     /// A clerk for the cluster whose servers are at `servers`, sending
     /// through `send`. Returns it with the sender on which to deliver the
-    /// servers' replies (the network handler for this clerk's address).
+    /// servers' replies, each with the address of the server that sent it
+    /// (the network handler for this clerk's address).
     pub fn new(
         servers: Vec<NodeId>,
         send: RequestSink,
         config: ClerkConfig,
-    ) -> (Clerk, Sender<Reply>) {
+    ) -> (Clerk, Sender<(NodeId, Reply)>) {
         let (tx, replies) = std::sync::mpsc::channel();
         let mut rng = rand::rng();
         // Never NO_SESSION (0): a clerk's retries must be deduplicated.
@@ -73,6 +77,7 @@ impl Clerk {
             send,
             replies,
             epoch: Instant::now(),
+            answered_by: None,
         };
         (clerk, tx)
     }
@@ -80,6 +85,13 @@ impl Clerk {
     /// This clerk's client id.
     pub fn id(&self) -> ClientId {
         self.state.id()
+    }
+
+    /// The server whose reply ended the last [`Clerk::execute`] with an
+    /// output (the reply the [`ClerkState`] accepted); `None` if it ended
+    /// [`Indeterminate`] or none ran yet.
+    pub fn answered_by(&self) -> Option<NodeId> {
+        self.answered_by
     }
 
     /// The value of `key` ("" when it has none).
@@ -146,6 +158,7 @@ impl Clerk {
     /// number either way.
     pub fn execute(&mut self, op: Op, deadline: Option<Instant>) -> Result<Output, Indeterminate> {
         let deadline = deadline.map(|d| d.saturating_duration_since(self.epoch));
+        self.answered_by = None;
         let mut effect = self.state.invoke(op, self.now(), deadline);
         loop {
             effect = match effect {
@@ -178,7 +191,13 @@ impl Clerk {
             let next = match self.replies.recv_timeout(left) {
                 // The channel cannot tell attempts apart: a reply counts
                 // as the current attempt's.
-                Ok(reply) => self.state.replied(reply, None, self.now()),
+                Ok((from, reply)) => {
+                    let next = self.state.replied(reply, None, self.now());
+                    if let Some(ClerkEffect::Done(Ok(_))) = next {
+                        self.answered_by = Some(from);
+                    }
+                    next
+                }
                 Err(RecvTimeoutError::Timeout) => self.state.timed_out(attempt, self.now()),
                 Err(RecvTimeoutError::Disconnected) => {
                     // Nothing can come: the attempt is silent.

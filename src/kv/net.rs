@@ -95,10 +95,10 @@ pub fn clerk(
     let (clerk, replies) = Clerk::new(servers, send, config);
     network.add_server(
         me,
-        Arc::new(move |_, message| {
+        Arc::new(move |from, message| {
             // A reply for a clerk that has gone is dropped.
             if let KvMessage::Reply(reply) = message {
-                let _ = replies.send(reply);
+                let _ = replies.send((from, reply));
             }
         }),
     );

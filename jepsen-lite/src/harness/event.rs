@@ -87,8 +87,11 @@ pub struct Event {
     /// Why an operation failed or is indeterminate (e.g. `timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The server that answered a completed operation, when the backend
-    /// knows it (the process backend: the `x-raft-kv-member` header).
+    /// The id of the server that answered a completed operation (servers
+    /// are numbered from 1), when one did: the process backend reads it
+    /// from the `x-raft-kv-member` header, the sim backend from the
+    /// simulated reply, the threads backend from the clerk. `None` for an
+    /// operation no server answered (a timeout) and for nemesis events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<u64>,
 }

@@ -257,6 +257,9 @@ fn failing_of(failure: &crate::report::FailureReport) -> timeline::Failing {
         stuck.call as f64 / 1e9,
         failure.state_at_stuck
     );
+    if let Some(diagnosis) = &failure.diagnosis {
+        text.push_str(&format!("\ndiagnosis: {diagnosis}"));
+    }
     let rejected = &failure.rejected_states;
     if !rejected.is_empty() {
         let states = if rejected.len() == 1 {

@@ -132,10 +132,12 @@ enum Ev {
         server: usize,
         request: Request,
     },
-    /// A server's reply to the request of that attempt.
+    /// A server's reply to the request of that attempt, from the server
+    /// at position `server`.
     Reply {
         slot: usize,
         attempt: u64,
+        server: usize,
         reply: Reply,
     },
     /// A server's timer, for [`Servers::fire`].
@@ -441,10 +443,11 @@ impl<'a> Sim<'a> {
             Ev::Reply {
                 slot,
                 attempt,
+                server,
                 reply,
             } => {
                 let effect = self.clients[slot].clerk.replied(reply, Some(attempt), now);
-                self.clerk_effect(slot, effect);
+                self.clerk_effect_from(slot, effect, Some(server));
                 Ok(())
             }
             Ev::Timer {
@@ -618,6 +621,13 @@ impl<'a> Sim<'a> {
 
     /// Carries out what a clerk decided.
     fn clerk_effect(&mut self, slot: usize, effect: Option<ClerkEffect>) {
+        self.clerk_effect_from(slot, effect, None);
+    }
+
+    /// Carries out what a clerk decided on a reply from the server at
+    /// position `from` (`None`: on a timeout or a back-off): an output it
+    /// accepted is that server's answer.
+    fn clerk_effect_from(&mut self, slot: usize, effect: Option<ClerkEffect>, from: Option<usize>) {
         match effect {
             None => {}
             Some(ClerkEffect::Send {
@@ -643,13 +653,19 @@ impl<'a> Sim<'a> {
                     .queue
                     .schedule_at(at, Ev::ClientResume { slot, attempt });
             }
-            Some(ClerkEffect::Done(result)) => self.complete(slot, result),
+            Some(ClerkEffect::Done(result)) => {
+                // Only a reply carries an output: a timeout's `Done` is
+                // indeterminate and has no server.
+                let node = from.filter(|_| result.is_ok()).map(|s| id(s).0);
+                self.complete(slot, result, node);
+            }
         }
     }
 
-    /// Ends the client's operation and records it; an indeterminate one
+    /// Ends the client's operation and records it, with the id of the
+    /// server that answered it (`node`) if one did; an indeterminate one
     /// retires the process (a new process, with a new client id, follows).
-    fn complete(&mut self, slot: usize, result: Result<Output, Indeterminate>) {
+    fn complete(&mut self, slot: usize, result: Result<Output, Indeterminate>, node: Option<u64>) {
         let Some(op) = self.clients[slot].op.take() else {
             return;
         };
@@ -663,7 +679,7 @@ impl<'a> Sim<'a> {
         }
         let process = self.clients[slot].process;
         let (process, key) = (Process::Client(process), op.key);
-        self.record(process, kind, op.f, key, value, error);
+        self.record(process, kind, op.f, key, value, error).node = node;
         let stats = &mut self.world.stats;
         stats.ops += 1;
         match kind {
@@ -928,6 +944,8 @@ impl<'a> Sim<'a> {
 
     // ----- plumbing -----
 
+    /// Appends an event (without a server: the caller sets the `node`
+    /// of a completion a server answered) and returns it.
     fn record(
         &mut self,
         process: Process,
@@ -936,7 +954,7 @@ impl<'a> Sim<'a> {
         key: Option<String>,
         value: Json,
         error: Option<String>,
-    ) {
+    ) -> &mut Event {
         // Times strictly increase in the order things happened (see
         // `event::next_time`).
         let now = self.world.queue.now();
@@ -952,6 +970,8 @@ impl<'a> Sim<'a> {
             error,
             node: None,
         });
+        let last = self.events.len() - 1;
+        &mut self.events[last]
     }
 }
 
@@ -1065,10 +1085,11 @@ impl Driver<(Addr, Reply)> for World {
 
     /// A service's reply goes back to the clerk's slot, tagged with the
     /// attempt it answers.
-    fn output(&mut self, _server: usize, ((slot, attempt), reply): (Addr, Reply)) {
+    fn output(&mut self, server: usize, ((slot, attempt), reply): (Addr, Reply)) {
         self.send_client(Ev::Reply {
             slot,
             attempt,
+            server,
             reply,
         });
     }

@@ -172,7 +172,7 @@ mod tests {
         for i in 0..12 {
             explanation.push_str(&format!("    {i} step {i}\n"));
         }
-        explanation.push_str("  first operation that could not be linearized:\n    process 4: read(\"0\") -> 3\n    state after the partial linearization: 4\n");
+        explanation.push_str("  first operation that could not be linearized:\n    process 4: read(\"0\") -> 3\n    diagnosis: value 3 was never written\n    state after the partial linearization: 4\n");
         let states: Vec<String> = (0..5).map(|i| format!("state-{i}")).collect();
         explanation.push_str(&format!(
             "    rejected by the model in states: {}\n",
@@ -187,6 +187,7 @@ mod tests {
             "11 step 11",
             "first operation that could not be linearized:",
             "read(\"0\") -> 3",
+            "diagnosis: value 3 was never written",
             "state after the partial linearization: 4",
             "state-0, state-1, state-2, state-3, state-4",
         ] {

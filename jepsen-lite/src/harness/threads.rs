@@ -294,11 +294,18 @@ fn invoke(shared: &Shared, process: u64, clerk: &mut Clerk, op: &ClientOp) -> bo
     recorder.client(process, Kind::Invoke, op, op.value.clone(), None, None);
     let deadline = Instant::now() + options.op_timeout;
     let result = clerk.execute(op.op.clone(), Some(deadline));
+    // The server that answered, by its id (position + 1, as the process
+    // backend's servers are numbered); none for a timeout.
+    let node = result
+        .is_ok()
+        .then(|| clerk.answered_by())
+        .flatten()
+        .map(|n| n.0);
     let (kind, value, error) = generator::completion(options.workload, op, result);
     if kind == Kind::Info {
         lock(&shared.generator).indeterminate(op.key.as_deref());
     }
-    recorder.client(process, kind, op, value, error, None);
+    recorder.client(process, kind, op, value, error, node);
     kind != Kind::Info
 }
 

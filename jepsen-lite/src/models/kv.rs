@@ -294,6 +294,88 @@ impl Model for Kv {
     fn describe_state(&self, state: &KvValue) -> String {
         format!("{:?}", state.value())
     }
+
+    /// A get of a value no put or append of the key (however it ended)
+    /// could have produced. Every value a key ever holds is `""` or a
+    /// put's value, followed by appended values; the check allows any
+    /// append any number of times, in any order, so it never calls a
+    /// value that some order of the writes makes "never written".
+    fn diagnose(
+        &self,
+        stuck: &Operation<KvInput, KvOutput>,
+        ops: &[&Operation<KvInput, KvOutput>],
+    ) -> Option<String> {
+        let (KvOp::Get, KvOutput::Value(read)) = (&stuck.input.op, &stuck.output) else {
+            return None;
+        };
+        let read = read.value();
+        let mut puts = Vec::new();
+        let mut appends = Vec::new();
+        for op in ops {
+            match &op.input.op {
+                KvOp::Put(v) => puts.push(v.as_bytes()),
+                KvOp::Append(v) => appends.push(v.as_bytes()),
+                KvOp::Get => {}
+            }
+        }
+        if could_be_written(read.as_bytes(), &puts, &appends) {
+            return None;
+        }
+        let key = &stuck.input.key;
+        let shown = shorten(&read);
+        Some(if appends.is_empty() {
+            format!(
+                "value {shown} was never written: no put of key {key:?} (however it ended) wrote it"
+            )
+        } else {
+            format!(
+                "value {shown} was never written: no put of key {key:?} (however it ended), nor its initial \"\", followed by any of its appends makes it"
+            )
+        })
+    }
+}
+
+/// Whether `value` is `""` or one of `puts`, followed by any number of
+/// `appends` (each any number of times): a dynamic program over the
+/// value's byte positions, trying each distinct append length at each
+/// position that such a prefix reaches (O(length x distinct lengths)).
+fn could_be_written(value: &[u8], puts: &[&[u8]], appends: &[&[u8]]) -> bool {
+    let pieces: std::collections::HashSet<&[u8]> =
+        appends.iter().copied().filter(|a| !a.is_empty()).collect();
+    let mut lengths: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let mut reached = vec![false; value.len() + 1];
+    reached[0] = true;
+    for put in puts {
+        if value.starts_with(put) {
+            reached[put.len()] = true;
+        }
+    }
+    for at in 0..value.len() {
+        if !reached[at] {
+            continue;
+        }
+        for &len in &lengths {
+            if value.get(at..at + len).is_some_and(|p| pieces.contains(p)) {
+                reached[at + len] = true;
+            }
+        }
+    }
+    reached[value.len()]
+}
+
+/// A value for a diagnosis, quoted: in full when short, else its start and
+/// end and its length.
+fn shorten(value: &str) -> String {
+    const MAX: usize = 60;
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= MAX {
+        return format!("{value:?}");
+    }
+    let head: String = chars[..MAX / 2].iter().collect();
+    let tail: String = chars[chars.len() - MAX / 2..].iter().collect();
+    format!("{head:?}…{tail:?} ({} chars)", chars.len())
 }
 
 #[cfg(test)]
@@ -408,6 +490,74 @@ mod tests {
         let last = last.unwrap();
         assert_eq!(last.pieces().count(), 10_000);
         assert_eq!(last.to_string(), grown);
+    }
+
+    /// A completed operation on key `k`.
+    fn op(op: KvOp, output: KvOutput) -> Operation<KvInput, KvOutput> {
+        Operation::new(0, input(op), output, 0, 1)
+    }
+
+    fn get(value: &str) -> Operation<KvInput, KvOutput> {
+        op(KvOp::Get, KvOutput::Value(value.into()))
+    }
+
+    #[test]
+    fn diagnoses_a_get_of_a_value_never_written() {
+        let writes = [
+            op(KvOp::Put("a".into()), KvOutput::Ack),
+            op(KvOp::Append("b".into()), KvOutput::Ack),
+            // However it ended, an append may have happened.
+            op(KvOp::Append("cd".into()), KvOutput::Unknown),
+        ];
+        let ops: Vec<&Operation<KvInput, KvOutput>> = writes.iter().collect();
+        let diagnose = |value: &str| Kv.diagnose(&get(value), &ops);
+        // Never written: no put or "" followed by appends makes these.
+        assert_eq!(
+            diagnose("x").as_deref(),
+            Some(
+                "value \"x\" was never written: no put of key \"k\" (however it ended), nor its initial \"\", followed by any of its appends makes it"
+            )
+        );
+        for never in ["ac", "abc", "ba", "bx", "cdb "] {
+            assert!(diagnose(never).is_some(), "{never}");
+        }
+        // Written, by some order of the writes (even an order the history
+        // rules out, and repeats): no diagnosis.
+        for written in [
+            "", "a", "ab", "acd", "abcd", "b", "cd", "cdb", "bb", "abbcd",
+        ] {
+            assert_eq!(diagnose(written), None, "{written}");
+        }
+        // Only puts: the value must be one of them (or "").
+        let put = op(KvOp::Put("p".into()), KvOutput::Unknown);
+        assert_eq!(
+            Kv.diagnose(&get("pp"), &[&put]).as_deref(),
+            Some("value \"pp\" was never written: no put of key \"k\" (however it ended) wrote it")
+        );
+        assert_eq!(Kv.diagnose(&get("p"), &[&put]), None);
+        // Not a get with a value: nothing to say.
+        assert_eq!(Kv.diagnose(&writes[0], &ops), None);
+        assert_eq!(Kv.diagnose(&op(KvOp::Get, KvOutput::Unknown), &ops), None);
+        // A long value is shortened.
+        let long = "z".repeat(100);
+        let text = Kv.diagnose(&get(&long), &ops).unwrap();
+        assert!(text.contains("…") && text.contains("(100 chars)"), "{text}");
+    }
+
+    #[test]
+    fn a_stale_read_is_not_diagnosed() {
+        // Not linearizable (the get misses the acknowledged append that
+        // finished before it began), but its value was written.
+        let history = vec![
+            Operation::new(0, input(KvOp::Append("x".into())), KvOutput::Ack, 0, 1),
+            Operation::new(0, input(KvOp::Append("y".into())), KvOutput::Ack, 2, 3),
+            Operation::new(1, input(KvOp::Get), KvOutput::Value("x".into()), 4, 5),
+        ];
+        let options = crate::CheckOptions::default();
+        let result = crate::check(&Kv, &history, &options).unwrap();
+        assert_eq!(result.verdict, crate::Verdict::NotLinearizable);
+        let ops: Vec<_> = history.iter().collect();
+        assert_eq!(Kv.diagnose(&history[2], &ops), None);
     }
 
     #[test]

@@ -269,6 +269,35 @@ mod tests {
     }
 
     #[test]
+    fn diagnoses_a_read_of_a_value_never_written() {
+        let op =
+            |op: RegisterOp, output: RegisterOutput| Operation::new(0, input(op), output, 0, 1);
+        let writes = [
+            op(RegisterOp::Write(Some(1)), RegisterOutput::Written),
+            // However it ended, a CAS may have written its value.
+            op(
+                RegisterOp::Cas {
+                    from: Some(1),
+                    to: Some(2),
+                },
+                RegisterOutput::Cas(false),
+            ),
+        ];
+        let ops: Vec<_> = writes.iter().collect();
+        let read = |v: Value| op(RegisterOp::Read, RegisterOutput::Read(v));
+        assert_eq!(
+            Register.diagnose(&read(Some(99)), &ops).as_deref(),
+            Some(
+                "value 99 was never written: no write or CAS of this register (however it ended) wrote 99"
+            )
+        );
+        for written in [None, Some(1), Some(2)] {
+            assert_eq!(Register.diagnose(&read(written), &ops), None);
+        }
+        assert_eq!(Register.diagnose(&writes[0], &ops), None);
+    }
+
+    #[test]
     fn partitions_by_key() {
         let op = |key: Option<&str>| {
             Operation::new(
