@@ -69,6 +69,7 @@ pub mod ledger;
 mod properties;
 pub mod run;
 pub mod scenarios;
+pub mod shortest;
 mod symmetry;
 mod system;
 

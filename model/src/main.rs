@@ -2,8 +2,9 @@
 //!
 //! Explores every state of [`raft_model::model`] within the [`Bounds`] given
 //! on the command line and reports, for each property of Figure 3 (and each
-//! `Sometimes` sanity property), whether it holds, with the shortest
-//! counterexample of every violated one.
+//! `Sometimes` sanity property), whether it holds, with a counterexample of
+//! every violated one: for the first (or the `--bug`'s), a shortest one,
+//! proven by a branch-and-bound search ([`raft_model::shortest`]).
 //!
 //! ```text
 //! cargo run --release --bin check                       # every scenario, exhaustive (~45 s)

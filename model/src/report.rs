@@ -208,6 +208,22 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
             outcome.audit_time.as_secs_f64()
         );
     }
+    if let Some(search) = outcome.shortest_search {
+        let _ = writeln!(
+            out,
+            "shortest: {} steps, {} by a search of every state within {} steps ({} states, {} unique) in {:.1} s",
+            search.steps,
+            if search.proven {
+                "proven"
+            } else {
+                "NOT proven (the search ran out of budget)"
+            },
+            search.steps.saturating_sub(1),
+            search.states,
+            search.unique,
+            search.elapsed.as_secs_f64()
+        );
+    }
     let width = outcome
         .properties
         .iter()
@@ -285,7 +301,7 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
 }
 
 /// A counterexample: the initial servers, then each action and the servers
-/// after it. `shortest` says whether it is a shortest one (breadth-first).
+/// after it. `shortest` says whether it is known to be a shortest one.
 fn counterexample(name: &str, path: &Path<RaftState, Action>, shortest: bool) -> String {
     let steps = path.clone().into_vec();
     let mut out = String::new();
@@ -372,13 +388,24 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
                 "expectation": expectation_name(&p.expectation),
                 "result": p.verdict.name(),
                 "counterexample_length": p.path.as_ref().map(|path| path.clone().into_actions().len()),
+                "shortest": p.path.as_ref().map(|_| p.shortest),
                 "out_of_reach": out_of_reach(&setup.bounds, p.name),
                 "detail": p.detail,
             })
         })
         .collect();
+    let shortest_search = outcome.shortest_search.map(|s| {
+        json!({
+            "steps": s.steps,
+            "proven": s.proven,
+            "states": s.states,
+            "unique": s.unique,
+            "seconds": s.elapsed.as_secs_f64(),
+        })
+    });
     json!({
         "bounds": bounds_json(setup),
+        "shortest_search": shortest_search,
         "symmetry": outcome.symmetry,
         "discard_stale": outcome.discard_stale,
         "forget_crashed_state": outcome.forget_crashed_state,

@@ -37,6 +37,9 @@ pub struct Options {
     pub stop_at: Option<&'static str>,
     /// Called about once a second while the search runs.
     pub progress: Option<fn(&Progress)>,
+    /// The limits of the search for a shortest counterexample
+    /// ([`crate::shortest::prove_shortest`]).
+    pub shortest: crate::shortest::Budget,
 }
 
 impl Default for Options {
@@ -53,6 +56,10 @@ impl Default for Options {
             max_states: None,
             stop_at: None,
             progress: None,
+            shortest: crate::shortest::Budget {
+                timeout: SHORTEST_SEARCH_TIME,
+                max_states: SHORTEST_SEARCH_STATES,
+            },
         }
     }
 }
@@ -112,7 +119,7 @@ pub struct PropertyOutcome {
     pub verdict: Verdict,
     /// The counterexample or example found, if any.
     pub path: Option<Path<RaftState, Action>>,
-    /// Whether `path` is a shortest one (found breadth-first).
+    /// Whether `path` is known to be a shortest one ([`crate::shortest`]).
     pub shortest: bool,
     /// What broke the property, in words, when no path shows it (a breach
     /// found by the audit after the search, [`crate::ledger`]).
@@ -150,6 +157,24 @@ pub struct Outcome {
     pub complete: bool,
     /// One outcome per property, in [`PROPERTIES`] order.
     pub properties: Vec<PropertyOutcome>,
+    /// The search for a shortest counterexample, when one ran.
+    pub shortest_search: Option<ShortestSearch>,
+}
+
+/// What the search for a shortest counterexample did
+/// ([`crate::shortest`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ShortestSearch {
+    /// States generated.
+    pub states: usize,
+    /// Distinct states.
+    pub unique: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Whether it finished, so that no counterexample is shorter.
+    pub proven: bool,
+    /// Steps of the counterexample it ended with.
+    pub steps: usize,
 }
 
 impl Outcome {
@@ -169,12 +194,13 @@ impl Outcome {
 
 /// Explores every state within `bounds` (depth-first, which keeps only
 /// fingerprints and the current path in memory). If an `Always` property is
-/// violated (the `stop_at` one, when given), searches again breadth-first
-/// for that property alone, no deeper than the counterexample found, so
-/// that the one reported is a shortest one. That second search keeps its
-/// frontier in memory, so it gives up past [`SHORTEST_SEARCH_STATES`]
-/// states or a minute; the depth-first counterexample is then kept, marked
-/// as not necessarily the shortest.
+/// violated (the `stop_at` one, when given) by a path not known to be a
+/// shortest, makes it one ([`crate::shortest`]): steps are left out of it
+/// while it still breaks the property, then a branch-and-bound search over
+/// every state reachable in fewer steps proves that none is shorter or
+/// finds one that is. That search gives up past [`SHORTEST_SEARCH_STATES`]
+/// states or [`SHORTEST_SEARCH_TIME`] (by default: [`Options::shortest`]); the counterexample is then the
+/// shortest it found, marked as not necessarily the shortest.
 pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
     let mut outcome = match options.stop_at {
         None => search(bounds, options, Strategy::DepthFirst),
@@ -200,35 +226,49 @@ pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
         // search, which no path shows.
         return outcome;
     }
-    let found_at = outcome
-        .property(name)
-        .and_then(|p| p.path.as_ref())
-        .map_or(usize::MAX, |path| path.clone().into_actions().len());
-    let shortest = search(
-        bounds,
-        &Options {
-            stop_at: Some(name),
-            progress: None,
-            max_depth: Some(found_at.saturating_add(1)),
-            max_states: Some(SHORTEST_SEARCH_STATES),
-            timeout: Some(Duration::from_secs(60)),
-            ..options.clone()
-        },
-        Strategy::BreadthFirst,
+    let Some(ours) = outcome.properties.iter_mut().find(|p| p.name == name) else {
+        return outcome;
+    };
+    let Some(path) = ours.path.clone() else {
+        return outcome;
+    };
+    let model = build_model(bounds, options);
+    let Some(property) = crate::shortest::always_property(&model, name) else {
+        return outcome;
+    };
+    let steps = path.into_vec();
+    let init = steps[0].0.clone();
+    let actions: Vec<Action> = steps.iter().filter_map(|(_, a)| a.clone()).collect();
+    let shrunk = crate::shortest::shrink(&model, &property, &init, &actions);
+    let shortest = crate::shortest::prove_shortest(
+        &model,
+        &property,
+        shrunk,
+        options.symmetry,
+        options.shortest,
     );
-    if let (Some(ours), Some(theirs)) = (
-        outcome.properties.iter_mut().find(|p| p.name == name),
-        shortest.property(name).and_then(|p| p.path.clone()),
-    ) {
-        ours.path = Some(theirs);
-        ours.shortest = true;
+    // The search may have found one from another initial state.
+    let rebuilt = model
+        .init_states()
+        .into_iter()
+        .find_map(|init| Path::from_actions(&model, init, &shortest.actions));
+    if let Some(path) = rebuilt {
+        ours.path = Some(path);
+        ours.shortest = shortest.proven;
     }
+    outcome.shortest_search = Some(ShortestSearch {
+        states: shortest.states,
+        unique: shortest.unique,
+        elapsed: shortest.elapsed,
+        proven: shortest.proven,
+        steps: shortest.actions.len(),
+    });
     outcome
 }
 
 /// Looks for a violation of the one property `name` (a catalogue bug):
 /// breadth-first first, which finds shallow counterexamples soonest and
-/// shortest, up to [`SHORTEST_SEARCH_STATES`] states (its frontier lives in
+/// shallowest, up to [`BREADTH_FIRST_STATES`] states (its frontier lives in
 /// memory); then, if that found nothing, depth-first for the rest of the
 /// time, which reaches deep counterexamples (Figure 8's four elections)
 /// that the breadth-first frontier cannot hold.
@@ -237,7 +277,7 @@ fn hunt(bounds: &Bounds, options: &Options) -> Outcome {
     let breadth_first = search(
         bounds,
         &Options {
-            max_states: Some(SHORTEST_SEARCH_STATES),
+            max_states: Some(BREADTH_FIRST_STATES),
             ..options.clone()
         },
         Strategy::BreadthFirst,
@@ -262,16 +302,26 @@ fn hunt(bounds: &Bounds, options: &Options) -> Outcome {
     depth_first
 }
 
-/// How many states the breadth-first search for a shortest counterexample
-/// may generate before it gives up (its frontier lives in memory).
-pub const SHORTEST_SEARCH_STATES: usize = 4_000_000;
+/// How many states the breadth-first search of a bug hunt may generate
+/// before it goes on depth-first (its frontier lives in memory).
+pub const BREADTH_FIRST_STATES: usize = 4_000_000;
+
+/// How many states the search for a shortest counterexample
+/// ([`crate::shortest::prove_shortest`]) may generate by default before it
+/// gives up. It keeps a fingerprint and a depth per distinct state (about
+/// 30 bytes; Figure 8's proof generates 26 M states, 5.6 M distinct).
+pub const SHORTEST_SEARCH_STATES: usize = 200_000_000;
+
+/// How long the search for a shortest counterexample may take by default.
+pub const SHORTEST_SEARCH_TIME: Duration = Duration::from_secs(300);
 
 /// The order in which states are explored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Little memory; counterexamples are not the shortest.
     DepthFirst,
-    /// Shortest counterexamples; keeps the whole frontier in memory.
+    /// Shallow counterexamples first (within a level of the shortest);
+    /// keeps the whole frontier in memory.
     BreadthFirst,
 }
 
@@ -321,8 +371,8 @@ pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome
         builder = builder.target_state_count(states);
     }
     match strategy {
-        Strategy::DepthFirst => collect(builder.spawn_dfs(), bounds, options, started, false),
-        Strategy::BreadthFirst => collect(builder.spawn_bfs(), bounds, options, started, true),
+        Strategy::DepthFirst => collect(builder.spawn_dfs(), bounds, options, started),
+        Strategy::BreadthFirst => collect(builder.spawn_bfs(), bounds, options, started),
     }
 }
 
@@ -331,7 +381,6 @@ fn collect(
     bounds: &Bounds,
     options: &Options,
     started: Instant,
-    strategy_is_breadth_first: bool,
 ) -> Outcome {
     let mut reported = Instant::now();
     while !checker.is_done() {
@@ -389,9 +438,10 @@ fn collect(
                 expectation: expectation.clone(),
                 verdict,
                 path,
-                // Only the property the search stopped at: stateright keeps
-                // the last violating state it visited for the others.
-                shortest: strategy_is_breadth_first && options.stop_at == Some(*name),
+                // Not even breadth-first: stateright keeps the last
+                // violating state it visits before it stops, which can lie
+                // a level deeper. `check` proves a shortest one.
+                shortest: false,
                 detail: None,
             }
         })
@@ -426,6 +476,7 @@ fn collect(
         elapsed,
         complete,
         properties,
+        shortest_search: None,
     }
 }
 

@@ -9,7 +9,8 @@ mod common;
 
 use checked_raft::bugs::Bug;
 use common::run_check;
-use raft_model::run::{Options, Verdict, check};
+use raft_model::run::{Options, Strategy, Verdict, build_model, check, search};
+use raft_model::shortest::{Budget, always_property, prove_shortest, shrink};
 use raft_model::{bug_bounds, bug_property};
 use std::time::Duration;
 
@@ -35,6 +36,12 @@ fn the_model_checker_finds_every_bug_of_the_catalogue() {
                 max_states: Some(STATE_BUDGET),
                 // Only a backstop against a hang: the budget is in states.
                 timeout: Some(Duration::from_secs(1800)),
+                // The search for a shortest counterexample is tested on
+                // its own below; here it only shrinks the deep ones.
+                shortest: Budget {
+                    timeout: Duration::from_secs(1800),
+                    max_states: 2_000_000,
+                },
                 ..Options::default()
             },
         );
@@ -52,6 +59,87 @@ fn the_model_checker_finds_every_bug_of_the_catalogue() {
         }
     }
     assert!(missed.is_empty(), "bugs not found: {missed:?}");
+}
+
+/// The search for a shortest counterexample agrees with a breadth-first
+/// search written here, level by level, on the model's own states (no
+/// symmetry, one thread), which finds the least depth of a violation by
+/// construction: from a depth-first counterexample (longer), shrinking and
+/// the branch-and-bound search end at exactly that length, proven.
+/// (stateright's breadth-first search is not this oracle: it keeps the
+/// last violating state it visits before it stops, which can lie a level
+/// deeper.)
+#[test]
+fn the_shortest_counterexample_search_agrees_with_breadth_first_search() {
+    for bug in [
+        Bug::VoteNotPersisted,
+        Bug::TwoVotesPerTerm,
+        Bug::NoElectionRestriction,
+        Bug::CommitPastSentEntries,
+        Bug::LeaderOverwritesOwnEntries,
+    ] {
+        let expected = bug_property(bug);
+        let bounds = bug_bounds(bug);
+        let options = Options {
+            stop_at: Some(expected),
+            timeout: Some(Duration::from_secs(600)),
+            ..Options::default()
+        };
+        let depth_first = search(&bounds, &options, Strategy::DepthFirst)
+            .property(expected)
+            .and_then(|p| p.path.clone())
+            .unwrap_or_else(|| panic!("{}: no counterexample", bug.name()))
+            .into_vec();
+        let model = build_model(&bounds, &options);
+        let property = always_property(&model, expected).expect("an Always property");
+        let least = least_depth_of_violation(&model, &property);
+        let actions: Vec<_> = depth_first.iter().filter_map(|(_, a)| a.clone()).collect();
+        let shrunk = shrink(&model, &property, &depth_first[0].0, &actions);
+        let shortest = prove_shortest(&model, &property, shrunk.clone(), true, options.shortest);
+        println!(
+            "{:<26} depth-first {} steps, shrunk {}, shortest {} (proven: {}; {} states), least depth {least}",
+            bug.name(),
+            actions.len(),
+            shrunk.len(),
+            shortest.actions.len(),
+            shortest.proven,
+            shortest.states,
+        );
+        assert!(shortest.proven, "{}", bug.name());
+        assert_eq!(shortest.actions.len(), least, "{}", bug.name());
+    }
+}
+
+/// The least number of steps after which a state of `model` breaks
+/// `property`: every state, level by level.
+fn least_depth_of_violation(
+    model: &raft_model::RaftModel,
+    property: &stateright::Property<raft_model::RaftModel>,
+) -> usize {
+    use stateright::Model;
+    let mut level = model.init_states();
+    let mut seen: std::collections::HashSet<_> = level.iter().cloned().collect();
+    for depth in 0.. {
+        if level.iter().any(|s| !(property.condition)(model, s)) {
+            return depth;
+        }
+        let mut next_level = Vec::new();
+        for state in &level {
+            let mut actions = Vec::new();
+            model.actions(state, &mut actions);
+            for action in actions {
+                if let Some(next) = model.next_state(state, action)
+                    && model.within_boundary(&next)
+                    && seen.insert(next.clone())
+                {
+                    next_level.push(next);
+                }
+            }
+        }
+        assert!(!next_level.is_empty(), "no violation reachable");
+        level = next_level;
+    }
+    unreachable!()
 }
 
 /// The verdict `check`'s table gives the property `name`.
