@@ -39,7 +39,8 @@ fn progress_line(p: &Progress) -> String {
         0
     };
     format!(
-        "  states {}  unique {}  {} states/s  depth {}  {}s",
+        "  {}states {}  unique {}  {} states/s  depth {}  {}s",
+        if p.shortest { "shortest: " } else { "" },
         p.states,
         p.unique,
         rate,
@@ -60,7 +61,9 @@ fn progress_on_terminal(p: &Progress) {
 fn progress_plain(p: &Progress) {
     let now = u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX);
     let last = LAST_PLAIN_MS.load(Ordering::Relaxed);
-    if now < last.saturating_add(PLAIN_EVERY_MS) {
+    // A clock behind the last line's is the next search's (the search for
+    // a shortest counterexample starts its own).
+    if now >= last && now < last.saturating_add(PLAIN_EVERY_MS) {
         return;
     }
     LAST_PLAIN_MS.store(now, Ordering::Relaxed);

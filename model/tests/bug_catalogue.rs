@@ -10,7 +10,7 @@ mod common;
 use checked_raft::bugs::Bug;
 use common::run_check;
 use raft_model::run::{Options, Strategy, Verdict, build_model, check, search};
-use raft_model::shortest::{Budget, always_property, prove_shortest, shrink};
+use raft_model::shortest::{Budget, always_property, prove_shortest, replay, shrink};
 use raft_model::{bug_bounds, bug_property};
 use std::time::Duration;
 
@@ -95,18 +95,43 @@ fn the_shortest_counterexample_search_agrees_with_breadth_first_search() {
         let least = least_depth_of_violation(&model, &property);
         let actions: Vec<_> = depth_first.iter().filter_map(|(_, a)| a.clone()).collect();
         let shrunk = shrink(&model, &property, &depth_first[0].0, &actions);
-        let shortest = prove_shortest(&model, &property, shrunk.clone(), true, options.shortest);
-        println!(
-            "{:<26} depth-first {} steps, shrunk {}, shortest {} (proven: {}; {} states), least depth {least}",
-            bug.name(),
-            actions.len(),
-            shrunk.len(),
-            shortest.actions.len(),
-            shortest.proven,
-            shortest.states,
-        );
-        assert!(shortest.proven, "{}", bug.name());
-        assert_eq!(shortest.actions.len(), least, "{}", bug.name());
+        for threads in [1, 2] {
+            let shortest = prove_shortest(
+                &model,
+                &property,
+                shrunk.clone(),
+                true,
+                options.shortest,
+                threads,
+                None,
+            );
+            println!(
+                "{:<26} depth-first {} steps, shrunk {}, shortest on {threads} thread(s) {} (proven: {}; {} states), least depth {least}",
+                bug.name(),
+                actions.len(),
+                shrunk.len(),
+                shortest.actions.len(),
+                shortest.proven,
+                shortest.states,
+            );
+            assert!(shortest.proven, "{}", bug.name());
+            assert_eq!(shortest.actions.len(), least, "{}", bug.name());
+            // Every state remembered was generated (or is the one initial
+            // state): the counts add up.
+            assert!(
+                shortest.unique <= shortest.states + 1,
+                "{}: {} unique of {} states",
+                bug.name(),
+                shortest.unique,
+                shortest.states
+            );
+            assert_eq!(
+                replay(&model, &property, &depth_first[0].0, &shortest.actions),
+                Some(least),
+                "{}: the shortest counterexample replays to a violation",
+                bug.name()
+            );
+        }
     }
 }
 
