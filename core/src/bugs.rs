@@ -57,6 +57,13 @@ pub enum Bug {
     /// breaks, but servers are no longer interchangeable, which the model
     /// checker's symmetry reduction must not trust: its audit reports it.
     VotesByServerId,
+    /// The server with the lowest id starts an election as soon as it
+    /// starts with empty storage (a bootstrap rule some systems add: one
+    /// chosen server forms the cluster). No safety property of the paper
+    /// breaks, but a start from storage no longer treats servers alike,
+    /// which the model checker's symmetry reduction must not trust: its
+    /// audit of restarts reports it.
+    BootstrapByLowestId,
     /// A leader that writes its log in parallel with replicating it (thesis
     /// §10.2.1) counts its own entries toward a commit majority before its
     /// write is durable; a crash then loses a committed entry.
@@ -70,7 +77,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every bug in the catalogue.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::VoteNotPersisted,
         Bug::TermNotPersisted,
         Bug::NoElectionRestriction,
@@ -83,6 +90,7 @@ impl Bug {
         Bug::StaleVoteCounted,
         Bug::MatchIndexRegresses,
         Bug::VotesByServerId,
+        Bug::BootstrapByLowestId,
         Bug::LeaderCountsUnpersisted,
         Bug::DurableByIndexOnly,
     ];
@@ -102,6 +110,7 @@ impl Bug {
             Bug::StaleVoteCounted => "count-stale-votes",
             Bug::MatchIndexRegresses => "match-index-regresses",
             Bug::VotesByServerId => "votes-by-server-id",
+            Bug::BootstrapByLowestId => "bootstrap-by-lowest-id",
             Bug::LeaderCountsUnpersisted => "leader-counts-unpersisted",
             Bug::DurableByIndexOnly => "durable-by-index-only",
         }
@@ -115,7 +124,8 @@ impl Bug {
     /// The property of the paper a checker reports when it finds this bug;
     /// `None` for a bug that breaks only a claim the model checker's
     /// reductions rest on ([`Bug::MatchIndexRegresses`],
-    /// [`Bug::VotesByServerId`]), which the simulator, having no
+    /// [`Bug::VotesByServerId`], [`Bug::BootstrapByLowestId`]), which the
+    /// simulator, having no
     /// reductions, does not look for.
     pub fn breaks(self) -> Option<Property> {
         Some(match self {
@@ -134,7 +144,9 @@ impl Bug {
             // The follower believes in entries it does not hold.
             Bug::CommitPastSentEntries => Property::NodeInvariants,
             Bug::DurableByIndexOnly => Property::DurableClaims,
-            Bug::MatchIndexRegresses | Bug::VotesByServerId => return None,
+            Bug::MatchIndexRegresses | Bug::VotesByServerId | Bug::BootstrapByLowestId => {
+                return None;
+            }
         })
     }
 
@@ -172,6 +184,9 @@ impl Bug {
                 "a leader probing a follower again resets the follower's match index"
             }
             Bug::VotesByServerId => "a server votes only for candidates with a higher id",
+            Bug::BootstrapByLowestId => {
+                "the server with the lowest id campaigns as soon as it starts with empty storage"
+            }
             Bug::LeaderCountsUnpersisted => {
                 "a leader counts its own entries toward a commit before its write is durable"
             }

@@ -95,7 +95,7 @@ check "$valid/timeline.html" "valid timeline.html" 'data-drawn="[1-9][0-9]*"' 'c
 check "$invalid/timeline.html" "invalid timeline.html" 'data-drawn="[1-9][0-9]*"' 'id="go-failing"' 'could not linearize'
 check "$invalid/timeline.html#lanes=key" "invalid timeline.html, lanes by key" 'data-lanes="key"' 'data-drawn="[1-9][0-9]*"' 'class="lane-label"[^>]*>key 0<'
 check "$valid/timeline.html#lanes=server" "valid timeline.html, lanes by server" 'data-lanes="server"' 'data-drawn="[1-9][0-9]*"' '>(server n[0-9]|\(no server\))<' 'href="rate.svg"' 'href="latency-quantiles.svg"'
-check "$txn/timeline.html" "list-append timeline.html (Elle anomaly marked)" 'data-drawn="[1-9][0-9]*"' 'id="go-failing"' 'G-single-realtime'
+check "$txn/timeline.html" "list-append timeline.html (Elle anomaly marked)" 'data-drawn="[1-9][0-9]*"' 'id="go-failing"' 'first anomaly the checker found, G-single-realtime'
 check "$invalid/linearizability.html" "invalid linearizability.html" 'data-svgs="[1-9][0-9]*"' 'class="op'
 check "$work/check.html" "check --html page" 'data-svgs="[1-9][0-9]*"'
 for svg in "$valid"/*.svg "$invalid"/*.svg; do

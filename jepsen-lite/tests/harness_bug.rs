@@ -107,6 +107,15 @@ fn local_reads_are_found_by_the_elle_checker_in_the_simulator() {
             "{explanation}"
         );
         assert_eq!(outcome.exit_code(), 1);
+        // The timeline marks the anomaly's first transaction as an
+        // anomaly, not as an operation that could not be linearized.
+        let timeline = std::fs::read_to_string(outcome.dir.join("timeline.html")).unwrap();
+        assert!(
+            timeline.contains("This transaction is in the first anomaly the checker found, G"),
+            "{}",
+            outcome.dir.display()
+        );
+        assert!(!timeline.contains("could not linearize"));
         eprintln!("seed {seed}: {counts:?}");
         return;
     }

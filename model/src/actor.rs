@@ -87,9 +87,30 @@ impl RaftActor {
         output
     }
 
+    /// Starts server `id` from `stored` (`Node::restart`, the model's one
+    /// call of it), and checks the start against every renaming of the
+    /// servers the first time it is made from this storage.
+    fn restart(&self, id: Id, stored: &Stored) -> Result<(Node, Vec<Effect>), checked_raft::Error> {
+        let started = Node::restart(self.config(id), stored);
+        if let Some(check) = &self.equivariance {
+            check.check_restart(
+                &|n| self.node_config(n),
+                node_id(usize::from(id)),
+                stored,
+                &started,
+            );
+        }
+        started
+    }
+
     pub(crate) fn config(&self, id: Id) -> Config {
+        self.node_config(node_id(usize::from(id)))
+    }
+
+    /// The configuration of the server named `id`.
+    fn node_config(&self, id: NodeId) -> Config {
         let members = (0..self.bounds.servers).map(node_id).collect();
-        let mut config = Config::new(node_id(usize::from(id)), members);
+        let mut config = Config::new(id, members);
         config.max_entries_per_message = self.bounds.max_entries.max(1);
         #[cfg(feature = "bug-catalogue")]
         {
@@ -195,7 +216,7 @@ impl RaftActor {
     /// state machine and the restart flags are rebuilt when it restarts.
     /// A disk the core refuses is left for `on_start` to report.
     pub(crate) fn down(&self, id: Id, server: &Server) -> Server {
-        match Node::restart(self.config(id), &server.disk.stored) {
+        match self.restart(id, &server.disk.stored) {
             Ok((node, _)) => Server {
                 node: Arc::new(node),
                 app: App::new(),
@@ -233,7 +254,7 @@ impl Actor for RaftActor {
             .map(|saved| Disk::clone(&saved.0))
             .unwrap_or_default();
         let config = self.config(id);
-        let (node, effects, refused) = match Node::restart(config.clone(), &disk.stored) {
+        let (node, effects, refused) = match self.restart(id, &disk.stored) {
             Ok((node, effects)) => (node, effects, None),
             Err(e) => {
                 let (node, effects) = Node::new(config).expect("the model's config is valid");

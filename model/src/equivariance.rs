@@ -11,16 +11,17 @@
 //! 4, 119 for 5; the search meets few distinct pairs, hundreds to
 //! thousands). A step that does not commute with a renaming is a breach of
 //! "Servers are interchangeable", reported after the search with the core,
-//! the input and the renaming. Not covered yet: a restart from storage
-//! (`Node::restart`, called by the actor's `on_start`) is not one of these
-//! inputs, so its symmetry rests on `model/tests/model.rs`'s comparison of
-//! the symmetric and the full search on small bounds.
+//! the input and the renaming. A start from storage (`Node::restart`, at
+//! a server's first start, at each restart after a crash, and when the
+//! model forgets a crashed server's volatile state) is checked the same
+//! way by [`Equivariance::check_restart`]: the renamed server started from
+//! the renamed storage must be the renamed core with the renamed effects.
 
 use crate::audit::{Breach, Claim, describe_effect};
 use crate::ledger::describe_core;
 use crate::ledger::permutations;
 use bytes::Bytes;
-use checked_raft::{Effect, LogIndex, Message, Node, NodeId, Persist, Term};
+use checked_raft::{Config, Effect, LogIndex, Message, Node, NodeId, Persist, Stored, Term};
 use dashmap::DashSet;
 use std::sync::OnceLock;
 
@@ -147,6 +148,8 @@ pub(crate) fn sends_by_recipient(mut effects: Vec<Effect>) -> Vec<Effect> {
 pub struct Equivariance {
     /// Fingerprints of the (core, input) pairs already checked.
     seen: DashSet<u64>,
+    /// Fingerprints of the (server, storage) starts already checked.
+    restarts_seen: DashSet<u64>,
     /// The first breach found.
     breach: OnceLock<Breach>,
 }
@@ -202,6 +205,76 @@ impl Equivariance {
                         describe_input(input),
                         outcome(&renamed, &got),
                         outcome(&after.rename_nodes(&rename), &expected),
+                    ),
+                });
+                return;
+            }
+        }
+    }
+
+    /// Checks that server `id` starting from `stored` (with the
+    /// configuration `config_of` gives each server) ending in `output`
+    /// commutes with renaming the servers, the first time this (server,
+    /// storage) pair is met.
+    pub fn check_restart<E>(
+        &self,
+        config_of: &impl Fn(NodeId) -> Config,
+        id: NodeId,
+        stored: &Stored,
+        output: &Result<(Node, Vec<Effect>), E>,
+    ) {
+        if self.breach.get().is_some() {
+            return;
+        }
+        let key = ahash::RandomState::with_seeds(9, 10, 11, 12).hash_one((id, stored));
+        if !self.restarts_seen.insert(key) {
+            return;
+        }
+        let servers = config_of(id).members.len();
+        let identity: Vec<usize> = (0..servers).collect();
+        for naming in permutations(servers).into_iter().filter(|p| *p != identity) {
+            let rename = crate::actor::renaming(&naming);
+            let got = Node::restart(config_of(rename(id)), &stored.rename_nodes(&rename))
+                .map(|(node, effects)| (node, sends_by_recipient(effects)))
+                .map_err(|_| ());
+            let expected = output
+                .as_ref()
+                .map(|(node, effects)| {
+                    (
+                        node.rename_nodes(&rename),
+                        sends_by_recipient(
+                            effects.iter().map(|e| rename_effect(e, &rename)).collect(),
+                        ),
+                    )
+                })
+                .map_err(|_| ());
+            if got != expected {
+                let outcome = |output: &Result<(Node, Vec<Effect>), ()>| match output {
+                    Ok((node, effects)) => format!(
+                        "{} [{}]",
+                        describe_core(node),
+                        effects
+                            .iter()
+                            .map(describe_effect)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    Err(()) => "refuses its storage".to_string(),
+                };
+                let _ = self.breach.set(Breach {
+                    claim: Claim::ServersInterchangeable,
+                    detail: format!(
+                        "{id}, started from its storage (term {}, vote {}, {} log entries), \
+                         does not do what it does once the servers are renamed by {naming:?}: \
+                         renamed, it starts as {}; renaming its own start gives {}",
+                        stored.hard_state.current_term.0,
+                        stored
+                            .hard_state
+                            .voted_for
+                            .map_or("none".to_string(), |v| v.to_string()),
+                        stored.entries.len(),
+                        outcome(&got),
+                        outcome(&expected),
                     ),
                 });
                 return;

@@ -329,8 +329,9 @@ pub fn bug_bounds(bug: checked_raft::bugs::Bug) -> Bounds {
             max_log: 2,
             ..base
         },
-        // One election is enough to tell the servers apart.
-        Bug::VotesByServerId => Bounds {
+        // One election is enough to tell the servers apart; the first
+        // start of each server, to see one bootstrap.
+        Bug::VotesByServerId | Bug::BootstrapByLowestId => Bounds {
             max_term: 1,
             values: 0,
             max_log: 0,

@@ -55,7 +55,7 @@ pub fn bug_property(bug: checked_raft::bugs::Bug) -> &'static str {
     use checked_raft::bugs::Bug;
     match (bug.breaks(), bug) {
         (Some(property), _) => property_name(property),
-        (None, Bug::VotesByServerId) => SERVERS_ARE_INTERCHANGEABLE,
+        (None, Bug::VotesByServerId | Bug::BootstrapByLowestId) => SERVERS_ARE_INTERCHANGEABLE,
         (None, _) => STALE_MESSAGES_ARE_NO_OPS,
     }
 }

@@ -262,6 +262,27 @@ fn check_reports_a_core_that_tells_servers_apart() {
     );
 }
 
+/// The same claim covers a server's start from its storage (its first
+/// start, and every restart): a core whose lowest-id server campaigns as
+/// soon as it starts with empty storage is reported as breaking "Servers
+/// are interchangeable", with the storage and both starts; taken on trust
+/// (`--unaudited`), the same search says every property holds.
+#[test]
+fn check_reports_a_start_that_tells_servers_apart() {
+    assert_audit_reports(
+        "bootstrap-by-lowest-id",
+        raft_model::SERVERS_ARE_INTERCHANGEABLE,
+        "started from its storage (term 0, vote none, 0 log entries)",
+    );
+    let (status, stdout) = run_check(&["--bug", "bootstrap-by-lowest-id", "--unaudited"]);
+    assert_eq!(status, Some(3), "{stdout}");
+    assert_eq!(
+        table_verdict(&stdout, raft_model::SERVERS_ARE_INTERCHANGEABLE),
+        Some("holds"),
+        "{stdout}"
+    );
+}
+
 /// A scenario of the default run fails when the core is broken:
 /// `--scenario elections --bug count-stale-votes` reports the Election
 /// Safety violation and exits 1 as a bug hunt does.

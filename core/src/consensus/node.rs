@@ -178,7 +178,7 @@ impl Node {
         let snapshot_index = log.snapshot_index();
         // What a server restarts from is on its disk.
         let durable = log.last_index();
-        let node = Node {
+        let mut node = Node {
             id,
             peers: members_set.into_iter().filter(|&m| m != id).collect(),
             max_entries_per_message,
@@ -200,6 +200,13 @@ impl Node {
             effects.push(Effect::ApplySnapshot(snapshot.clone()));
         }
         effects.push(Effect::ResetElectionTimer);
+        if bug!(node, BootstrapByLowestId)
+            && node.current_term == Term(0)
+            && node.log.last_index() == LogIndex(0)
+            && node.peers.iter().all(|&peer| peer > node.id)
+        {
+            effects.extend(node.handle_election_timeout());
+        }
         Ok((node, effects))
     }
 

@@ -63,7 +63,9 @@ pub struct Judgement {
     pub log: Vec<String>,
     /// More files of the checker's (name, contents), e.g. `elle.json`.
     pub files: Vec<(&'static str, String)>,
-    /// The operation the checker could not linearize, for the timeline.
+    /// The operation the checker found at fault (the one it could not
+    /// linearize, or the first transaction of an anomaly), for the
+    /// timeline.
     pub failing: Option<timeline::Failing>,
 }
 
@@ -279,6 +281,7 @@ fn failing_of(failure: &crate::report::FailureReport) -> timeline::Failing {
         }
     }
     timeline::Failing {
+        headline: "The checker could not linearize this operation".into(),
         process: stuck.process,
         time: stuck.call,
         text,
@@ -292,6 +295,10 @@ fn elle_failing(txns: &[elle::Txn], report: &elle::ElleReport) -> Option<timelin
     let first = *anomaly.txns.first()?;
     let txn = txns.iter().find(|t| t.index == first)?;
     Some(timeline::Failing {
+        headline: format!(
+            "This transaction is in the first anomaly the checker found, {}",
+            anomaly.kind.name()
+        ),
         process: txn.process,
         time: txn.invoke_ns,
         text: format!(

@@ -134,9 +134,13 @@ fn lanes(ops: &[OpRecord<'_>], end: u64) -> (BTreeMap<Process, usize>, Vec<Vec<P
     (lane_of, members)
 }
 
-/// The operation the checker could not linearize, to mark on the page.
+/// The operation the checker found at fault, to mark on the page: the one
+/// it could not linearize, or the first transaction of an anomaly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failing {
+    /// What the checker found, as the box's headline (for example "The
+    /// checker could not linearize this operation").
+    pub headline: String,
     /// Its client process.
     pub process: u64,
     /// Its invocation time, in nanoseconds (the history's clock).
@@ -224,7 +228,8 @@ pub fn render_with(
     if let Some((_, f)) = failing {
         let _ = writeln!(
             out,
-            "<div class=\"failing\"><b>The checker could not linearize this operation</b> (outlined, with a red line at its invocation; the view opens on it) <button id=\"go-failing\">go to it</button>\n{}</div>",
+            "<div class=\"failing\"><b>{}</b> (outlined, with a red line at its invocation; the view opens on it) <button id=\"go-failing\">go to it</button>\n{}</div>",
+            text(&f.headline, 200),
             text(&f.text, 4000)
         );
     }
@@ -558,6 +563,7 @@ mod tests {
     fn the_failing_operation_is_marked_and_links_listed() {
         let extras = Extras {
             failing: Some(Failing {
+                headline: "The checker could not linearize this operation".into(),
                 process: 0,
                 time: 200 * 1_000_000,
                 text: "read a → 1 <tried 3 states>".into(),
