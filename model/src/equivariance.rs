@@ -120,6 +120,15 @@ pub(crate) fn rename_effect(effect: &Effect, rename: &impl Fn(NodeId) -> NodeId)
     }
 }
 
+/// `effects` with their servers renamed, in the order the renamed core
+/// would emit them.
+pub(crate) fn renamed_effects(
+    effects: &[Effect],
+    rename: &impl Fn(NodeId) -> NodeId,
+) -> Vec<Effect> {
+    sends_by_recipient(effects.iter().map(|e| rename_effect(e, rename)).collect())
+}
+
 /// `effects` with each run of consecutive sends in recipient order (a
 /// stable sort: sends to one recipient keep their order). The core sends to
 /// its peers in id order, so a renamed step sends the same messages in
@@ -182,9 +191,7 @@ impl Equivariance {
                 .map_err(|_| ());
             let expected = output
                 .as_ref()
-                .map(|effects| {
-                    sends_by_recipient(effects.iter().map(|e| rename_effect(e, &rename)).collect())
-                })
+                .map(|effects| renamed_effects(effects, &rename))
                 .map_err(|_| ());
             if renamed != after.rename_nodes(&rename) || got != expected {
                 let outcome = |node: &Node, output: &Result<Vec<Effect>, ()>| {
@@ -242,9 +249,7 @@ impl Equivariance {
                 .map(|(node, effects)| {
                     (
                         node.rename_nodes(&rename),
-                        sends_by_recipient(
-                            effects.iter().map(|e| rename_effect(e, &rename)).collect(),
-                        ),
+                        renamed_effects(effects, &rename),
                     )
                 })
                 .map_err(|_| ());

@@ -81,19 +81,6 @@ fn fingerprint(node: &Node, pending: &[Effect], stored: &Stored) -> u64 {
     }
 }
 
-/// A core in a line: role, term, log (as terms), commit index, and a
-/// leader's match indexes.
-/// `pending` with its servers renamed, in the order the renamed core would
-/// emit it.
-fn renamed(pending: &[Effect], rename: &impl Fn(NodeId) -> NodeId) -> Vec<Effect> {
-    crate::equivariance::sends_by_recipient(
-        pending
-            .iter()
-            .map(|e| crate::equivariance::rename_effect(e, rename))
-            .collect(),
-    )
-}
-
 /// `stored` with its vote renamed.
 fn renamed_disk(stored: &Stored, rename: &impl Fn(NodeId) -> NodeId) -> Stored {
     let mut stored = stored.clone();
@@ -101,6 +88,8 @@ fn renamed_disk(stored: &Stored, rename: &impl Fn(NodeId) -> NodeId) -> Stored {
     stored
 }
 
+/// A core in a line: role, term, log (as terms), commit index, and a
+/// leader's match indexes.
 pub(crate) fn describe_core(node: &Node) -> String {
     use checked_raft::Role;
     let role = match node.role() {
@@ -187,12 +176,12 @@ impl Ledger {
             let rename = crate::actor::renaming(&naming);
             let a = self.intern(
                 before.0.rename_nodes(&rename),
-                &renamed(before.1, &rename),
+                &crate::equivariance::renamed_effects(before.1, &rename),
                 &renamed_disk(before.2, &rename),
             );
             let b = self.intern(
                 after.0.rename_nodes(&rename),
-                &renamed(after.1, &rename),
+                &crate::equivariance::renamed_effects(after.1, &rename),
                 &renamed_disk(after.2, &rename),
             );
             self.steps.entry(a).or_default().insert(b);
