@@ -70,6 +70,7 @@ mod properties;
 pub mod run;
 pub mod scenarios;
 pub mod shortest;
+pub mod sleep;
 mod symmetry;
 mod system;
 

@@ -174,6 +174,12 @@ struct ModelArgs {
     /// verdict then rests on claims nothing checked.
     #[arg(long, global = true)]
     unaudited: bool,
+    /// In the search for a shortest counterexample, take every step in
+    /// every order instead of letting a step sleep after a sibling at
+    /// another server that it commutes with (sleep sets lose no state;
+    /// this shows it, at a cost in steps).
+    #[arg(long, global = true)]
+    no_sleep_sets: bool,
     /// Checker threads.
     #[arg(long, global = true, value_name = "K", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
@@ -323,6 +329,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
         forget_crashed_state: !args.keep_crashed_state,
         subsume_drops: !args.explicit_drops,
         audit: !args.unaudited,
+        sleep_sets: !args.no_sleep_sets,
         threads: args.threads.unwrap_or(defaults.threads),
         max_depth: cli.max_depth,
         timeout: cli.timeout.map(Duration::from_secs),
@@ -356,6 +363,7 @@ fn bounds_given(args: &ModelArgs) -> bool {
         keep_crashed_state: _,
         explicit_drops: _,
         unaudited: _,
+        no_sleep_sets: _,
         threads: _,
         max_entries,
         max_copies,

@@ -214,16 +214,23 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
     if let Some(search) = outcome.shortest_search {
         let _ = writeln!(
             out,
-            "shortest: {} steps, {} by a search of every state within {} steps ({} states, {} unique) in {:.1} s",
+            "shortest: {} steps, {} by a search of every state within {} steps ({} states, {} unique{}) in {:.1} s",
             search.steps,
             if search.proven {
                 "proven"
+            } else if search.breach {
+                "NOT proven (the audit after the search found a breach)"
             } else {
                 "NOT proven (the search ran out of budget)"
             },
             search.steps.saturating_sub(1),
             search.states,
             search.unique,
+            if search.sleep_sets {
+                ", sleep sets"
+            } else {
+                ""
+            },
             search.elapsed.as_secs_f64()
         );
     }
@@ -401,6 +408,8 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         json!({
             "steps": s.steps,
             "proven": s.proven,
+            "breach": s.breach,
+            "sleep_sets": s.sleep_sets,
             "states": s.states,
             "unique": s.unique,
             "seconds": s.elapsed.as_secs_f64(),

@@ -23,6 +23,9 @@ pub struct Options {
     /// Check, wherever a reduction uses it, each claim it makes about the
     /// core ([`crate::audit`]). Off only to measure what the checks cost.
     pub audit: bool,
+    /// Let steps sleep in the search for a shortest counterexample
+    /// ([`crate::sleep`]), when the model offers it.
+    pub sleep_sets: bool,
     /// Checker threads.
     pub threads: usize,
     /// Stop exploring past this depth (the search is then incomplete).
@@ -50,6 +53,7 @@ impl Default for Options {
             forget_crashed_state: true,
             subsume_drops: true,
             audit: true,
+            sleep_sets: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_depth: None,
             timeout: None,
@@ -175,8 +179,14 @@ pub struct ShortestSearch {
     pub unique: usize,
     /// How long it took.
     pub elapsed: Duration,
-    /// Whether it finished, so that no counterexample is shorter.
+    /// Whether it finished, and the audit after it found no breach, so
+    /// that no counterexample is shorter.
     pub proven: bool,
+    /// Whether the audit after it found a breach of a reduction's claim
+    /// (the search rests on them).
+    pub breach: bool,
+    /// Whether steps slept in it ([`crate::sleep`]).
+    pub sleep_sets: bool,
     /// Steps of the counterexample it ended with.
     pub steps: usize,
 }
@@ -244,11 +254,15 @@ pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
     let init = steps[0].0.clone();
     let actions: Vec<Action> = steps.iter().filter_map(|(_, a)| a.clone()).collect();
     let shrunk = crate::shortest::shrink(&model, &property, &init, &actions);
+    let commutation = model.commutation().filter(|_| options.sleep_sets);
     let shortest = crate::shortest::prove_shortest(
         &model,
         &property,
         shrunk,
-        options.symmetry,
+        crate::shortest::Reductions {
+            symmetry: options.symmetry,
+            sleep_sets: commutation,
+        },
         options.shortest,
         options.threads,
         options.progress,
@@ -258,15 +272,23 @@ pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
         .init_states()
         .into_iter()
         .find_map(|init| Path::from_actions(&model, init, &shortest.actions));
+    // The proof's steps rest on the reductions' claims (and sleep sets on
+    // the stale-message one): the audit after it checks the steps it took.
+    let breaches = model.final_audit();
+    let breach = !breaches.is_empty();
+    let proven = shortest.proven && !breach;
     if let Some(path) = rebuilt {
         ours.path = Some(path);
-        ours.shortest = shortest.proven;
+        ours.shortest = proven;
     }
+    record_breaches(&mut outcome.properties, breaches);
     outcome.shortest_search = Some(ShortestSearch {
         states: shortest.states,
         unique: shortest.unique,
         elapsed: shortest.elapsed,
-        proven: shortest.proven,
+        proven,
+        breach,
+        sleep_sets: commutation.is_some(),
         steps: shortest.actions.len(),
     });
     outcome
@@ -455,16 +477,7 @@ fn collect(
         .collect();
     let audit_started = Instant::now();
     let mut properties: Vec<PropertyOutcome> = properties;
-    for breach in model.final_audit() {
-        if let Some(p) = properties
-            .iter_mut()
-            .find(|p| p.name == breach.claim.property())
-            && p.verdict != Verdict::Violated
-        {
-            p.verdict = Verdict::Violated;
-            p.detail = Some(breach.detail);
-        }
-    }
+    record_breaches(&mut properties, model.final_audit());
     let ledger = model.ledger_size();
     let audit_time = audit_started.elapsed();
     let elapsed = started.elapsed();
@@ -484,6 +497,22 @@ fn collect(
         complete,
         properties,
         shortest_search: None,
+    }
+}
+
+/// Marks the property each of `breaches` (found by the audit after a
+/// search) breaks as violated, with the breach as its detail, unless a
+/// counterexample already shows it violated.
+fn record_breaches(properties: &mut [PropertyOutcome], breaches: Vec<crate::audit::Breach>) {
+    for breach in breaches {
+        if let Some(p) = properties
+            .iter_mut()
+            .find(|p| p.name == breach.claim.property())
+            && p.verdict != Verdict::Violated
+        {
+            p.verdict = Verdict::Violated;
+            p.detail = Some(breach.detail);
+        }
     }
 }
 

@@ -32,11 +32,26 @@
 
 use crate::RaftState;
 use crate::run::Action;
+use crate::sleep::{Asleep, Commutation};
 use dashmap::DashMap;
-use stateright::{Model, Property, Representative};
-use std::sync::Mutex;
+use stateright::actor::{ActorModelAction, Id};
+use stateright::{Model, Property, Representative, RewritePlan};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The reductions a [`prove_shortest`] search makes.
+#[derive(Clone, Copy, Debug)]
+pub struct Reductions {
+    /// States equal up to a renaming of the servers are one (the
+    /// properties and the model treat servers alike, which every search
+    /// checks: [`crate::equivariance`]).
+    pub symmetry: bool,
+    /// Steps sleep after siblings at other servers they commute with
+    /// ([`crate::sleep`]): what the model offers
+    /// ([`crate::RaftModel::commutation`]), or none.
+    pub sleep_sets: Option<Commutation>,
+}
 
 /// The limits of a [`prove_shortest`] search.
 #[derive(Clone, Copy, Debug)]
@@ -146,21 +161,51 @@ struct Frame {
     action: Option<Action>,
     /// Actions still to try from here.
     actions: Vec<Action>,
+    /// The steps asleep here ([`crate::sleep`]): not taken.
+    sleep: Vec<Arc<Asleep>>,
+    /// The steps tried here so far that may sleep after the later ones.
+    done: Vec<Arc<Asleep>>,
 }
 
 /// A piece of the search a thread can take: a state reached by `path`
-/// (its least depth: every piece is claimed in `seen` at that depth), and
-/// the actions still to try from it.
+/// (its least depth: every piece is claimed in `seen` at that depth), the
+/// actions still to try from it, and the steps asleep there or already
+/// tried there that may sleep after them.
 struct Piece {
     state: RaftState,
     path: Vec<Action>,
     actions: Vec<Action>,
+    sleep: Vec<Arc<Asleep>>,
+    done: Vec<Arc<Asleep>>,
+}
+
+/// What the search remembers of a state it explored: the least depth it
+/// was reached at, and the steps that slept in it at that depth every
+/// time it was explored there (by key, up to symmetry): the steps not yet
+/// taken from it at that depth.
+struct Seen {
+    depth: u8,
+    sleep: Box<[u64]>,
+}
+
+/// What a thread that reached a state does with it ([`Shared::claim`]).
+enum Claim {
+    /// Nothing: it was explored at this depth or less, with no more
+    /// steps asleep than now.
+    Skip,
+    /// Take every step not asleep now.
+    All,
+    /// Take only these steps (by key): asleep when it was explored at this
+    /// depth, and awake now (Godefroid's rule for sleep sets with a state
+    /// cache, 1996, §5.4).
+    Only(Vec<u64>),
 }
 
 /// What the threads of a [`prove_shortest`] search share.
 struct Shared {
-    /// Each state's least depth reached so far (fingerprint -> depth).
-    seen: DashMap<u64, u8, ahash::RandomState>,
+    /// Each state's least depth reached so far, and what slept in it
+    /// (fingerprint, up to symmetry when it is on -> what was seen).
+    seen: DashMap<u64, Seen, ahash::RandomState>,
     /// The length of the best counterexample known: only states that can
     /// extend to a shorter one are explored.
     bound: AtomicUsize,
@@ -187,20 +232,38 @@ impl Shared {
         }
     }
 
-    /// Claims the state with fingerprint `key` at `depth`: true when no
-    /// path of `depth` steps or fewer reached it before (the claimer then
-    /// explores it).
-    fn claim(&self, key: u64, depth: usize) -> bool {
+    /// Claims the state with fingerprint `key` at `depth` with the steps
+    /// keyed `sleep` asleep: what to explore of it. Everything awake when
+    /// no path of `depth` steps or fewer reached it before; at the same
+    /// depth, the steps that slept then and are awake now (and it
+    /// remembers what slept both times); nothing otherwise.
+    fn claim(&self, key: u64, depth: usize, sleep: &[u64]) -> Claim {
         let depth = u8::try_from(depth).unwrap_or(u8::MAX);
+        let fresh = || Seen {
+            depth,
+            sleep: sleep.into(),
+        };
         match self.seen.entry(key) {
-            dashmap::Entry::Occupied(mut seen) if *seen.get() > depth => {
-                seen.insert(depth);
-                true
-            }
-            dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(seen) => {
-                seen.insert(depth);
-                true
+                seen.insert(fresh());
+                Claim::All
+            }
+            dashmap::Entry::Occupied(mut seen) => {
+                let was = seen.get_mut();
+                if was.depth < depth {
+                    return Claim::Skip;
+                }
+                if was.depth > depth {
+                    *was = fresh();
+                    return Claim::All;
+                }
+                let asleep = |k: &u64| sleep.contains(k);
+                let woken: Vec<u64> = was.sleep.iter().copied().filter(|k| !asleep(k)).collect();
+                if woken.is_empty() {
+                    return Claim::Skip;
+                }
+                was.sleep = was.sleep.iter().copied().filter(asleep).collect();
+                Claim::Only(woken)
             }
         }
     }
@@ -217,11 +280,9 @@ const PIECES_PER_THREAD: usize = 4;
 /// A shortest counterexample to `property` of `model`: a branch-and-bound
 /// depth-first search for one shorter than `known` (a counterexample from
 /// the model's initial state, as [`shrink`] returns) over every state
-/// reachable in fewer steps, on `threads` threads, within `budget`. With
-/// `symmetry`, states equal up to a renaming of the servers are one (the
-/// properties and the model treat servers alike, which every search checks:
-/// [`crate::equivariance`]). `progress`, when given, is called about once
-/// a second while it runs.
+/// reachable in fewer steps, on `threads` threads, within `budget`, with
+/// `reductions`. `progress`, when given, is called about once a second
+/// while it runs.
 ///
 /// Why it is a proof, with any number of threads: a state is explored
 /// (its actions tried) by the thread that claims it, and a thread claims a
@@ -229,13 +290,18 @@ const PIECES_PER_THREAD: usize = 4;
 /// or fewer. So, by induction on depth, every state whose least depth `d`
 /// could still extend to a shorter counterexample is explored at depth `d`
 /// by some thread, and each of its successors is checked against the
-/// property. Which of several shortest counterexamples is reported can
+/// property. With sleep sets, a step asleep in a state is not taken, and
+/// the state reached by taking it is reached instead by a run of the same
+/// length that takes it earlier ([`crate::sleep`]); a state met again at
+/// the same depth is explored again for the steps that slept the first
+/// time and are awake now (Godefroid's rule), so the induction still
+/// holds. Which of several shortest counterexamples is reported can
 /// depend on the threads' timing; its length cannot.
 pub fn prove_shortest<M>(
     model: &M,
     property: &Property<M>,
     known: Vec<Action>,
-    symmetry: bool,
+    reductions: Reductions,
     budget: Budget,
     threads: usize,
     progress: Option<fn(&crate::run::Progress)>,
@@ -245,12 +311,10 @@ where
 {
     let started = Instant::now();
     let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
-    let fingerprint = |state: &RaftState| -> u64 {
-        if symmetry {
-            hasher.hash_one(state.representative())
-        } else {
-            hasher.hash_one(state)
-        }
+    let keys = Keys {
+        symmetry: reductions.symmetry,
+        commutation: reductions.sleep_sets,
+        hasher: &hasher,
     };
     let threads = threads.max(1);
     let shared = Shared {
@@ -269,7 +333,7 @@ where
         if !(property.condition)(model, &init) {
             shared.offer(Vec::new());
         }
-        if shared.claim(fingerprint(&init), 0) {
+        if !matches!(shared.claim(keys.state(&init), 0, &[]), Claim::Skip) {
             level.push((init, Vec::new()));
         }
     }
@@ -294,7 +358,7 @@ where
                 next_path.push(action);
                 if !(property.condition)(model, &next) {
                     shared.offer(next_path);
-                } else if shared.claim(fingerprint(&next), depth + 1) {
+                } else if !matches!(shared.claim(keys.state(&next), depth + 1, &[]), Claim::Skip) {
                     next_level.push((next, next_path));
                 }
             }
@@ -311,6 +375,8 @@ where
                 state,
                 path,
                 actions,
+                sleep: Vec::new(),
+                done: Vec::new(),
             }
         })
         .collect();
@@ -318,15 +384,7 @@ where
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                work(
-                    model,
-                    property,
-                    &shared,
-                    &fingerprint,
-                    threads,
-                    started,
-                    budget,
-                );
+                work(model, property, &shared, &keys, threads, started, budget);
                 finished.fetch_add(1, Ordering::SeqCst);
             });
         }
@@ -356,6 +414,66 @@ where
     }
 }
 
+/// How the search names states and steps in its records.
+struct Keys<'a> {
+    symmetry: bool,
+    /// Which steps commute, with sleep sets.
+    commutation: Option<Commutation>,
+    hasher: &'a ahash::RandomState,
+}
+
+impl Keys<'_> {
+    /// A state's fingerprint, up to symmetry when it is on.
+    fn state(&self, state: &RaftState) -> u64 {
+        if self.symmetry {
+            self.hasher.hash_one(state.representative())
+        } else {
+            self.hasher.hash_one(state)
+        }
+    }
+
+    /// The keys of `actions` taken from `state`: with symmetry, each
+    /// renamed as `state` is renamed to its representative, so that a step
+    /// and its image in a renamed state have one key.
+    fn actions<'s>(
+        &self,
+        state: &RaftState,
+        actions: impl Iterator<Item = &'s Action>,
+    ) -> Vec<u64> {
+        if !self.symmetry {
+            return actions
+                .map(|a| action_key(self.hasher, a, |id| id))
+                .collect();
+        }
+        let plan = RewritePlan::<Id, _>::from_values_to_sort(&state.actor_states);
+        actions
+            .map(|a| action_key(self.hasher, a, |id| plan.rewrite(&id)))
+            .collect()
+    }
+}
+
+/// The key of `action` with its servers renamed by `rename` (messages
+/// carry no server ids: [`crate::Msg`]'s renaming leaves them alone).
+fn action_key(hasher: &ahash::RandomState, action: &Action, rename: impl Fn(Id) -> Id) -> u64 {
+    match action {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            hasher.hash_one((0u8, rename(*src), rename(*dst), msg))
+        }
+        ActorModelAction::Timeout(id, timer) => hasher.hash_one((1u8, rename(*id), timer)),
+        ActorModelAction::Crash(id) => hasher.hash_one((2u8, rename(*id))),
+        ActorModelAction::Recover(id) => hasher.hash_one((3u8, rename(*id))),
+        ActorModelAction::Drop(envelope) => hasher.hash_one((
+            4u8,
+            rename(envelope.src),
+            rename(envelope.dst),
+            &envelope.msg,
+        )),
+        ActorModelAction::SelectRandom { actor, key, .. } => {
+            hasher.hash_one((5u8, rename(*actor), key))
+        }
+    }
+}
+
 /// One thread of [`prove_shortest`]: takes pieces and searches each
 /// depth-first, handing half of its shallowest unexplored actions back
 /// when another thread has nothing to do, until no piece is left and every
@@ -364,7 +482,7 @@ fn work<M>(
     model: &M,
     property: &Property<M>,
     shared: &Shared,
-    fingerprint: &(impl Fn(&RaftState) -> u64 + Sync),
+    keys: &Keys,
     threads: usize,
     started: Instant,
     budget: Budget,
@@ -408,6 +526,8 @@ fn work<M>(
             state: piece.state,
             action: None,
             actions: piece.actions,
+            sleep: piece.sleep,
+            done: piece.done,
         });
         while !stack.is_empty() {
             // Explore only what could lead to a shorter counterexample: a
@@ -458,17 +578,54 @@ fn work<M>(
                 shared.offer(path());
                 continue;
             }
+            // Whatever happens to `next` below, the step was taken here (or
+            // needs no taking: nothing after it could be shorter), so it
+            // may sleep after its later siblings.
+            let frame = stack.last_mut().expect("not empty");
+            let asleep = keys
+                .commutation
+                .and_then(|c| c.asleep(&action, &frame.state, &next));
             // A state that cannot extend to a shorter counterexample needs
             // neither remembering nor exploring.
-            if next_depth + 1 >= bound || !shared.claim(fingerprint(&next), next_depth) {
+            if next_depth + 1 >= bound {
+                frame.done.extend(asleep);
                 continue;
             }
+            let sleep = match keys.commutation {
+                Some(c) => c.carry(
+                    frame.sleep.iter().chain(&frame.done).cloned(),
+                    &action,
+                    &frame.state,
+                    &next,
+                ),
+                None => Vec::new(),
+            };
+            frame.done.extend(asleep);
             let mut actions = Vec::new();
-            model.actions(&next, &mut actions);
+            let sleep_keys = if sleep.is_empty() {
+                Vec::new()
+            } else {
+                keys.actions(&next, sleep.iter().map(|t| &t.action))
+            };
+            match shared.claim(keys.state(&next), next_depth, &sleep_keys) {
+                Claim::Skip => continue,
+                Claim::All => {
+                    model.actions(&next, &mut actions);
+                    actions.retain(|a| !sleep.iter().any(|t| t.action == *a));
+                }
+                Claim::Only(woken) => {
+                    model.actions(&next, &mut actions);
+                    let keyed = keys.actions(&next, actions.iter());
+                    let mut keyed = keyed.into_iter();
+                    actions.retain(|_| woken.contains(&keyed.next().expect("one key per action")));
+                }
+            }
             stack.push(Frame {
                 state: next,
                 action: Some(action),
                 actions,
+                sleep,
+                done: Vec::new(),
             });
         }
     }
@@ -495,6 +652,8 @@ fn hand_back(stack: &mut [Frame], prefix: &[Action], shared: &Shared) {
                     state: frame.state.clone(),
                     path,
                     actions,
+                    sleep: frame.sleep.clone(),
+                    done: frame.done.clone(),
                 });
             return;
         }

@@ -223,6 +223,19 @@ impl RaftModel {
             .is_ok_and(|(node, _)| node.is_stale(from, &msg.0))
     }
 
+    /// Which steps commute, when this model offers sleep sets to the
+    /// search for a shortest counterexample ([`crate::sleep`]): without
+    /// asynchronous writes, and with the stale-message reduction only when
+    /// the audit that checks its claim is on (on the duplicating network
+    /// only with the reduction, which also stops it recording the last
+    /// message delivered).
+    pub fn commutation(&self) -> Option<crate::sleep::Commutation> {
+        let unsound = self.bounds.async_writes
+            || (self.discard_stale && !self.audit)
+            || (self.bounds.network == NetworkKind::Duplicating && !self.discard_stale);
+        (!unsound).then_some(crate::sleep::Commutation)
+    }
+
     /// The bounds this model explores within.
     pub fn bounds(&self) -> &Bounds {
         &self.bounds

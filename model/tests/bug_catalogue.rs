@@ -10,7 +10,7 @@ mod common;
 use checked_raft::bugs::Bug;
 use common::run_check;
 use raft_model::run::{Options, Strategy, Verdict, build_model, check, search};
-use raft_model::shortest::{Budget, always_property, prove_shortest, replay, shrink};
+use raft_model::shortest::{Budget, Reductions, always_property, prove_shortest, replay, shrink};
 use raft_model::{bug_bounds, bug_property};
 use std::time::Duration;
 
@@ -95,18 +95,32 @@ fn the_shortest_counterexample_search_agrees_with_breadth_first_search() {
         let least = least_depth_of_violation(&model, &property);
         let actions: Vec<_> = depth_first.iter().filter_map(|(_, a)| a.clone()).collect();
         let shrunk = shrink(&model, &property, &depth_first[0].0, &actions);
-        for threads in [1, 2] {
+        // Each bug's model offers sleep sets: the search is checked with
+        // and without them.
+        assert!(model.commutation().is_some(), "{}", bug.name());
+        for (threads, commutation) in [1, 2]
+            .into_iter()
+            .flat_map(|t| [(t, None), (t, model.commutation())])
+        {
             let shortest = prove_shortest(
                 &model,
                 &property,
                 shrunk.clone(),
-                true,
+                Reductions {
+                    symmetry: true,
+                    sleep_sets: commutation,
+                },
                 options.shortest,
                 threads,
                 None,
             );
+            let sleep = if commutation.is_some() {
+                "with"
+            } else {
+                "without"
+            };
             println!(
-                "{:<26} depth-first {} steps, shrunk {}, shortest on {threads} thread(s) {} (proven: {}; {} states), least depth {least}",
+                "{:<26} depth-first {} steps, shrunk {}, shortest on {threads} thread(s) {sleep} sleep sets {} (proven: {}; {} states), least depth {least}",
                 bug.name(),
                 actions.len(),
                 shrunk.len(),
