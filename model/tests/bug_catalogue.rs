@@ -297,6 +297,29 @@ fn check_reports_a_start_that_tells_servers_apart() {
     );
 }
 
+/// The search for a shortest counterexample rests on the reductions'
+/// claims as every search does (its sleep sets on the stale-message one),
+/// so the audit runs after it too, through `check` itself: with a core
+/// that does not persist its term, a reply discarded as stale is fresh
+/// again after a restart. The hunt stops at the Election Safety violation
+/// before it sees that; the audit after the proof reports it, and the
+/// counterexample is not called proven.
+#[test]
+fn the_audit_after_the_shortest_search_reports_a_broken_claim() {
+    let (status, stdout) = run_check(&["--bug", "term-not-persisted"]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert_eq!(
+        table_verdict(&stdout, raft_model::STALE_MESSAGES_ARE_NO_OPS),
+        Some("VIOLATED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("NOT proven (the audit after the search found a breach)")
+            && stdout.contains("as stale, and after a step it is not stale any more"),
+        "{stdout}"
+    );
+}
+
 /// A scenario of the default run fails when the core is broken:
 /// `--scenario elections --bug count-stale-votes` reports the Election
 /// Safety violation and exits 1 as a bug hunt does.
