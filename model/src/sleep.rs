@@ -32,8 +32,7 @@
 //! takes the front of one of `j`'s incoming ones, and `u` likewise at `i`,
 //! so where they share a channel (`j` to `i`), one appends to its back and
 //! the other takes its front, which `u` being enabled shows is another
-//! message. What is not plain arithmetic is checked where it is used, or
-//! keeps the step awake:
+//! message. The rest, item by item:
 //!
 //! - The bounds: every state on the run that is taken instead must lie
 //!   within them. Term and log bounds are per server, so `s·u·t` is within
@@ -55,6 +54,9 @@
 //! - A crash, a recovery or a loss is not a step at one server here: it
 //!   changes what other steps are enabled (the crash budget, the message
 //!   lost), so it never sleeps and wakes every step.
+//! - The duplicating network records the last message delivered unless
+//!   the stale-message reduction clears it, so without that reduction it
+//!   offers no sleep sets.
 
 use crate::RaftState;
 use crate::run::Action;
