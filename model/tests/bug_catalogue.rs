@@ -17,7 +17,7 @@ use std::time::Duration;
 /// How many states each hunt may generate: a budget in states, not time,
 /// so that the test's verdict does not depend on how loaded the machine is.
 /// The slowest hunt, Figure 8 (four elections among three servers), finds
-/// its counterexample after about 5.3 M (4 M breadth-first, then about
+/// its counterexample after about 2.3 M (1 M breadth-first, then about
 /// 1.3 M depth-first); docs/model-checking.md's bug catalogue lists each hunt's time.
 const STATE_BUDGET: usize = 50_000_000;
 
