@@ -12,7 +12,7 @@
 //! - [`config`]: `raft-kv serve`'s flags and config file;
 //! - [`node`]: a running server;
 //! - [`http`]: the client API, `/health` and `/metrics`;
-//! - [`client`], [`bench`]: the client commands and the load generator.
+//! - [`client`], [`mod@bench`]: the client commands and the load generator.
 
 pub mod api;
 pub mod bench;

@@ -9,7 +9,7 @@
 //! down instead of growing memory.
 //!
 //! Order: storage rounds never overlap, so each takes a *turn*
-//! ([`ApplyQueue::turn`]) in the order the core committed the entries,
+//! (`ApplyQueue::turn`) in the order the core committed the entries,
 //! and waits (holding no lock but the queue's, released by the condition
 //! variable) until its turn comes and there is room, and pushes. (The
 //! turns also keep any producer that takes them in commit order, as the

@@ -5,7 +5,7 @@
 //! ([`Node`]). It feeds the core its inputs (messages from the transport,
 //! timers, proposals, snapshots) under one lock and executes the effects
 //! in order: timers re-armed and everything else appended to the
-//! journal ([`crate::runtime::journal`]) while the lock is held, in the
+//! journal (`crate::runtime::journal`) while the lock is held, in the
 //! core's order; the handler then returns at once.
 //!
 //! Two threads of its own. The storage loop ([`StorageLoop`]) writes what
@@ -28,7 +28,7 @@
 //! other way round; no lock is held while writing, sending to a peer or
 //! waiting for room in the queue.
 //!
-//! The storage round ([`Shared::round`]) is a sequence of small named
+//! The storage round (`Shared::round`) is a sequence of small named
 //! steps. The loom build's mutation tests substitute a different sequence
 //! of the same steps through `hook` (`raft/mutants.rs`, compiled only with
 //! the `loom` feature); every other build calls the steps straight.

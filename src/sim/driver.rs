@@ -18,7 +18,8 @@ pub enum Timer {
     /// The heartbeat interval (leaders).
     Heartbeat,
     /// The server's oldest pending write completes (with asynchronous
-    /// writes, [`Servers::write_asynchronously`]).
+    /// writes,
+    /// [`Servers::write_asynchronously`](crate::sim::Servers::write_asynchronously)).
     Write,
 }
 
@@ -74,8 +75,9 @@ pub trait Application {
 pub struct StorageInfo {
     /// The last index the stored snapshot covers (0: none).
     pub snapshot_index: LogIndex,
-    /// The bytes the Raft state takes ([`Stored::raft_state_size`], kept
-    /// up to date as effects are persisted, as a disk log would).
+    /// The bytes the Raft state takes
+    /// ([`Stored::raft_state_size`](crate::consensus::Stored::raft_state_size),
+    /// kept up to date as effects are persisted, as a disk log would).
     pub raft_state_size: usize,
 }
 
@@ -83,8 +85,9 @@ pub struct StorageInfo {
 pub trait Driver<O> {
     /// Server `from` sends `message` to server `to` (positions).
     fn send(&mut self, from: usize, to: usize, message: Message);
-    /// Arm `timer` of `server`; when it fires, call [`Servers::fire`] with
-    /// `generation` (a re-armed or crashed server's old timer is ignored).
+    /// Arm `timer` of `server`; when it fires, call
+    /// [`Servers::fire`](crate::sim::Servers::fire) with `generation` (a
+    /// re-armed or crashed server's old timer is ignored).
     fn arm(&mut self, server: usize, timer: Timer, generation: u64);
     /// Whether `server` crashes now, before its next effect (so that only
     /// a prefix of a handler's effects happens).
@@ -93,9 +96,9 @@ pub trait Driver<O> {
     }
     /// The application of `server` produced `output`.
     fn output(&mut self, server: usize, output: O);
-    /// With disks ([`Servers::use_disks`]): what the disk of `server`,
-    /// which crashes now, keeps of what it had not synced, and the seed
-    /// of that choice.
+    /// With disks ([`Servers::use_disks`](crate::sim::Servers::use_disks)):
+    /// what the disk of `server`, which crashes now, keeps of what it had
+    /// not synced, and the seed of that choice.
     fn reboot(&mut self, _server: usize) -> (CrashMode, u64) {
         (CrashMode::LoseUnsynced, 0)
     }
@@ -117,13 +120,17 @@ pub enum FailureReason {
     /// A message the core called stale ([`Node::is_stale`]) did something
     /// when delivered.
     StaleNotInert(String),
-    /// With [`Servers::audit_narrowed_checks`] on: the narrowed check
-    /// ([`check_after_step`]) judged a step differently from the full
-    /// [`check_invariants`], or left a different history.
+    /// With
+    /// [`Servers::audit_narrowed_checks`](crate::sim::Servers::audit_narrowed_checks)
+    /// on: the narrowed check
+    /// ([`check_after_step`](crate::invariants::check_after_step)) judged a
+    /// step differently from the full
+    /// [`check_invariants`](crate::invariants::check_invariants), or left a
+    /// different history.
     NarrowedCheck(String),
-    /// With disks ([`Servers::use_disks`]): the write-ahead log lost an
-    /// acknowledged write, invented a state, refused to reopen, or failed
-    /// a write without a crash.
+    /// With disks ([`Servers::use_disks`](crate::sim::Servers::use_disks)):
+    /// the write-ahead log lost an acknowledged write, invented a state,
+    /// refused to reopen, or failed a write without a crash.
     Storage(String),
     /// A write a client saw acknowledged is missing from, or replaced in,
     /// a server's final state.

@@ -2,8 +2,8 @@
 //! segmented write-ahead log with CRC-32C-framed records, commit frames,
 //! torn-tail repair and typed corruption errors; the file-system seam it
 //! runs on ([`Fs`]: [`OsFs`] for real, [`CrashFs`] for crash tests); and
-//! [`inspect`], what the `raft-wal dump` tool prints. The format is in
-//! [`format`]; the recovery rules in [`recovery`]; `docs/storage.md` has
+//! [`fn@inspect`], what the `raft-wal dump` tool prints. The format is in
+//! [`mod@format`]; the recovery rules in [`recovery`]; `docs/storage.md` has
 //! both, with the crash tests and figures.
 
 pub mod crash_fs;

@@ -1,8 +1,8 @@
 //! Reading a log directory back: scanning each segment's frames
 //! ([`scan_segment`]), replaying the committed records into the stored
 //! state ([`replay`]), and the rules that tell a torn tail (repaired) from
-//! corruption (refused). The dump tool ([`inspect`]) uses the same scan,
-//! read-only.
+//! corruption (refused). The dump tool
+//! ([`inspect`](fn@crate::storage::inspect)) uses the same scan, read-only.
 //!
 //! The rules:
 //! - Records count only up to a segment's last commit frame: a batch is

@@ -18,10 +18,16 @@
 //! iterative Tarjan, then a breadth-first search for a short cycle of each
 //! class inside each component.
 //!
-//! - [`history`]: [`Mop`], [`Txn`], [`TxnStatus`].
-//! - [`parse`]: Jepsen-style JSON lines to transactions.
-//! - [`anomaly`]: [`AnomalyKind`], [`Anomaly`], [`ElleReport`].
-//! - [`generate`]: large valid histories, for benchmarks.
+//! - [`history`](crate::elle::history): [`Mop`](crate::elle::Mop),
+//!   [`Txn`](crate::elle::Txn), [`TxnStatus`](crate::elle::TxnStatus).
+//! - [`parse`](crate::elle::parse): Jepsen-style JSON lines to
+//!   transactions.
+//! - [`anomaly`](crate::elle::anomaly):
+//!   [`AnomalyKind`](crate::elle::AnomalyKind),
+//!   [`Anomaly`](crate::elle::Anomaly),
+//!   [`ElleReport`](crate::elle::ElleReport).
+//! - [`generate`](crate::elle::generate): large valid histories, for
+//!   benchmarks.
 //!
 //! ```
 //! use jepsen_lite::elle::{check, ElleOptions, Txn, append, read};
