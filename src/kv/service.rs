@@ -158,7 +158,8 @@ pub struct KvService<A> {
     leads: bool,
     /// Applied entries whose bytes were not a command.
     undecodable: u64,
-    /// The bug catalogue's broken reads ([`KvService::serve_local_reads`]).
+    /// The bug catalogue's broken reads (`KvService::serve_local_reads`,
+    /// in a bug-catalogue build).
     local_reads: bool,
 }
 

@@ -328,7 +328,7 @@ impl Node {
     }
 
     /// Figure 2, Leaders: "If there exists an N such that N > commitIndex, a
-    /// majority of matchIndex[i] >= N, and log[N].term == currentTerm: set
+    /// majority of matchIndex\[i\] >= N, and log\[N\].term == currentTerm: set
     /// commitIndex = N". §5.4.2: entries of earlier terms are never
     /// committed by counting replicas, only along with a current-term entry.
     /// The leader's own match index is what it knows durable, since it
@@ -353,7 +353,7 @@ impl Node {
     }
 
     /// Figure 2, All Servers: "If commitIndex > lastApplied: increment
-    /// lastApplied, apply log[lastApplied] to state machine."
+    /// lastApplied, apply log\[lastApplied\] to state machine."
     pub(crate) fn apply_committed(&mut self, out: &mut Vec<Effect>) {
         if self.commit_index <= self.last_applied {
             return;
