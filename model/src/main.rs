@@ -150,6 +150,13 @@ struct ModelArgs {
     /// and a crash loses what is not yet written.
     #[arg(long, global = true)]
     async_writes: bool,
+    /// A leader's heartbeat timer never fires: it sends AppendEntries only
+    /// on winning and when new entries or replies prompt it, never
+    /// retransmits from `next_index`, and followers learn a commit only
+    /// with the next message it sends them. Far fewer states (most are
+    /// interleavings of retransmissions), at the price of those behaviours.
+    #[arg(long, global = true)]
+    no_heartbeats: bool,
     /// Turn off symmetry reduction (states equal up to a permutation of
     /// server ids are then explored separately).
     #[arg(long, global = true)]
@@ -307,6 +314,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
     bounds.lossy |= args.lossy;
     bounds.snapshots |= args.snapshots;
     bounds.async_writes |= args.async_writes;
+    bounds.heartbeats &= !args.no_heartbeats;
     if let Some(max_entries) = args.max_entries {
         bounds.max_entries = max_entries;
     }
@@ -358,6 +366,7 @@ fn bounds_given(args: &ModelArgs) -> bool {
         lossy,
         snapshots,
         async_writes,
+        no_heartbeats,
         no_symmetry: _,
         keep_stale: _,
         keep_crashed_state: _,
@@ -378,6 +387,7 @@ fn bounds_given(args: &ModelArgs) -> bool {
         || *lossy
         || *snapshots
         || *async_writes
+        || *no_heartbeats
         || max_entries.is_some()
         || max_copies.is_some()
 }

@@ -84,3 +84,30 @@ fn a_bound_runs_one_configuration_and_a_scenario_refuses_bounds() {
     );
     assert_eq!(run_check(&["--scenario", "no-such"]).0, Some(2));
 }
+
+/// `--no-heartbeats` reaches `Bounds::heartbeats`: the same bounds without
+/// the leader's heartbeat (and so without retransmissions) have far fewer
+/// states, still hold, and still elect a leader and commit an entry.
+#[test]
+fn no_heartbeats_leaves_out_the_retransmissions() {
+    let unique = |args: &[&str]| {
+        let (status, stdout) = run_check(args);
+        assert_eq!(status, Some(0), "{args:?}: {stdout}");
+        let json: Value = serde_json::from_str(&stdout).expect("one JSON object");
+        assert_eq!(json["complete"], true, "{args:?}");
+        for name in ["a leader is elected", "an entry commits"] {
+            assert_eq!(result(&json, name), "found", "{args:?}: {name}");
+        }
+        (
+            json["bounds"]["heartbeats"].as_bool().expect("heartbeats"),
+            json["unique_states"].as_u64().expect("unique states"),
+        )
+    };
+    let (on, with) = unique(&["--max-log", "1", "--json"]);
+    let (off, without) = unique(&["--max-log", "1", "--no-heartbeats", "--json"]);
+    assert!(on && !off);
+    assert!(
+        without * 4 < with,
+        "{without} unique states, {with} with heartbeats"
+    );
+}
