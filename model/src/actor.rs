@@ -477,7 +477,7 @@ impl Server {
     /// What the server's state says without naming any server: servers are
     /// sorted by this first, so that states equal up to a permutation of ids
     /// sort alike and share a representative.
-    fn symmetric_key(&self) -> impl Ord + '_ {
+    pub(crate) fn symmetric_key(&self) -> impl Ord + std::hash::Hash + '_ {
         let role = match self.node.role() {
             Role::Follower => (0, Vec::new()),
             Role::Candidate { votes_granted } => (1, vec![(votes_granted.len(), LogIndex(0))]),

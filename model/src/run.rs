@@ -392,7 +392,7 @@ pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome
                 None => HasDiscoveries::AnyFailures,
             });
     if options.symmetry {
-        builder = builder.symmetry();
+        builder = builder.symmetry_fn(crate::symmetry::canonical);
     }
     if let Some(depth) = options.max_depth {
         builder = builder.target_max_depth(depth);

@@ -35,7 +35,7 @@ use crate::run::Action;
 use crate::sleep::{Asleep, Commutation};
 use dashmap::DashMap;
 use stateright::actor::{ActorModelAction, Id};
-use stateright::{Model, Property, Representative, RewritePlan};
+use stateright::{Model, Property};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -426,7 +426,7 @@ impl Keys<'_> {
     /// A state's fingerprint, up to symmetry when it is on.
     fn state(&self, state: &RaftState) -> u64 {
         if self.symmetry {
-            self.hasher.hash_one(state.representative())
+            self.hasher.hash_one(crate::symmetry::canonical(state))
         } else {
             self.hasher.hash_one(state)
         }
@@ -445,7 +445,7 @@ impl Keys<'_> {
                 .map(|a| action_key(self.hasher, a, |id| id))
                 .collect();
         }
-        let plan = RewritePlan::<Id, _>::from_values_to_sort(&state.actor_states);
+        let (_, plan) = crate::symmetry::canonical_with_plan(state);
         actions
             .map(|a| action_key(self.hasher, a, |id| plan.rewrite(&id)))
             .collect()

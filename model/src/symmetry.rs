@@ -1,19 +1,151 @@
-//! Renaming a server's [`Disk`] under a permutation of server ids, for
-//! symmetry reduction, without copying what the permutation leaves alone.
+//! Symmetry reduction: the canonical representative of a state's class
+//! under permutations of the server ids, and renaming a server's [`Disk`]
+//! without copying what the permutation leaves alone.
 //!
-//! Every state's representative renames each server twice over: the
-//! server's own copy of its disk and the copy stateright keeps as its
-//! storage, which are one shared `Arc`. Renaming each independently would
-//! copy the disk (log, snapshot, history) twice per server per state, and
-//! the copies would no longer be shared. So a disk the permutation does not
-//! change is shared as it is, and a renamed disk is remembered for a few
-//! renamings, so that the second rename of the same disk under the same
-//! permutation returns the same `Arc`.
+//! **The canonical representative.** stateright's own representative sorts
+//! the servers by their states (our `Ord` on [`crate::Server`]) and renames
+//! the state by that order. Two servers whose states say the same thing
+//! without naming anyone (say, two followers with the same log) are then
+//! ordered by what does name someone (whom each voted for, the sender of
+//! what is in flight to it), so two states equal up to renaming can get
+//! two representatives, and the count of unique states moves with the
+//! order the search meets them in. [`canonical`] orders the servers by a
+//! colour that names no server (the server's id-free key, whether it is
+//! down, its timers), tries every order of the servers whose colours tie,
+//! and keeps the renamed state with the least fingerprint: the same state
+//! for every member of a class, since renaming a state renames its colours
+//! with it, so every member yields the same candidates.
+//!
+//! **Renaming disks.** Every state's representative renames each server
+//! twice over: the server's own copy of its disk and the copy stateright
+//! keeps as its storage, which are one shared `Arc`. Renaming each
+//! independently would copy the disk (log, snapshot, history) twice per
+//! server per state, and the copies would no longer be shared. So a disk
+//! the permutation does not change is shared as it is, and a renamed disk
+//! is remembered for a few renamings, so that the second rename of the
+//! same disk under the same permutation returns the same `Arc`.
 
-use crate::Disk;
+use crate::{Disk, RaftState};
 use checked_raft::NodeId;
+use stateright::actor::Id;
+use stateright::util::DenseNatMap;
+use stateright::{Rewrite, RewritePlan};
 use std::cell::RefCell;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
+
+/// A renaming of the servers, as stateright applies it to a state.
+pub(crate) type Plan = RewritePlan<Id, DenseNatMap<Id, Id>>;
+
+/// The hasher colours and candidates are compared by: fixed keys, so that
+/// every thread and every run picks the same representative.
+fn hasher() -> impl Hasher {
+    ahash::RandomState::with_seeds(0x5eed, 0xc0, 0x10, 0x5).build_hasher()
+}
+
+/// What server `i` of `state` shows without naming any server: its id-free
+/// key, whether it is down, its timers. Renaming the state carries each
+/// colour to the server's new index.
+fn colour(state: &RaftState, i: usize) -> u64 {
+    let mut h = hasher();
+    state.actor_states[i].symmetric_key().hash(&mut h);
+    state.crashed[i].hash(&mut h);
+    state.timers_set[i].hash(&mut h);
+    h.finish()
+}
+
+/// `state` renamed by `plan`, as stateright's representative renames it.
+pub(crate) fn rename_state(state: &RaftState, plan: &Plan) -> RaftState {
+    RaftState {
+        actor_states: plan.reindex(&state.actor_states),
+        network: state.network.rewrite(plan),
+        timers_set: plan.reindex(&state.timers_set),
+        random_choices: plan.reindex(&state.random_choices),
+        crashed: plan.reindex(&state.crashed),
+        actor_storages: plan.reindex(&state.actor_storages),
+        history: state.history.rewrite(plan),
+    }
+}
+
+/// The renaming that sends the server at index `order[k]` to index `k`.
+fn plan_for(order: &[usize]) -> Plan {
+    let mut rank = vec![0; order.len()];
+    for (k, &i) in order.iter().enumerate() {
+        rank[i] = k;
+    }
+    RewritePlan::from_values_to_sort(&rank)
+}
+
+/// Every order of the servers by colour, ties in every order: the
+/// candidates for the representative (one when no colours tie).
+pub(crate) fn candidate_orders(state: &RaftState) -> Vec<Vec<usize>> {
+    let colours: Vec<u64> = (0..state.actor_states.len())
+        .map(|i| colour(state, i))
+        .collect();
+    let mut order: Vec<usize> = (0..colours.len()).collect();
+    order.sort_by_key(|&i| colours[i]);
+    let mut orders = vec![order.clone()];
+    let mut start = 0;
+    while start < order.len() {
+        let end = (start..order.len())
+            .find(|&k| colours[order[k]] != colours[order[start]])
+            .unwrap_or(order.len());
+        if end - start > 1 {
+            orders = orders
+                .into_iter()
+                .flat_map(|o| permutations_of_range(&o, start, end))
+                .collect();
+        }
+        start = end;
+    }
+    orders
+}
+
+/// `order` with its entries in `start..end` in every order.
+fn permutations_of_range(order: &[usize], start: usize, end: usize) -> Vec<Vec<usize>> {
+    if start + 1 >= end {
+        return vec![order.to_vec()];
+    }
+    let mut all = Vec::new();
+    for k in start..end {
+        let mut o = order.to_vec();
+        o.swap(start, k);
+        all.extend(permutations_of_range(&o, start + 1, end));
+    }
+    all
+}
+
+/// The canonical representative of `state` (module documentation), with
+/// the renaming that gives it.
+pub(crate) fn canonical_with_plan(state: &RaftState) -> (RaftState, Plan) {
+    let mut orders = candidate_orders(state).into_iter();
+    let first = orders.next().expect("at least one order");
+    let plan = plan_for(&first);
+    let renamed = rename_state(state, &plan);
+    let mut best = (renamed, plan, None);
+    for order in orders {
+        let plan = plan_for(&order);
+        let renamed = rename_state(state, &plan);
+        let print = fingerprint(&renamed);
+        let best_print = *best.2.get_or_insert_with(|| fingerprint(&best.0));
+        if print < best_print {
+            best = (renamed, plan, Some(print));
+        }
+    }
+    (best.0, best.1)
+}
+
+/// The canonical representative of `state`: the same state for every
+/// renaming of `state`'s servers (module documentation).
+pub fn canonical(state: &RaftState) -> RaftState {
+    canonical_with_plan(state).0
+}
+
+fn fingerprint(state: &RaftState) -> u64 {
+    let mut h = hasher();
+    state.hash(&mut h);
+    h.finish()
+}
 
 /// How many recent renamings each checker thread remembers: one state's
 /// servers, with room to spare.
@@ -78,7 +210,80 @@ pub(crate) fn rename_disk(disk: &Arc<Disk>, rename: &impl Fn(NodeId) -> NodeId) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Bounds;
+    use crate::run::{Options, build_model};
     use checked_raft::{HardState, Stored, Term};
+    use stateright::{Checker, Model, StateRecorder};
+
+    /// Every state a search without symmetry reaches within `bounds`.
+    fn reachable(bounds: Bounds) -> Vec<RaftState> {
+        let options = Options {
+            symmetry: false,
+            ..Options::default()
+        };
+        let (recorder, states) = StateRecorder::new_with_accessor();
+        build_model(&bounds, &options)
+            .checker()
+            .visitor(recorder)
+            .spawn_bfs()
+            .join();
+        states()
+    }
+
+    /// The reachable states of a small configuration with an entry to
+    /// replicate.
+    fn sample() -> Vec<RaftState> {
+        reachable(Bounds::default())
+    }
+
+    /// Every renaming of three servers.
+    const NAMINGS: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+
+    #[test]
+    fn every_renaming_of_a_state_has_the_same_representative() {
+        let states = sample();
+        assert!(states.len() > 30_000, "{} states", states.len());
+        for state in &states {
+            let representative = canonical(state);
+            assert!(
+                NAMINGS
+                    .iter()
+                    .any(|naming| rename_state(state, &plan_for(naming)) == representative),
+                "the representative is a renaming of the state"
+            );
+            for naming in &NAMINGS {
+                let renamed = rename_state(state, &plan_for(naming));
+                assert!(
+                    canonical(&renamed) == representative,
+                    "renaming by {naming:?} changes the representative of {state:?}"
+                );
+            }
+        }
+    }
+
+    /// What the test above guards against: ordering the servers by colour
+    /// alone, ties left in the order the servers happen to have, gives
+    /// some state two representatives.
+    #[test]
+    fn without_trying_every_order_of_tied_servers_a_class_has_two_representatives() {
+        let first = |state: &RaftState| {
+            let order = candidate_orders(state).swap_remove(0);
+            rename_state(state, &plan_for(&order))
+        };
+        let split = sample().iter().any(|state| {
+            NAMINGS
+                .iter()
+                .any(|naming| first(&rename_state(state, &plan_for(naming))) != first(state))
+        });
+        assert!(split, "every class had one representative without the ties");
+    }
 
     /// A disk that voted for the server at actor index `n`.
     fn disk_voting_for(n: usize) -> Arc<Disk> {

@@ -2,8 +2,9 @@
 //! counterexample lowers (a property that always holds, and a "known"
 //! counterexample of the bound's length), the search for a shortest
 //! counterexample remembers every distinct state within the bound at its
-//! least depth: exactly the same states with sleep sets as without them, on one thread and on two, on every network, with
-//! crashes, loss and snapshots. And with them it takes fewer steps.
+//! least depth: exactly the same states with sleep sets as without them,
+//! on one thread and on two, with and without symmetry, on every network,
+//! with crashes, loss and snapshots. And with them it takes fewer steps.
 //! (`bug_catalogue.rs` checks, with and without them and with symmetry,
 //! that the search ends at the least depth of a violation a breadth-first
 //! search finds.)
@@ -16,7 +17,13 @@ use stateright::actor::{ActorModelAction, Id};
 use std::time::Duration;
 
 /// The search to `steps` steps, for a property that always holds.
-fn search(model: &RaftModel, steps: usize, threads: usize, sleep_sets: bool) -> Shortest {
+fn search(
+    model: &RaftModel,
+    steps: usize,
+    threads: usize,
+    sleep_sets: bool,
+    symmetry: bool,
+) -> Shortest {
     let holds: Property<RaftModel> = Property::always("always holds", |_, _| true);
     // Never replayed: it only sets the bound (states within `steps - 2`
     // steps are remembered and explored).
@@ -30,11 +37,11 @@ fn search(model: &RaftModel, steps: usize, threads: usize, sleep_sets: bool) -> 
     } else {
         None
     };
-    // Without symmetry: stateright's representative of a state is not
-    // canonical (it sorts the servers, not the network), so counts up to
-    // symmetry move with the order states are met in.
+    // With symmetry, states are counted by their canonical representative
+    // (`raft_model::symmetry`), so counts do not move with the order
+    // states are met in.
     let reductions = Reductions {
-        symmetry: false,
+        symmetry,
         sleep_sets: commutation,
     };
     prove_shortest(model, &holds, known, reductions, budget, threads, None)
@@ -85,17 +92,22 @@ fn sleep_sets_reach_every_state_at_its_least_depth() {
     ];
     for (name, bounds, steps) in cases {
         let model = model(bounds);
-        let plain = search(&model, steps, 1, false);
-        assert!(plain.proven, "{name}");
-        for threads in [1, 2] {
-            let sleeping = search(&model, steps, threads, true);
-            println!(
-                "{name}: {} distinct states; {} steps without sleep sets, {} with them on {threads} thread(s)",
-                plain.unique, plain.states, sleeping.states
-            );
-            assert!(sleeping.proven, "{name}");
-            assert_eq!(sleeping.unique, plain.unique, "{name}: distinct states");
-            assert!(sleeping.states < plain.states, "{name}: steps taken");
+        for symmetry in [false, true] {
+            let plain = search(&model, steps, 1, false, symmetry);
+            assert!(plain.proven, "{name}");
+            for threads in [1, 2] {
+                let sleeping = search(&model, steps, threads, true, symmetry);
+                println!(
+                    "{name}, symmetry {symmetry}: {} distinct states; {} steps without sleep sets, {} with them on {threads} thread(s)",
+                    plain.unique, plain.states, sleeping.states
+                );
+                assert!(sleeping.proven, "{name}");
+                assert_eq!(
+                    sleeping.unique, plain.unique,
+                    "{name}, symmetry {symmetry}: distinct states"
+                );
+                assert!(sleeping.states < plain.states, "{name}: steps taken");
+            }
         }
     }
 }
