@@ -474,9 +474,9 @@ impl Rewrite<Id> for Server {
 }
 
 impl Server {
-    /// What the server's state says without naming any server: servers are
-    /// sorted by this first, so that states equal up to a permutation of ids
-    /// sort alike and share a representative.
+    /// What the server's state says without naming any server: part of the
+    /// colour [`crate::symmetry::canonical`] orders servers by, so that
+    /// renamings of one state order their servers alike.
     pub(crate) fn symmetric_key(&self) -> impl Ord + std::hash::Hash + '_ {
         let role = match self.node.role() {
             Role::Follower => (0, Vec::new()),
@@ -505,20 +505,5 @@ impl Server {
                 self.pending.len(),
             ),
         )
-    }
-}
-
-impl PartialOrd for Server {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Server {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.symmetric_key()
-            .cmp(&other.symmetric_key())
-            .then_with(|| self.node.cmp(&other.node))
-            .then_with(|| self.disk.cmp(&other.disk))
     }
 }

@@ -98,7 +98,6 @@ use stateright::actor::{
 };
 use stateright::{Expectation, Property, Rewrite, RewritePlan};
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 

@@ -422,33 +422,48 @@ struct Keys<'a> {
     hasher: &'a ahash::RandomState,
 }
 
+/// A state's key, with the renaming to its representative under symmetry.
+struct Named {
+    key: u64,
+    plan: Option<crate::symmetry::Plan>,
+}
+
 impl Keys<'_> {
-    /// A state's fingerprint, up to symmetry when it is on.
-    fn state(&self, state: &RaftState) -> u64 {
+    /// A state's fingerprint, up to symmetry when it is on, and the
+    /// renaming that gives it (computed once for the state and its steps).
+    fn name(&self, state: &RaftState) -> Named {
         if self.symmetry {
-            self.hasher.hash_one(crate::symmetry::canonical(state))
+            let (representative, plan) = crate::symmetry::canonical_with_plan(state);
+            Named {
+                key: self.hasher.hash_one(representative),
+                plan: Some(plan),
+            }
         } else {
-            self.hasher.hash_one(state)
+            Named {
+                key: self.hasher.hash_one(state),
+                plan: None,
+            }
         }
     }
 
-    /// The keys of `actions` taken from `state`: with symmetry, each
-    /// renamed as `state` is renamed to its representative, so that a step
-    /// and its image in a renamed state have one key.
-    fn actions<'s>(
-        &self,
-        state: &RaftState,
-        actions: impl Iterator<Item = &'s Action>,
-    ) -> Vec<u64> {
-        if !self.symmetry {
-            return actions
+    /// A state's fingerprint, up to symmetry when it is on.
+    fn state(&self, state: &RaftState) -> u64 {
+        self.name(state).key
+    }
+
+    /// The keys of `actions` taken from the state `named` names: with
+    /// symmetry, each renamed as the state is renamed to its
+    /// representative, so that a step and its image in a renamed state
+    /// have one key.
+    fn actions<'s>(&self, named: &Named, actions: impl Iterator<Item = &'s Action>) -> Vec<u64> {
+        match &named.plan {
+            None => actions
                 .map(|a| action_key(self.hasher, a, |id| id))
-                .collect();
+                .collect(),
+            Some(plan) => actions
+                .map(|a| action_key(self.hasher, a, |id| plan.rewrite(&id)))
+                .collect(),
         }
-        let (_, plan) = crate::symmetry::canonical_with_plan(state);
-        actions
-            .map(|a| action_key(self.hasher, a, |id| plan.rewrite(&id)))
-            .collect()
     }
 }
 
@@ -602,12 +617,13 @@ fn work<M>(
             };
             frame.done.extend(asleep);
             let mut actions = Vec::new();
+            let named = keys.name(&next);
             let sleep_keys = if sleep.is_empty() {
                 Vec::new()
             } else {
-                keys.actions(&next, sleep.iter().map(|t| &t.action))
+                keys.actions(&named, sleep.iter().map(|t| &t.action))
             };
-            match shared.claim(keys.state(&next), next_depth, &sleep_keys) {
+            match shared.claim(named.key, next_depth, &sleep_keys) {
                 Claim::Skip => continue,
                 Claim::All => {
                     model.actions(&next, &mut actions);
@@ -615,7 +631,7 @@ fn work<M>(
                 }
                 Claim::Only(woken) => {
                     model.actions(&next, &mut actions);
-                    let keyed = keys.actions(&next, actions.iter());
+                    let keyed = keys.actions(&named, actions.iter());
                     let mut keyed = keyed.into_iter();
                     actions.retain(|_| woken.contains(&keyed.next().expect("one key per action")));
                 }

@@ -11,10 +11,12 @@
 //! two representatives, and the count of unique states moves with the
 //! order the search meets them in. [`canonical`] orders the servers by a
 //! colour that names no server (the server's id-free key, whether it is
-//! down, its timers), tries every order of the servers whose colours tie,
+//! down, its timers, what is in flight to and from it), tries every order
+//! of the servers whose colours tie,
 //! and keeps the renamed state with the least fingerprint: the same state
 //! for every member of a class, since renaming a state renames its colours
-//! with it, so every member yields the same candidates.
+//! with it, so every member yields the same candidates. Servers have no
+//! `Ord`, so stateright's representative cannot be used by mistake.
 //!
 //! **Renaming disks.** Every state's representative renames each server
 //! twice over: the server's own copy of its disk and the copy stateright
@@ -43,17 +45,6 @@ fn hasher() -> impl Hasher {
     ahash::RandomState::with_seeds(0x5eed, 0xc0, 0x10, 0x5).build_hasher()
 }
 
-/// What server `i` of `state` shows without naming any server: its id-free
-/// key, whether it is down, its timers. Renaming the state carries each
-/// colour to the server's new index.
-fn colour(state: &RaftState, i: usize) -> u64 {
-    let mut h = hasher();
-    state.actor_states[i].symmetric_key().hash(&mut h);
-    state.crashed[i].hash(&mut h);
-    state.timers_set[i].hash(&mut h);
-    h.finish()
-}
-
 /// `state` renamed by `plan`, as stateright's representative renames it.
 pub(crate) fn rename_state(state: &RaftState, plan: &Plan) -> RaftState {
     RaftState {
@@ -78,12 +69,42 @@ fn plan_for(order: &[usize]) -> Plan {
 
 /// Every order of the servers by colour, ties in every order: the
 /// candidates for the representative (one when no colours tie).
+///
+/// A server's colour is what it shows without naming any server: its
+/// id-free key, whether it is down, its timers, and the messages in flight
+/// to it and from it (a message names no server; the envelope's ends are
+/// the servers whose colours it counts in). Renaming the state carries
+/// each colour to the server's new index. The more the colours tell
+/// servers apart, the fewer orders of tied servers [`canonical`] tries.
 pub(crate) fn candidate_orders(state: &RaftState) -> Vec<Vec<usize>> {
-    let colours: Vec<u64> = (0..state.actor_states.len())
-        .map(|i| colour(state, i))
+    let servers = state.actor_states.len();
+    let mut inbound = vec![0u64; servers];
+    let mut outbound = vec![0u64; servers];
+    for envelope in state.network.iter_deliverable() {
+        let mut h = hasher();
+        envelope.msg.hash(&mut h);
+        let message = h.finish();
+        // A sum: the same whatever order the network lists messages in.
+        let to = usize::from(envelope.dst);
+        let from = usize::from(envelope.src);
+        inbound[to] = inbound[to].wrapping_add(message);
+        outbound[from] = outbound[from].wrapping_add(message);
+    }
+    let colours: Vec<_> = (0..servers)
+        .map(|i| {
+            let mut h = hasher();
+            state.timers_set[i].hash(&mut h);
+            (
+                state.actor_states[i].symmetric_key(),
+                state.crashed[i],
+                h.finish(),
+                inbound[i],
+                outbound[i],
+            )
+        })
         .collect();
-    let mut order: Vec<usize> = (0..colours.len()).collect();
-    order.sort_by_key(|&i| colours[i]);
+    let mut order: Vec<usize> = (0..servers).collect();
+    order.sort_by(|&a, &b| colours[a].cmp(&colours[b]));
     let mut orders = vec![order.clone()];
     let mut start = 0;
     while start < order.len() {
