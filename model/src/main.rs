@@ -7,7 +7,7 @@
 //! proven by a branch-and-bound search ([`raft_model::shortest`]).
 //!
 //! ```text
-//! cargo run --release --bin check                       # every scenario, exhaustive (~45 s)
+//! cargo run --release --bin check                       # every scenario, exhaustive (~30 s)
 //! cargo run --release --bin check -- --scenario faults  # one of them
 //! cargo run --release --bin check -- --max-term 1 --max-log 1
 //! cargo run --release --bin check -- --crashes 1 --network ordered --lossy
@@ -68,7 +68,7 @@ const EXIT_INCOMPLETE: u8 = 3;
     name = "check",
     version,
     after_help = "Without any bound (or --bug), check runs every scenario of its default run \
-                  (replication, elections, faults, two-servers; about 45 s on two cores); with \
+                  (replication, elections, faults, two-servers; about 30 s on two cores); with \
                   some, it checks that one configuration, the bounds not given taking the \
                   defaults shown.\n\n\
                   Exit status: 0 all properties hold and the search completed; 1 a property is \

@@ -27,7 +27,7 @@ pub struct Scenario {
     pub bounds: Bounds,
 }
 
-/// The scenarios of the default run, cheapest last (about 45 s in all with
+/// The scenarios of the default run, cheapest last (about 30 s in all with
 /// two threads on this project's 2-core machine; docs/model-checking.md lists each run).
 pub fn scenarios() -> Vec<Scenario> {
     let base = Bounds::default();
