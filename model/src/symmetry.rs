@@ -3,19 +3,18 @@
 //! without copying what the permutation leaves alone.
 //!
 //! **The canonical representative.** stateright's own representative sorts
-//! the servers by their states (our `Ord` on [`crate::Server`]) and renames
-//! the state by that order. Two servers whose states say the same thing
-//! without naming anyone (say, two followers with the same log) are then
-//! ordered by what does name someone (whom each voted for, the sender of
-//! what is in flight to it), so two states equal up to renaming can get
-//! two representatives, and the count of unique states moves with the
-//! order the search meets them in. [`canonical`] orders the servers by a
-//! colour that names no server (the server's id-free key, whether it is
-//! down, its timers, what is in flight to and from it), tries every order
-//! of the servers whose colours tie,
-//! and keeps the renamed state with the least fingerprint: the same state
-//! for every member of a class, since renaming a state renames its colours
-//! with it, so every member yields the same candidates. Servers have no
+//! the servers by an `Ord` on their states and renames the state by that
+//! order. Two servers whose states say the same thing without naming
+//! anyone (say, two followers with the same log) are then ordered by what
+//! does name someone (whom each voted for), so two states equal up to
+//! renaming can get two representatives, and the count of unique states
+//! moves with the order the search meets them in. [`canonical`] orders the
+//! servers by a colour that names no server (the server's id-free key,
+//! whether it is down, its timers, what is in flight to and from it),
+//! tries every order of the servers whose colours tie, and keeps the
+//! renamed state with the least fingerprint: the same state for every
+//! member of a class, since renaming a state renames its colours with it,
+//! so every member yields the same candidates. [`crate::Server`] has no
 //! `Ord`, so stateright's representative cannot be used by mistake.
 //!
 //! **Renaming disks.** Every state's representative renames each server
@@ -40,7 +39,7 @@ use std::sync::Arc;
 pub(crate) type Plan = RewritePlan<Id, DenseNatMap<Id, Id>>;
 
 /// The hasher colours and candidates are compared by: fixed keys, so that
-/// every thread and every run picks the same representative.
+/// every thread of a search picks the same representative.
 fn hasher() -> impl Hasher {
     ahash::RandomState::with_seeds(0x5eed, 0xc0, 0x10, 0x5).build_hasher()
 }
