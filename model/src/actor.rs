@@ -477,7 +477,7 @@ impl Server {
     /// What the server's state says without naming any server: part of the
     /// colour [`crate::symmetry::canonical`] orders servers by, so that
     /// renamings of one state order their servers alike.
-    pub(crate) fn symmetric_key(&self) -> impl Ord + std::hash::Hash + '_ {
+    pub(crate) fn symmetric_key(&self) -> impl Ord + '_ {
         let role = match self.node.role() {
             Role::Follower => (0, Vec::new()),
             Role::Candidate { votes_granted } => (1, vec![(votes_granted.len(), LogIndex(0))]),
