@@ -88,11 +88,11 @@ impl Store {
                 existed: self.data.remove(key).is_some(),
             },
             Op::Put { key, value } => {
-                self.data.insert(key.clone(), value.clone());
+                self.put(key, value);
                 Output::Done
             }
             Op::Append { key, value } => {
-                self.data.entry(key.clone()).or_default().push_str(value);
+                self.append(key, value);
                 Output::Done
             }
             Op::Cas { key, expected, new } => {
@@ -110,17 +110,27 @@ impl Store {
                     .map(|op| match op {
                         TxnOp::Read { key } => TxnResult::Read(self.data.get(key).cloned()),
                         TxnOp::Put { key, value } => {
-                            self.data.insert(key.clone(), value.clone());
+                            self.put(key, value);
                             TxnResult::Done
                         }
                         TxnOp::Append { key, value } => {
-                            self.data.entry(key.clone()).or_default().push_str(value);
+                            self.append(key, value);
                             TxnResult::Done
                         }
                     })
                     .collect(),
             ),
         }
+    }
+
+    /// Sets `key` to `value` (a put, alone or in a transaction).
+    fn put(&mut self, key: &str, value: &str) {
+        self.data.insert(key.to_owned(), value.to_owned());
+    }
+
+    /// Appends `value` to `key`'s value ("" when it has none).
+    fn append(&mut self, key: &str, value: &str) {
+        self.data.entry(key.to_owned()).or_default().push_str(value);
     }
 
     /// The store as a snapshot's bytes.
