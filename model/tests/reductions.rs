@@ -225,3 +225,92 @@ fn a_restart_other_than_the_forgotten_core_is_reported() {
     let recovered = step(&tampered, ActorModelAction::Recover(Id::from(0)));
     assert!(!property(&recovered), "the breach is reported");
 }
+
+/// Every step a model offers from every state it reaches: what it reaches
+/// in one step, in its order.
+fn steps(model: &RaftModel, states: &HashSet<RaftState>) -> Vec<(RaftState, Option<RaftState>)> {
+    let mut steps = Vec::new();
+    let mut actions = Vec::new();
+    for state in states {
+        model.actions(state, &mut actions);
+        for action in actions.drain(..) {
+            steps.push((state.clone(), model.next_state(state, action)));
+        }
+    }
+    steps
+}
+
+/// A step back to the state it left is not offered as a step
+/// ([`RaftModel`]'s module documentation): every other step is offered
+/// as before, so the same states are reached, and on a duplicating network
+/// a large share of the steps goes.
+#[test]
+fn steps_that_change_nothing_are_left_out_and_nothing_else_is() {
+    for bounds in lossy_duplicating() {
+        let kept = model(bounds.clone()).keeping_self_loops();
+        let left_out = model(bounds.clone());
+        let states = reachable(&kept);
+        assert!(states == reachable(&left_out), "{bounds}: the same states");
+        let before = steps(&kept, &states);
+        let after = steps(&left_out, &states);
+        let mut loops = 0;
+        for ((state, was), (_, is)) in before.iter().zip(&after) {
+            if was.as_ref() == Some(state) {
+                loops += 1;
+                assert_eq!(
+                    *is, None,
+                    "{bounds}: a step that changes nothing is offered"
+                );
+            } else {
+                assert_eq!(was, is, "{bounds}: a step that changes something is lost");
+            }
+        }
+        let offered = before.iter().filter(|(_, n)| n.is_some()).count();
+        assert!(
+            loops * 4 > offered,
+            "{bounds}: more than a quarter of the steps change nothing on this network \
+             ({loops} of {offered})"
+        );
+    }
+}
+
+/// What docs/model-checking.md leans on to prove the unordered network's
+/// `Always` properties by checking the duplicating one: every run on the
+/// unordered network is a run on the duplicating one (deliver each message
+/// at most once), so every server state the first reaches, the second
+/// reaches too, and a property of server states that holds on the second
+/// holds on the first.
+#[test]
+fn the_duplicating_network_reaches_every_server_state_the_unordered_one_does() {
+    for bounds in [
+        Bounds::default(),
+        Bounds {
+            max_term: 2,
+            values: 0,
+            max_log: 0,
+            ..Bounds::default()
+        },
+    ] {
+        let duplicating = Bounds {
+            network: NetworkKind::Duplicating,
+            ..bounds.clone()
+        };
+        let unordered: HashSet<_> = reachable(&model(bounds.clone()))
+            .iter()
+            .map(servers)
+            .collect();
+        let superset: HashSet<_> = reachable(&model(duplicating)).iter().map(servers).collect();
+        let missing = unordered.difference(&superset).count();
+        assert_eq!(
+            missing,
+            0,
+            "{bounds}: {missing} of {} server states missing on the duplicating network",
+            unordered.len()
+        );
+        eprintln!(
+            "{bounds}: {} server states unordered, {} duplicating",
+            unordered.len(),
+            superset.len()
+        );
+    }
+}
