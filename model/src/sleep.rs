@@ -57,6 +57,9 @@
 //! - The duplicating network records the last message delivered unless
 //!   the stale-message reduction clears it, so without that reduction it
 //!   offers no sleep sets.
+//! - A step that changes nothing is not offered at all
+//!   ([`crate::RaftModel`]), so it neither sleeps nor is taken: it reaches
+//!   no state, and no shortest run passes through one.
 
 use crate::RaftState;
 use crate::run::Action;
