@@ -8,8 +8,65 @@ use checked_raft::sim::writes::{first_batch_len, waits_for_write};
 
 /// A message on the model's network: the core's [`Message`]. (A local type,
 /// so that stateright's traits can be implemented for it.)
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Msg(pub Message);
+///
+/// The message is shared and its hash computed once, when it is sent: the
+/// checker clones every message in flight with each state it makes, lists
+/// each as an action, renames it with the state and hashes it several
+/// times over (the network's fingerprint, the candidates of the canonical
+/// representative, the comparison with the state before), and a message
+/// never changes once sent. Equality and order are the message's own; the
+/// cached hash is a function of the message, so equal messages hash alike.
+#[derive(Clone)]
+pub struct Msg(pub Arc<Message>, MessageHash);
+
+/// A message's hash, computed once by [`Msg::new`] with fixed keys (every
+/// thread of a search, and every run, computes the same).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MessageHash(u64);
+
+impl Msg {
+    /// `message`, ready to be put on the network.
+    pub fn new(message: Message) -> Msg {
+        use std::hash::{Hash, Hasher};
+        let mut h = symmetry::hasher();
+        message.hash(&mut h);
+        let hash = MessageHash(h.finish());
+        Msg(Arc::new(message), hash)
+    }
+}
+
+impl PartialEq for Msg {
+    fn eq(&self, other: &Msg) -> bool {
+        self.1 == other.1 && (Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0)
+    }
+}
+
+impl Eq for Msg {}
+
+impl PartialOrd for Msg {
+    fn partial_cmp(&self, other: &Msg) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Msg {
+    fn cmp(&self, other: &Msg) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl std::hash::Hash for Msg {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.1.0);
+    }
+}
+
+impl fmt::Debug for Msg {
+    /// As the message alone: the hash is bookkeeping.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Msg").field(&*self.0).finish()
+    }
+}
 
 /// The timers of one server.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -165,7 +222,7 @@ impl RaftActor {
                     });
                     disk.history.record(result);
                 }
-                Effect::Send { to, message } => o.send(actor_id(to), Msg(message)),
+                Effect::Send { to, message } => o.send(actor_id(to), Msg::new(message)),
                 Effect::ResetElectionTimer => o.set_timer(Timer::Election, model_timeout()),
                 Effect::SetHeartbeatTimer => o.set_timer(Timer::Heartbeat, model_timeout()),
                 Effect::ApplyEntries(entries) => {
@@ -290,7 +347,7 @@ impl Actor for RaftActor {
         let mut server = state.as_ref().clone();
         let input = Input::Deliver {
             from: node_id(src.into()),
-            message: msg.0,
+            message: Arc::unwrap_or_clone(msg.0),
         };
         match self.step(&mut server, &input) {
             Ok(effects) => self.execute(id, &mut server, effects, o),

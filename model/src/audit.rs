@@ -103,7 +103,7 @@ impl Rewrite<Id> for Audit {
 /// may change and nothing may be emitted. The breach, when it does.
 pub fn stale_delivery_breach(node: &Node, from: NodeId, msg: &Msg) -> Option<Breach> {
     let mut copy = node.clone();
-    let effects = copy.step(from, msg.0.clone());
+    let effects = copy.step(from, (*msg.0).clone());
     let inert = matches!(&effects, Ok(e) if e.is_empty()) && copy == *node;
     (!inert).then(|| Breach {
         claim: Claim::StaleIsNoOp,

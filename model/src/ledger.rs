@@ -193,14 +193,14 @@ impl Ledger {
     pub fn discarded(&self, receiver: &Node, from: NodeId, msg: &Msg) {
         // Only a server with no writes pending has its messages judged.
         let none = Stored::default();
-        let taken = (fingerprint(receiver, &[], &none), msg.0.clone(), from);
+        let taken = (fingerprint(receiver, &[], &none), (*msg.0).clone(), from);
         if self.seen_discards.contains(&taken) || !self.seen_discards.insert(taken) {
             return;
         }
         for naming in self.namings(receiver) {
             let rename = crate::actor::renaming(&naming);
             let core = self.intern(receiver.rename_nodes(&rename), &[], &none);
-            self.discards.insert((core, msg.0.clone(), rename(from)));
+            self.discards.insert((core, (*msg.0).clone(), rename(from)));
         }
     }
 
@@ -226,7 +226,7 @@ impl Ledger {
             let Some(node) = self.cores.get(&core).map(|n| Arc::clone(n.value())) else {
                 continue;
             };
-            let msg = Msg(message);
+            let msg = Msg::new(message);
             if let Some(breach) = stale_delivery_breach(&node, from, &msg) {
                 return Some(breach);
             }
@@ -250,7 +250,7 @@ impl Ledger {
                         ),
                     });
                 }
-                todo.push((after, msg.0.clone(), from));
+                todo.push((after, (*msg.0).clone(), from));
             }
         }
         None
@@ -286,7 +286,7 @@ mod tests {
     }
 
     fn success(match_index: u64) -> Msg {
-        Msg(Message::AppendEntriesReply(AppendEntriesReply {
+        Msg::new(Message::AppendEntriesReply(AppendEntriesReply {
             term: Term(1),
             prev_log_index: LogIndex(0),
             result: AppendResult::Success {
@@ -302,7 +302,7 @@ mod tests {
     fn a_discarded_message_that_stops_being_stale_is_a_breach() {
         let fresh = Arc::new(leader());
         let mut acked = leader();
-        acked.step(id(1), success(1).0).expect("an ack");
+        acked.step(id(1), (*success(1).0).clone()).expect("an ack");
         let acked = Arc::new(acked);
         assert!(acked.is_stale(id(1), &success(1).0));
         assert!(!fresh.is_stale(id(1), &success(1).0));

@@ -41,7 +41,7 @@ pub(crate) type Plan = RewritePlan<Id, DenseNatMap<Id, Id>>;
 
 /// The hasher colours and candidates are compared by: fixed keys, so that
 /// every thread of a search picks the same representative.
-fn hasher() -> impl Hasher {
+pub(crate) fn hasher() -> impl Hasher {
     ahash::RandomState::with_seeds(0x5eed, 0xc0, 0x10, 0x5).build_hasher()
 }
 
