@@ -40,7 +40,7 @@
 //! symmetry reduction identifies states that differ only by a permutation of
 //! server ids (sound if the core treats ids alike, which every search checks
 //! on each distinct step it takes: [`equivariance`]), and [`RaftModel`] adds
-//! three (its module documentation gives each argument; tests check each
+//! four (its module documentation gives each argument; tests check each
 //! against the unreduced model; each claim one makes about the core is
 //! checked in every search: [`audit`], [`ledger`]):
 //!
@@ -59,7 +59,12 @@
 //!    forgotten");
 //! 3. on a lossy duplicating network, drops are not explored as steps: a
 //!    dropped message there only takes away a choice, and the same server
-//!    states are reached without it (a claim about the model alone).
+//!    states are reached without it (a claim about the model alone);
+//! 4. on a duplicating network, a state whose messages in flight are a
+//!    subset of those of a state already met with the same servers is not
+//!    explored: every run from it is a run from that state (a claim about
+//!    the model alone; `subsume.rs` gives the argument, and the test
+//!    checks every state left out against the state that covers it).
 //!
 //! Besides, a step that leaves the state exactly as it was is not offered
 //! as a step: it reaches no state, so leaving it out changes only how many
@@ -75,6 +80,7 @@ pub mod run;
 pub mod scenarios;
 pub mod shortest;
 pub mod sleep;
+pub mod subsume;
 mod symmetry;
 mod system;
 

@@ -124,6 +124,9 @@ pub fn header(setup: &Setup) -> String {
     {
         line.push_str("; drops explored");
     }
+    if !options.subsume_networks && setup.bounds.network == NetworkKind::Duplicating {
+        line.push_str("; subsumed networks explored");
+    }
     if !options.audit {
         line.push_str("; reductions UNAUDITED (their claims about the core taken on trust)");
     }
@@ -189,8 +192,12 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
     let _ = writeln!(out, "{}", header(setup));
     let _ = writeln!(
         out,
-        "states {}, unique {}, max depth {}, {:.1} s, {}",
+        "states {}{}, unique {}, max depth {}, {:.1} s, {}",
         outcome.states,
+        match outcome.subsumed {
+            Some(n) => format!(" ({n} covered by a state kept)"),
+            None => String::new(),
+        },
         outcome.unique,
         outcome.max_depth,
         outcome.elapsed.as_secs_f64(),
@@ -422,6 +429,7 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         "discard_stale": outcome.discard_stale,
         "forget_crashed_state": outcome.forget_crashed_state,
         "subsume_drops": outcome.subsume_drops,
+        "subsumed_states": outcome.subsumed,
         "audit": outcome.audit,
         "audit_ledger": {
             "discards": outcome.ledger.discards,

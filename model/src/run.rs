@@ -20,6 +20,11 @@ pub struct Options {
     /// no server state the network without them does not
     /// ([`crate::RaftModel`], reduction 3).
     pub subsume_drops: bool,
+    /// On a duplicating network, leave out each state whose messages in
+    /// flight are a subset of those of a state met before with the same
+    /// servers ([`crate::subsume`], reduction 4). Used only by an
+    /// exhaustive depth-first search (not one cut at a depth).
+    pub subsume_networks: bool,
     /// Check, wherever a reduction uses it, each claim it makes about the
     /// core ([`crate::audit`]). Off only to measure what the checks cost.
     pub audit: bool,
@@ -52,6 +57,7 @@ impl Default for Options {
             discard_stale: true,
             forget_crashed_state: true,
             subsume_drops: true,
+            subsume_networks: true,
             audit: true,
             sleep_sets: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -147,6 +153,10 @@ pub struct Outcome {
     pub forget_crashed_state: bool,
     /// Whether a lossy duplicating network's drops were left out.
     pub subsume_drops: bool,
+    /// How many of the states generated reduction 4 left out
+    /// ([`crate::subsume`]), when the search used it: each covered by a
+    /// state kept (among them, every state met again).
+    pub subsumed: Option<u64>,
     /// Whether the reductions' claims about the core were checked.
     pub audit: bool,
     /// What the audit's ledger held at the end ([`crate::ledger`]).
@@ -382,7 +392,14 @@ pub fn build_model(bounds: &Bounds, options: &Options) -> crate::RaftModel {
 /// One search of the model, without the second, shortest-path search.
 pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome {
     let started = Instant::now();
-    let model = build_model(bounds, options);
+    let mut model = build_model(bounds, options);
+    // Reduction 4 needs every state kept to be explored: not past a depth.
+    let subsuming = options.subsume_networks
+        && options.max_depth.is_none()
+        && bounds.network == crate::NetworkKind::Duplicating;
+    if subsuming {
+        model = model.subsuming_networks(options.symmetry);
+    }
     let mut builder =
         model
             .checker()
@@ -391,7 +408,8 @@ pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome
                 Some(name) => HasDiscoveries::AnyOf([name].into_iter().collect()),
                 None => HasDiscoveries::AnyFailures,
             });
-    if options.symmetry {
+    // Reduction 4 already looks states up under their canonical names.
+    if options.symmetry && !subsuming {
         builder = builder.symmetry_fn(crate::symmetry::canonical);
     }
     if let Some(depth) = options.max_depth {
@@ -409,6 +427,13 @@ pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome
     }
 }
 
+/// The states the search generated within the bounds: with reduction 4,
+/// also those it left out, which the checker never sees.
+fn generated(checker: &impl Checker<crate::RaftModel>) -> usize {
+    let left_out = checker.model().networks_left_out().unwrap_or(0);
+    checker.state_count() + usize::try_from(left_out).unwrap_or(usize::MAX)
+}
+
 fn collect(
     checker: impl Checker<crate::RaftModel>,
     bounds: &Bounds,
@@ -423,7 +448,7 @@ fn collect(
         {
             reported = Instant::now();
             report(&Progress {
-                states: checker.state_count(),
+                states: generated(&checker),
                 unique: checker.unique_state_count(),
                 depth: checker.max_depth(),
                 elapsed: started.elapsed(),
@@ -492,10 +517,11 @@ fn collect(
         discard_stale: options.discard_stale,
         forget_crashed_state: options.forget_crashed_state,
         subsume_drops: options.subsume_drops,
+        subsumed: model.networks_left_out(),
         audit: options.audit,
         ledger,
         audit_time,
-        states: checker.state_count(),
+        states: generated(&checker),
         unique: checker.unique_state_count(),
         max_depth: checker.max_depth(),
         elapsed,

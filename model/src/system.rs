@@ -1,5 +1,7 @@
 //! The model the checker explores: stateright's actor model of the servers,
-//! with the properties, the bounds, and three reductions. Each merges
+//! with the properties, the bounds, and three reductions (a fourth, for
+//! the duplicating network, is in `subsume.rs`: it needs the search's
+//! memory of the states it met, not just the state at hand). Each merges
 //! states that have the same futures, or drops states whose futures another
 //! state already has, so none loses a behaviour; each can be switched off
 //! (`check --keep-stale`, `--keep-crashed-state`, `--explicit-drops`) and
@@ -70,6 +72,7 @@ use crate::equivariance::Equivariance;
 use crate::ledger::{Ledger, LedgerSize};
 use crate::properties::{properties, within_boundary};
 use crate::run::Action;
+use crate::subsume::Subsumption;
 use crate::{Bounds, Msg, NetworkKind, RaftActor, RaftState};
 use checked_raft::Node;
 use stateright::actor::{ActorModel, ActorModelAction, Id, LossyNetwork, Network};
@@ -91,6 +94,8 @@ pub struct RaftModel {
     /// Symmetry reduction's claim, checked by the servers on every
     /// distinct step ([`crate::equivariance`]).
     equivariance: Arc<Equivariance>,
+    /// Reduction 4, when the search uses it ([`crate::subsume`]).
+    subsumption: Option<Arc<Subsumption>>,
 }
 
 impl RaftModel {
@@ -119,6 +124,7 @@ impl RaftModel {
             // symmetry (`without_symmetry` narrows it).
             ledger: Arc::new(Ledger::new(true)),
             equivariance,
+            subsumption: None,
         }
     }
 
@@ -259,6 +265,25 @@ impl RaftModel {
         (!unsound).then_some(crate::sleep::Commutation)
     }
 
+    /// The same model leaving out, on a duplicating network, each state
+    /// whose messages in flight are a subset of those of a state met before
+    /// with the same servers (reduction 4, [`crate::subsume`]); up to
+    /// renaming when `symmetry` is on, so that the checker's own symmetry
+    /// reduction is then not needed. Only for a search that explores every
+    /// state it keeps (not one cut at a depth). On other networks the model
+    /// is unchanged.
+    pub fn subsuming_networks(mut self, symmetry: bool) -> RaftModel {
+        if self.bounds.network == NetworkKind::Duplicating {
+            self.subsumption = Some(Arc::new(Subsumption::new(symmetry)));
+        }
+        self
+    }
+
+    /// How many states reduction 4 left out, when it is on.
+    pub fn networks_left_out(&self) -> Option<u64> {
+        self.subsumption.as_ref().map(|s| s.left_out())
+    }
+
     /// The bounds this model explores within.
     pub fn bounds(&self) -> &Bounds {
         &self.bounds
@@ -352,7 +377,9 @@ impl Model for RaftModel {
     }
 
     fn within_boundary(&self, state: &RaftState) -> bool {
+        // Reduction 4 records a state only once it is known to be kept.
         within_boundary(&self.bounds, state)
+            && self.subsumption.as_ref().is_none_or(|s| s.admit(state))
     }
 }
 

@@ -1,12 +1,16 @@
-//! Reductions 2 and 3 of [`raft_model::RaftModel`] lose no behaviour:
+//! Reductions 2, 3 and 4 of [`raft_model::RaftModel`] lose no behaviour:
 //!
 //! - forgetting a crashed server's volatile state maps the reachable states
 //!   of the model that keeps it exactly onto the reachable states of the
 //!   model that forgets it;
 //! - leaving out the drops of a lossy duplicating network reaches exactly
 //!   the server states that exploring every drop reaches;
+//! - leaving out, on a duplicating network, a state covered by one kept
+//!   (the same servers, at least its messages in flight) leaves out only
+//!   such states, each step from one is matched from its cover, and the
+//!   same server states are reached;
 //!
-//! and neither changes a verdict. (Reduction 1, stale messages, has its own
+//! and none changes a verdict. (Reduction 1, stale messages, has its own
 //! file: `stale_messages.rs`.) Also here: leaving out steps that change
 //! nothing leaves out only those, and the duplicating network reaches every
 //! server state the unordered one does (what docs/model-checking.md's
@@ -16,9 +20,10 @@ mod common;
 
 use common::{assert_reduction_keeps_verdicts, two_servers_crashing};
 use raft_model::run::Options;
-use raft_model::{Bounds, NetworkKind, RaftModel, RaftState, Server, model};
+use raft_model::{Bounds, Msg, NetworkKind, RaftModel, RaftState, Server, model};
 use stateright::Model;
-use std::collections::{HashSet, VecDeque};
+use stateright::actor::{Id, Network};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// Every reachable state within the bounds, breadth first, without
@@ -315,5 +320,155 @@ fn the_duplicating_network_reaches_every_server_state_the_unordered_one_does() {
             unordered.len(),
             superset.len()
         );
+    }
+}
+
+/// Duplicating networks for reduction 4: two servers with a crash,
+/// snapshots and losses over two and three election terms; three servers
+/// with two entries.
+fn covered_networks() -> [Bounds; 3] {
+    let crashing = Bounds {
+        max_term: 2,
+        lossy: true,
+        ..two_servers_crashing()
+    };
+    [
+        crashing.clone(),
+        Bounds {
+            max_term: 3,
+            ..crashing
+        },
+        Bounds {
+            max_log: 2,
+            network: NetworkKind::Duplicating,
+            ..Bounds::default()
+        },
+    ]
+}
+
+/// The messages in flight on a duplicating network.
+fn network(state: &RaftState) -> HashSet<(Id, Id, Msg)> {
+    match &state.network {
+        Network::UnorderedDuplicating(set, _) => {
+            set.iter().map(|e| (e.src, e.dst, e.msg.clone())).collect()
+        }
+        _ => panic!("reduction 4 is for the duplicating network"),
+    }
+}
+
+/// Whether `big` has the servers of `small` and at least its messages.
+fn covers(big: &RaftState, small: &RaftState) -> bool {
+    servers(big) == servers(small) && network(small).is_subset(&network(big))
+}
+
+/// Reduction 4 ([`raft_model::RaftModel::subsuming_networks`]), checked on
+/// what the search did: every state it left out is covered by a state it
+/// kept (the same servers, at least its messages); every step from a state
+/// left out is a step from its cover, to a state the cover's step covers
+/// (the argument of `model/src/subsume.rs`, one step at a time); and the
+/// states kept reach every server state of the full search, over fewer
+/// states.
+#[test]
+fn states_covered_by_a_kept_state_reach_no_new_server_state() {
+    for bounds in covered_networks() {
+        let full = reachable(&model(bounds.clone()));
+        let plain = model(bounds.clone());
+        let covering = model(bounds.clone()).subsuming_networks(false);
+        let mut kept: HashSet<RaftState> = HashSet::new();
+        let mut left_out: HashSet<RaftState> = HashSet::new();
+        let mut queue: VecDeque<RaftState> = covering
+            .init_states()
+            .into_iter()
+            .filter(|s| covering.within_boundary(s))
+            .collect();
+        let mut actions = Vec::new();
+        while let Some(state) = queue.pop_front() {
+            if !kept.insert(state.clone()) {
+                continue;
+            }
+            covering.actions(&state, &mut actions);
+            for action in actions.drain(..) {
+                let Some(next) = covering.next_state(&state, action) else {
+                    continue;
+                };
+                if !within_boundary(&plain, &next) {
+                    continue;
+                }
+                if covering.within_boundary(&next) {
+                    queue.push_back(next);
+                } else {
+                    left_out.insert(next);
+                }
+            }
+        }
+        // Met again: its own cover.
+        left_out.retain(|state| !kept.contains(state));
+        assert!(
+            !left_out.is_empty() && kept.len() < full.len(),
+            "{bounds}: leaving covered states out should shrink the space ({} vs {})",
+            kept.len(),
+            full.len()
+        );
+        let mut by_servers: HashMap<_, Vec<&RaftState>> = HashMap::new();
+        for state in &kept {
+            by_servers.entry(servers(state)).or_default().push(state);
+        }
+        for small in &left_out {
+            let cover = by_servers
+                .get(&servers(small))
+                .and_then(|candidates| candidates.iter().find(|big| covers(big, small)))
+                .unwrap_or_else(|| panic!("{bounds}: a state left out that no kept state covers"));
+            let mut steps = Vec::new();
+            plain.actions(small, &mut steps);
+            let mut offered = Vec::new();
+            plain.actions(cover, &mut offered);
+            for step in steps {
+                assert!(
+                    offered.contains(&step),
+                    "{bounds}: {step:?} not offered by the cover"
+                );
+                let after_small = plain
+                    .next_state(small, step.clone())
+                    .unwrap_or(small.clone());
+                let after_big = plain
+                    .next_state(cover, step.clone())
+                    .unwrap_or((*cover).clone());
+                assert!(
+                    covers(&after_big, &after_small),
+                    "{bounds}: after {step:?} the cover's state no longer covers"
+                );
+            }
+        }
+        let every: HashSet<_> = full.iter().map(servers).collect();
+        let reached: HashSet<_> = kept.iter().map(servers).collect();
+        assert!(
+            every == reached,
+            "{bounds}: {} server states in the full search, {} with covered states left out",
+            every.len(),
+            reached.len()
+        );
+        eprintln!(
+            "{bounds}: {} states, {} kept, {} left out (distinct), {} server states",
+            full.len(),
+            kept.len(),
+            left_out.len(),
+            every.len()
+        );
+    }
+}
+
+/// The bounds alone, without the side effect of reduction 4's lookup.
+fn within_boundary(plain: &RaftModel, state: &RaftState) -> bool {
+    plain.within_boundary(state)
+}
+
+#[test]
+fn leaving_covered_states_out_gives_the_verdicts_of_exploring_them() {
+    for bounds in covered_networks() {
+        let every_state = Options {
+            subsume_networks: false,
+            ..Options::default()
+        };
+        assert_reduction_keeps_verdicts(&bounds, every_state);
     }
 }
