@@ -6,8 +6,11 @@
 //! term, "a restarted server rejoins and applies" a crash and a committed
 //! entry, and "a snapshot is installed by InstallSnapshot" snapshots and
 //! three servers; three servers with all of that (`--max-term 2 --crashes 1
-//! --snapshots`, on any network kind) ran past 90 s with millions of unique
-//! states and still growing (docs/model-checking.md). So the
+//! --snapshots`) ran past 90 s with millions of unique states and still
+//! growing on the ordered and unordered networks, and on a lossy
+//! duplicating network, where reduction 4 makes it finish
+//! (`model/src/subsume.rs`), it takes about 140 s
+//! (docs/model-checking.md). So the
 //! default run is a few exhaustive searches that between them reach every
 //! `Sometimes` property and check every `Always` one, each under different
 //! faults, like TLC's several configurations of one spec. Any bound on the
@@ -27,7 +30,7 @@ pub struct Scenario {
     pub bounds: Bounds,
 }
 
-/// The scenarios of the default run, cheapest last (about 30 s in all with
+/// The scenarios of the default run, cheapest last (30-40 s in all with
 /// two threads on this project's 2-core machine; docs/model-checking.md lists each run).
 pub fn scenarios() -> Vec<Scenario> {
     let base = Bounds::default();
