@@ -125,7 +125,7 @@ pub fn header(setup: &Setup) -> String {
         line.push_str("; drops explored");
     }
     if !options.subsume_networks && setup.bounds.network == NetworkKind::Duplicating {
-        line.push_str("; subsumed networks explored");
+        line.push_str("; covered states explored");
     }
     if !options.audit {
         line.push_str("; reductions UNAUDITED (their claims about the core taken on trust)");

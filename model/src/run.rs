@@ -22,8 +22,8 @@ pub struct Options {
     pub subsume_drops: bool,
     /// On a duplicating network, leave out each state whose messages in
     /// flight are a subset of those of a state met before with the same
-    /// servers ([`crate::subsume`], reduction 4). Used only by an
-    /// exhaustive depth-first search (not one cut at a depth).
+    /// servers ([`crate::subsume`], reduction 4). Used only by a search
+    /// that explores every state it keeps (not one cut at a depth).
     pub subsume_networks: bool,
     /// Check, wherever a reduction uses it, each claim it makes about the
     /// core ([`crate::audit`]). Off only to measure what the checks cost.

@@ -33,8 +33,9 @@
 //! network: two states then miss each other, which costs only the saving).
 //! A state whose network is covered by one already recorded there is left
 //! out; otherwise its network is recorded, in place of any recorded network
-//! it covers. A state is recorded when it is generated, and the depth-first
-//! search explores every state it generates, so whatever was left out is
+//! it covers. A state is recorded when it is generated, and the search
+//! (depth-first, or breadth-first in a bug hunt) explores every state it
+//! keeps, so whatever was left out is
 //! covered by a state explored. This needs a search that explores every
 //! state it keeps: not one cut at a depth, where the covering state may
 //! lie past the cut. Networks are compared by the hashes of their
