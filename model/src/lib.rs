@@ -76,6 +76,7 @@ mod describe;
 pub mod equivariance;
 pub mod ledger;
 mod properties;
+pub mod route;
 pub mod run;
 pub mod scenarios;
 pub mod shortest;

@@ -181,6 +181,13 @@ struct ModelArgs {
     /// this shows it, at a large cost in states).
     #[arg(long, global = true)]
     no_subsume_networks: bool,
+    /// With --network unordered, search that network itself instead of
+    /// taking the duplicating route (by default `check` searches the
+    /// duplicating network, which has every run of the unordered one, and
+    /// replays each example and counterexample it finds there on the
+    /// unordered network; same verdicts, far fewer states).
+    #[arg(long, global = true)]
+    exact_network: bool,
     /// Take the reductions' claims about the core on trust instead of
     /// checking each where it is used (stale messages delivered as no-ops,
     /// restarts as forgotten). Only to measure what the checks cost: the
@@ -343,6 +350,7 @@ fn setup(cli: &Cli) -> Result<Setup, clap::Error> {
         forget_crashed_state: !args.keep_crashed_state,
         subsume_drops: !args.explicit_drops,
         subsume_networks: !args.no_subsume_networks,
+        duplicating_route: !args.exact_network,
         audit: !args.unaudited,
         sleep_sets: !args.no_sleep_sets,
         threads: args.threads.unwrap_or(defaults.threads),
@@ -379,6 +387,7 @@ fn bounds_given(args: &ModelArgs) -> bool {
         keep_crashed_state: _,
         explicit_drops: _,
         no_subsume_networks: _,
+        exact_network: _,
         unaudited: _,
         no_sleep_sets: _,
         threads: _,

@@ -3,6 +3,7 @@
 
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, Setup};
 use checked_raft::bugs::Bug;
+use raft_model::route::Route;
 use raft_model::run::{Action, Outcome, Progress, PropertyOutcome, Verdict};
 use raft_model::scenarios::{Scenario, out_of_reach};
 use raft_model::{Bounds, NetworkKind, RaftState, bug_property, describe_action, describe_servers};
@@ -127,6 +128,9 @@ pub fn header(setup: &Setup) -> String {
     if !options.subsume_networks && setup.bounds.network == NetworkKind::Duplicating {
         line.push_str("; covered states explored");
     }
+    if raft_model::route::applies(&setup.bounds, options) {
+        line.push_str("; by the duplicating route");
+    }
     if !options.audit {
         line.push_str("; reductions UNAUDITED (their claims about the core taken on trust)");
     }
@@ -207,6 +211,9 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
             "INCOMPLETE"
         }
     );
+    if let Some(route) = &outcome.route {
+        out.push_str(&route_line(route));
+    }
     if outcome.audit && outcome.discard_stale {
         let ledger = outcome.ledger;
         let _ = writeln!(
@@ -315,6 +322,36 @@ pub fn human(setup: &Setup, outcome: &Outcome) -> String {
         };
     }
     out
+}
+
+/// What the duplicating route did, on one line.
+fn route_line(route: &Route) -> String {
+    let network = "the duplicating network, which has every run of the unordered one";
+    match route.exact {
+        None => format!(
+            "route: the counts are {network}; {} example(s) and counterexample(s) found there \
+             replayed on the unordered network\n",
+            route.replayed
+        ),
+        Some(exact) if !exact.whole => format!(
+            "route: the counts are {network}; {} replayed on the unordered network, but not \
+             what it found for {}, so the unordered network was searched until it had one of \
+             each ({} states, {} unique, {:.1} s)\n",
+            route.replayed,
+            route.not_replayed.join(", "),
+            exact.states,
+            exact.unique,
+            exact.elapsed.as_secs_f64()
+        ),
+        Some(_) => format!(
+            "route: what {network} ({} states, {} kept, {:.1} s) found for {} does not replay \
+             on the unordered network; the counts are the unordered network's own search\n",
+            route.states,
+            route.unique,
+            route.elapsed.as_secs_f64(),
+            route.not_replayed.join(", ")
+        ),
+    }
 }
 
 /// A counterexample: the initial servers, then each action and the servers
@@ -430,6 +467,15 @@ pub fn json(setup: &Setup, outcome: &Outcome) -> Value {
         "forget_crashed_state": outcome.forget_crashed_state,
         "subsume_drops": outcome.subsume_drops,
         "subsumed_states": outcome.subsumed,
+        "route": outcome.route.as_ref().map(|r| json!({
+            "network": "duplicating",
+            "states": r.states,
+            "kept": r.unique,
+            "seconds": r.elapsed.as_secs_f64(),
+            "complete": r.complete,
+            "replayed": r.replayed,
+            "not_replayed": r.not_replayed,
+        })),
         "audit": outcome.audit,
         "audit_ledger": {
             "discards": outcome.ledger.discards,

@@ -25,6 +25,12 @@ pub struct Options {
     /// servers ([`crate::subsume`], reduction 4). Used only by a search
     /// that explores every state it keeps (not one cut at a depth).
     pub subsume_networks: bool,
+    /// On an unordered network, search the duplicating network, which has
+    /// every run of the unordered one, and replay what it finds on the
+    /// unordered network ([`crate::route`]); the unordered network itself
+    /// is searched when a discovery does not replay. When the route
+    /// applies ([`crate::route::applies`]).
+    pub duplicating_route: bool,
     /// Check, wherever a reduction uses it, each claim it makes about the
     /// core ([`crate::audit`]). Off only to measure what the checks cost.
     pub audit: bool,
@@ -58,6 +64,7 @@ impl Default for Options {
             forget_crashed_state: true,
             subsume_drops: true,
             subsume_networks: true,
+            duplicating_route: true,
             audit: true,
             sleep_sets: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -157,6 +164,9 @@ pub struct Outcome {
     /// ([`crate::subsume`]), when the search used it: each covered by a
     /// state kept (among them, every state met again).
     pub subsumed: Option<u64>,
+    /// The duplicating network's search, when `check` took that route to
+    /// an unordered network's verdicts ([`crate::route`]).
+    pub route: Option<crate::route::Route>,
     /// Whether the reductions' claims about the core were checked.
     pub audit: bool,
     /// What the audit's ledger held at the end ([`crate::ledger`]).
@@ -217,7 +227,8 @@ impl Outcome {
 }
 
 /// Explores every state within `bounds` (depth-first, which keeps only
-/// fingerprints and the current path in memory). If an `Always` property is
+/// fingerprints and the current path in memory; on an unordered network,
+/// by the duplicating route of [`crate::route`] when it applies). If an `Always` property is
 /// violated (the `stop_at` one, when given) by a path not known to be a
 /// shortest, makes it one ([`crate::shortest`]): steps are left out of it
 /// while it still breaks the property, then a branch-and-bound search over
@@ -227,6 +238,7 @@ impl Outcome {
 /// shortest it found, marked as not necessarily the shortest.
 pub fn check(bounds: &Bounds, options: &Options) -> Outcome {
     let mut outcome = match options.stop_at {
+        None if crate::route::applies(bounds, options) => crate::route::check(bounds, options),
         None => search(bounds, options, Strategy::DepthFirst),
         Some(_) => hunt(bounds, options),
     };
@@ -391,6 +403,18 @@ pub fn build_model(bounds: &Bounds, options: &Options) -> crate::RaftModel {
 
 /// One search of the model, without the second, shortest-path search.
 pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome {
+    search_until(bounds, options, strategy, &[])
+}
+
+/// [`search`], stopping once each of the `Sometimes` properties `until`
+/// has an example, when it names any (the duplicating route's search for
+/// examples on the unordered network, [`crate::route`]).
+pub(crate) fn search_until(
+    bounds: &Bounds,
+    options: &Options,
+    strategy: Strategy,
+    until: &[&'static str],
+) -> Outcome {
     let started = Instant::now();
     let mut model = build_model(bounds, options);
     // Reduction 4 needs every state kept to be explored: not past a depth.
@@ -405,6 +429,7 @@ pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome
             .checker()
             .threads(options.threads.max(1))
             .finish_when(match options.stop_at {
+                _ if !until.is_empty() => HasDiscoveries::AllOf(until.iter().copied().collect()),
                 Some(name) => HasDiscoveries::AnyOf([name].into_iter().collect()),
                 None => HasDiscoveries::AnyFailures,
             });
@@ -422,8 +447,8 @@ pub fn search(bounds: &Bounds, options: &Options, strategy: Strategy) -> Outcome
         builder = builder.target_state_count(states);
     }
     match strategy {
-        Strategy::DepthFirst => collect(builder.spawn_dfs(), bounds, options, started),
-        Strategy::BreadthFirst => collect(builder.spawn_bfs(), bounds, options, started),
+        Strategy::DepthFirst => collect(builder.spawn_dfs(), bounds, options, started, until),
+        Strategy::BreadthFirst => collect(builder.spawn_bfs(), bounds, options, started, until),
     }
 }
 
@@ -439,6 +464,7 @@ fn collect(
     bounds: &Bounds,
     options: &Options,
     started: Instant,
+    until: &[&'static str],
 ) -> Outcome {
     let mut reported = Instant::now();
     while !checker.is_done() {
@@ -466,6 +492,7 @@ fn collect(
             .max_states
             .is_some_and(|n| checker.state_count() >= n);
     let stopped_early = match options.stop_at {
+        _ if !until.is_empty() => until.iter().all(|name| discoveries.contains_key(name)),
         Some(name) => discoveries.contains_key(name),
         None => PROPERTIES
             .iter()
@@ -518,6 +545,7 @@ fn collect(
         forget_crashed_state: options.forget_crashed_state,
         subsume_drops: options.subsume_drops,
         subsumed: model.networks_left_out(),
+        route: None,
         audit: options.audit,
         ledger,
         audit_time,

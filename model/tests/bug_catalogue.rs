@@ -334,3 +334,38 @@ fn a_scenario_with_a_bug_in_reports_the_violation() {
         "{stdout}"
     );
 }
+
+/// The duplicating route (`raft_model::route`) finds a catalogue bug on an
+/// unordered network in a plain check (no hunt), and the counterexample
+/// `check` reports is the unordered network's own: a path the unordered
+/// model takes step by step, made a proven shortest one on that model.
+/// These are the bounds on which an unaudited `check` once said "holds".
+#[test]
+fn the_duplicating_route_reports_the_unordered_networks_own_counterexample() {
+    let bounds = raft_model::Bounds {
+        bug: Some(Bug::StaleVoteCounted),
+        max_term: 2,
+        values: 0,
+        max_log: 0,
+        ..raft_model::Bounds::default()
+    };
+    let outcome = check(&bounds, &Options::default());
+    let route = outcome.route.as_ref().expect("the route is taken");
+    assert!(route.replayed > 0, "{route:?}");
+    let property = outcome
+        .property(raft_model::ELECTION_SAFETY)
+        .expect("Election Safety");
+    assert_eq!(property.verdict, Verdict::Violated);
+    let model = build_model(&bounds, &Options::default());
+    let steps = property.path.clone().expect("a counterexample").into_vec();
+    let actions: Vec<_> = steps.iter().filter_map(|(_, a)| a.clone()).collect();
+    let taken = stateright::Path::from_actions(&model, steps[0].0.clone(), &actions)
+        .expect("a path of the unordered model");
+    let last = taken.last_state();
+    let condition = always_property(&model, raft_model::ELECTION_SAFETY)
+        .expect("a property")
+        .condition;
+    assert!(!condition(&model, last), "the path ends in the violation");
+    let shortest = outcome.shortest_search.expect("made a shortest one");
+    assert_eq!(shortest.steps, actions.len());
+}

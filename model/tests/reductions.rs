@@ -13,8 +13,8 @@
 //! and none changes a verdict. (Reduction 1, stale messages, has its own
 //! file: `stale_messages.rs`.) Also here: leaving out steps that change
 //! nothing leaves out only those, and the duplicating network reaches every
-//! server state the unordered one does (what docs/model-checking.md's
-//! route to the reach target's safety properties rests on).
+//! server state the unordered one does (what the duplicating route of
+//! `model/src/route.rs` rests on).
 
 mod common;
 
@@ -282,12 +282,14 @@ fn steps_that_change_nothing_are_left_out_and_nothing_else_is() {
     }
 }
 
-/// What docs/model-checking.md leans on to prove the unordered network's
-/// `Always` properties by checking the duplicating one: every run on the
-/// unordered network is a run on the duplicating one (deliver each message
-/// at most once), so every server state the first reaches, the second
-/// reaches too, and a property of server states that holds on the second
-/// holds on the first.
+/// What the duplicating route (`model/src/route.rs`) rests on to prove the
+/// unordered network's `Always` properties by checking the duplicating
+/// one: every run on the unordered network is a run on the duplicating one
+/// (deliver each message at most once; a lost message is one never
+/// delivered), so every server state the first reaches, the second reaches
+/// too, and a property of server states that holds on the second holds on
+/// the first. With two election terms, crashes, losses, snapshots and
+/// asynchronous writes.
 #[test]
 fn the_duplicating_network_reaches_every_server_state_the_unordered_one_does() {
     for bounds in [
@@ -296,6 +298,20 @@ fn the_duplicating_network_reaches_every_server_state_the_unordered_one_does() {
             max_term: 2,
             values: 0,
             max_log: 0,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 2,
+            max_term: 2,
+            crashes: 1,
+            lossy: true,
+            snapshots: true,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 2,
+            crashes: 1,
+            async_writes: true,
             ..Bounds::default()
         },
     ] {
