@@ -19,6 +19,22 @@
 //! property of the servers. A search that has met the second state, and
 //! will explore it, need not explore the first.
 //!
+//! **The example flags.** Three flags of each server are read only by the
+//! `Sometimes` properties: whether it has restarted, whether it applied
+//! something since, whether it installed a snapshot from a leader. No
+//! step of the core reads them, and each step sets or clears them the same
+//! way in both of two states with the same servers otherwise: a restart
+//! sets "restarted"; an apply sets "applied since" if "restarted" is set; a
+//! crash clears the first two; an installation sets the third. So if every
+//! flag set in the first state is set in the second, the same holds after
+//! the same step, and every `Sometimes` property, which asks for a flag
+//! set, is met in the second state's run wherever it is met in the first.
+//! So a state is also left out when a state met before has the same
+//! servers but for these flags, at least its flags set, and at least its
+//! messages: the servers reached then include, for every server state the
+//! first reaches, one equal to it but for these flags, with at least its
+//! flags, and every `Always` property reads the servers without them.
+//!
 //! This rests on no claim about the core: only on the duplicating network's
 //! semantics, which are the model's. (A breach of a reduction's claim is
 //! recorded in the servers' history, where the two states can record
@@ -28,12 +44,12 @@
 //! one a message in flight holds back those behind it.
 //!
 //! **How the search uses it.** Each state the search generates is looked up
-//! under its servers, up to renaming (the canonical representative of
+//! under its servers without their example flags, up to renaming (the canonical representative of
 //! `model/src/symmetry.rs`, whose choice of naming can also depend on the
 //! network: two states then miss each other, which costs only the saving).
-//! A state whose network is covered by one already recorded there is left
-//! out; otherwise its network is recorded, in place of any recorded network
-//! it covers. A state is recorded when it is generated, and the search
+//! A state whose network and flags are covered by those of one already
+//! recorded there is left out; otherwise they are recorded, in place of
+//! any recorded there that they cover. A state is recorded when it is generated, and the search
 //! (depth-first, or breadth-first in a bug hunt) explores every state it
 //! keeps, so whatever was left out is
 //! covered by a state explored. This needs a search that explores every
@@ -99,7 +115,7 @@ impl Subsumption {
             .collect();
         network.sort_unstable();
         network.dedup();
-        let network = Recorded::new(network);
+        let network = Recorded::new(network, example_flags(state));
         let mut recorded = self.recorded.entry(servers_fingerprint(state)).or_default();
         if recorded.iter().any(|r| network.is_subset(r)) {
             self.left_out.fetch_add(1, Ordering::Relaxed);
@@ -120,29 +136,63 @@ impl Subsumption {
 /// of them (a bit for each hash's residue), which rules out most pairs
 /// that are not subsets without reading the lists.
 struct Recorded {
+    /// The servers' example flags ([`example_flags`]).
+    flags: u64,
     signature: u128,
     hashes: Box<[u64]>,
 }
 
 impl Recorded {
-    fn new(hashes: Vec<u64>) -> Recorded {
+    fn new(hashes: Vec<u64>, flags: u64) -> Recorded {
         let signature = hashes.iter().fold(0, |sig, h| sig | 1u128 << (h % 128));
         Recorded {
+            flags,
             signature,
             hashes: hashes.into_boxed_slice(),
         }
     }
 
-    /// Whether every envelope of `self` is in `other`.
+    /// Whether every envelope of `self` is in `other`, and every example
+    /// flag set in `self` is set in `other`.
     fn is_subset(&self, other: &Recorded) -> bool {
-        self.signature & !other.signature == 0 && is_subset(&self.hashes, &other.hashes)
+        self.flags & !other.flags == 0
+            && self.signature & !other.signature == 0
+            && is_subset(&self.hashes, &other.hashes)
     }
 }
 
-/// A fingerprint of everything in `state` but its network.
+/// The flags only the `Sometimes` properties read, three bits a server
+/// (whether it has restarted, applied something since, installed a
+/// snapshot from a leader): see the module documentation.
+pub(crate) fn example_flags(state: &RaftState) -> u64 {
+    state
+        .actor_states
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (i, server)| {
+            let flags = u64::from(server.restarted)
+                | u64::from(server.applied_after_restart) << 1
+                | u64::from(server.installed_snapshot) << 2;
+            bits | flags << (3 * i)
+        })
+}
+
+/// A fingerprint of everything in `state` but its network and the
+/// servers' example flags.
 fn servers_fingerprint(state: &RaftState) -> u64 {
     let mut h = crate::symmetry::hasher();
-    state.actor_states.hash(&mut h);
+    for server in &state.actor_states {
+        let crate::Server {
+            node,
+            app,
+            disk,
+            restarted: _,
+            applied_after_restart: _,
+            installed_snapshot: _,
+            pending,
+        } = &**server;
+        (node, app, disk, pending).hash(&mut h);
+    }
     state.timers_set.hash(&mut h);
     state.random_choices.hash(&mut h);
     state.crashed.hash(&mut h);
