@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{assert_reduction_keeps_verdicts, two_servers_crashing};
+use common::{assert_reduction_keeps_verdicts, two_servers_crashing, unordered_variety};
 use raft_model::run::Options;
 use raft_model::{Bounds, Msg, NetworkKind, RaftModel, RaftState, Server, model};
 use stateright::Model;
@@ -288,33 +288,11 @@ fn steps_that_change_nothing_are_left_out_and_nothing_else_is() {
 /// (deliver each message at most once; a lost message is one never
 /// delivered), so every server state the first reaches, the second reaches
 /// too, and a property of server states that holds on the second holds on
-/// the first. With two election terms, crashes, losses, snapshots and
+/// the first. With two election terms, a crash, losses, snapshots and
 /// asynchronous writes.
 #[test]
 fn the_duplicating_network_reaches_every_server_state_the_unordered_one_does() {
-    for bounds in [
-        Bounds::default(),
-        Bounds {
-            max_term: 2,
-            values: 0,
-            max_log: 0,
-            ..Bounds::default()
-        },
-        Bounds {
-            servers: 2,
-            max_term: 2,
-            crashes: 1,
-            lossy: true,
-            snapshots: true,
-            ..Bounds::default()
-        },
-        Bounds {
-            servers: 2,
-            crashes: 1,
-            async_writes: true,
-            ..Bounds::default()
-        },
-    ] {
+    for bounds in unordered_variety() {
         let duplicating = Bounds {
             network: NetworkKind::Duplicating,
             ..bounds.clone()

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::verdicts;
+use common::{unordered_variety, verdicts};
 use raft_model::run::{Options, Outcome, Verdict, build_model, check};
 use raft_model::{Bounds, NetworkKind};
 use stateright::{Expectation, Model, Path};
@@ -60,44 +60,9 @@ fn assert_paths_are_the_unordered_networks(bounds: &Bounds, outcome: &Outcome) {
     assert!(paths > 0, "{bounds}: no path to check");
 }
 
-/// Unordered networks with one more source of variety each: two election
-/// terms, a crash, a lossy network with snapshots, asynchronous writes.
-fn unordered() -> [Bounds; 5] {
-    [
-        Bounds::default(),
-        Bounds {
-            max_term: 2,
-            values: 0,
-            max_log: 0,
-            ..Bounds::default()
-        },
-        Bounds {
-            values: 0,
-            max_log: 0,
-            crashes: 1,
-            ..Bounds::default()
-        },
-        Bounds {
-            servers: 2,
-            max_term: 2,
-            crashes: 1,
-            lossy: true,
-            snapshots: true,
-            ..Bounds::default()
-        },
-        Bounds {
-            servers: 2,
-            max_term: 2,
-            crashes: 1,
-            async_writes: true,
-            ..Bounds::default()
-        },
-    ]
-}
-
 #[test]
 fn the_route_gives_the_verdicts_of_the_unordered_networks_own_search() {
-    for bounds in unordered() {
+    for bounds in unordered_variety() {
         assert_eq!(bounds.network, NetworkKind::Unordered);
         let routed = check(&bounds, &Options::default());
         let own = check(&bounds, &exact());

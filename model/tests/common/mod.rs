@@ -51,6 +51,41 @@ pub fn two_servers_crashing() -> Bounds {
     }
 }
 
+/// Unordered networks with one more source of variety each (two election
+/// terms, a crash, a lossy network with snapshots, asynchronous writes):
+/// where the duplicating route (`raft_model::route`) is tested.
+pub fn unordered_variety() -> [Bounds; 5] {
+    [
+        Bounds::default(),
+        Bounds {
+            max_term: 2,
+            values: 0,
+            max_log: 0,
+            ..Bounds::default()
+        },
+        Bounds {
+            values: 0,
+            max_log: 0,
+            crashes: 1,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 2,
+            max_term: 2,
+            crashes: 1,
+            lossy: true,
+            snapshots: true,
+            ..Bounds::default()
+        },
+        Bounds {
+            servers: 2,
+            crashes: 1,
+            async_writes: true,
+            ..Bounds::default()
+        },
+    ]
+}
+
 /// Runs the `check` binary with `args`: its exit status and stdout.
 pub fn run_check(args: &[&str]) -> (Option<i32>, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_check"))
