@@ -10,7 +10,7 @@
 //! growing on the ordered network and on the unordered one searched
 //! itself, and on a duplicating network (which the unordered one's route
 //! searches, `model/src/route.rs`), where reduction 4 makes it finish
-//! (`model/src/subsume.rs`), it takes about 140 s
+//! (`model/src/subsume.rs`), it takes about 85 s
 //! (docs/model-checking.md). So the
 //! default run is a few exhaustive searches that between them reach every
 //! `Sometimes` property and check every `Always` one, each under different

@@ -78,9 +78,10 @@ fn the_route_gives_the_verdicts_of_the_unordered_networks_own_search() {
     }
 }
 
-/// A crash, a lossy network and snapshots with three servers: the examples
-/// the duplicating network finds of a restart and of InstallSnapshot
-/// deliver a message twice, so they do not replay; the unordered network is
+/// A crash, a lossy network and snapshots with three servers: the example
+/// of InstallSnapshot the duplicating network's search finds first (on one
+/// thread, so that which it finds is fixed) does not replay, since the
+/// unordered network does not offer its steps; the unordered network is
 /// searched until it has its own, and the verdicts are complete.
 #[test]
 fn an_example_that_does_not_replay_is_searched_for_on_the_unordered_network() {
@@ -90,7 +91,11 @@ fn an_example_that_does_not_replay_is_searched_for_on_the_unordered_network() {
         snapshots: true,
         ..Bounds::default()
     };
-    let outcome = check(&bounds, &Options::default());
+    let one_thread = Options {
+        threads: 1,
+        ..Options::default()
+    };
+    let outcome = check(&bounds, &one_thread);
     let route = outcome.route.as_ref().expect("the route is taken");
     assert!(!route.not_replayed.is_empty(), "{route:?}");
     let searched = route.exact.expect("the unordered network searched");
