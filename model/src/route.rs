@@ -10,8 +10,10 @@
 //! reaches within the bounds, the duplicating one reaches too
 //! (`model/tests/reductions.rs` checks it on small bounds, with crashes,
 //! losses, snapshots and asynchronous writes), and reduction 4 keeps every
-//! server state of the duplicating search ([`crate::subsume`]). Every
-//! property reads only the servers (cores, disks, histories). Hence:
+//! server state of the duplicating search, with at least its example
+//! flags ([`crate::subsume`]). Every property reads only the servers
+//! (cores, disks, histories), and the `Sometimes` ones ask for flags set.
+//! Hence:
 //!
 //! - an `Always` property that holds in a complete search of the
 //!   duplicating network holds on the unordered one;

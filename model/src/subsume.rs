@@ -60,9 +60,10 @@
 //!
 //! Which of two states is met first decides which is kept, so with more
 //! than one thread the count of distinct states explored varies a little
-//! between runs; the verdicts and the server states reached do not.
+//! between runs (and so, among server states equal but for their example
+//! flags, which of them are reached); the verdicts do not.
 //! `model/tests/reductions.rs` checks that the reduction reaches every
-//! server state of the search without it.
+//! server state of the search without it, with at least its flags.
 
 use crate::RaftState;
 use dashmap::DashMap;
